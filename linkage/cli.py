@@ -1,0 +1,323 @@
+"""The ``linkage`` command line: one click group, thin commands that call the library.
+
+Every user mistake surfaces as one line on stderr and a non-zero exit code (see
+:mod:`linkage.errors`); tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from linkage import __version__
+from linkage.errors import LinkageError
+
+_SECRET_HELP = (
+    "File holding the shared secret (made by 'linkage keygen'). Or set LINKAGE_SECRET_FILE, "
+    "or put the secret itself in LINKAGE_SECRET. Never pass a secret on the command line."
+)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Example:\n\n  linkage demo\n\n  linkage encode Client.csv --secret-file agency.key "
+    "--agency shelter-north -o shelter-north.clk",
+)
+@click.version_option(__version__, prog_name="linkage")
+def cli() -> None:
+    """Privacy-preserving record linkage for homeless-service by-name lists.
+
+    Agencies encode their client exports locally (keygen, encode); only the encodings leave
+    the building. The coordinator links them without ever seeing a name.
+    """
+
+
+def _progress(enabled: bool, label: str) -> Any:
+    """A tqdm bar on a terminal, nothing when piped or quiet."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=0,
+        unit="B",
+        unit_scale=True,
+        desc=label,
+        leave=False,
+        disable=not enabled or not sys.stderr.isatty(),
+    )
+
+
+@cli.command(epilog="Example:\n\n  linkage keygen -o community.key")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to write the secret.",
+)
+@click.option(
+    "--force", is_flag=True, help="Replace an existing secret file (breaks linkage with partners)."
+)
+def keygen(output: Path, force: bool) -> None:
+    """Write a new random 256-bit shared secret, readable by you only (mode 0600).
+
+    Share it with partner agencies over a secure channel; never give it to the coordinator.
+    """
+    from linkage.encoding.keys import write_secret
+
+    write_secret(output, force=force)
+    click.echo(f"wrote a new secret to {output} (mode 0600)")
+
+
+@cli.group("config", epilog="Example:\n\n  linkage config check configs/hmis.toml")
+def config_group() -> None:
+    """Work with linkage configs."""
+
+
+@config_group.command("check", epilog="Example:\n\n  linkage config check configs/hmis.toml")
+@click.argument("file", type=click.Path(path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate a config and print its fingerprint.
+
+    Partners whose fingerprints are equal produce comparable encodings.
+    """
+    from linkage.config import load_config
+
+    cfg = load_config(file)
+    click.echo(f"config:       {cfg.name} ({file})")
+    click.echo(f"fingerprint:  {cfg.fingerprint}")
+    click.echo(f"fields:       {', '.join(f.name for f in cfg.fields)}")
+    steps = ", ".join(h.step for h in cfg.hardening) or "none"
+    click.echo(f"filter:       {cfg.filter_length} bits, {cfg.hashing} hashing, hardening: {steps}")
+    click.echo(
+        f"output:       {cfg.output_length}-bit record filters"
+        + (f", {cfg.output_field_length}-bit field filters" if cfg.field_length else "")
+    )
+    if cfg.salt_field:
+        click.echo(f"salted by:    year of {cfg.salt_field}")
+
+
+def _resolve_config(config: Path | None, input_path: Path) -> Any:
+    from linkage.config import builtin_config_path, load_config
+    from linkage.errors import ConfigError
+    from linkage.ingest.hmis import detect_version, read_header
+
+    if config is not None:
+        return load_config(config)
+    if detect_version(read_header(input_path)) is None:
+        if not input_path.exists():
+            from linkage.errors import InputError
+
+            raise InputError(f"{input_path}: file not found")
+        raise ConfigError(
+            f"{input_path} is not an HMIS Client.csv, so no default config applies",
+            "pass --config FILE (for example configs/febrl.toml)",
+        )
+    return load_config(builtin_config_path("hmis"))
+
+
+@cli.command(
+    epilog="Example:\n\n  linkage encode export/Client.csv --config configs/hmis.toml "
+    "--secret-file community.key --agency shelter-north -o shelter-north.clk"
+)
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="Linkage config (default: the built-in hmis config when INPUT is an HMIS Client.csv).",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    envvar="LINKAGE_SECRET_FILE",
+    help=_SECRET_HELP,
+)
+@click.option("--agency", required=True, help="Your agency's name as the coordinator knows it.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="The .clk file to write."
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(["fail", "skip"]),
+    default="fail",
+    show_default=True,
+    help="What to do with a malformed row: stop, or skip it and count it.",
+)
+@click.option(
+    "--pseudonymize-ids",
+    is_flag=True,
+    help="Replace record ids by keyed pseudonyms; the mapping goes to --id-map and stays with you.",
+)
+@click.option(
+    "--id-map",
+    type=click.Path(path_type=Path),
+    help="Where to keep the pseudonym mapping (default: OUTPUT with .idmap.csv).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes to encode with.",
+)
+@click.option(
+    "--input-encoding", default="utf-8-sig", show_default=True, help="Text encoding of INPUT."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def encode(
+    input_path: Path,
+    config: Path | None,
+    secret_file: Path | None,
+    agency: str,
+    output: Path,
+    on_error: str,
+    pseudonymize_ids: bool,
+    id_map: Path | None,
+    workers: int,
+    input_encoding: str,
+    quiet: bool,
+) -> None:
+    """Encode a client export into privacy-preserving Bloom filters (a .clk file).
+
+    Runs on the agency's machine. Only the .clk file is sent to the coordinator: it holds
+    record ids (or pseudonyms) and bits, never a name, a date of birth or an SSN. A summary of
+    data quality (counts only) is printed here.
+    """
+    from linkage.encoding.keys import read_secret
+    from linkage.encoding.pipeline import encode_file
+
+    cfg = _resolve_config(config, input_path)
+    secret = read_secret(secret_file)
+    if id_map is not None and not pseudonymize_ids:
+        raise click.UsageError("--id-map needs --pseudonymize-ids")
+    if pseudonymize_ids and id_map is None:
+        id_map = output.with_name(output.name + ".idmap.csv")
+    bar = _progress(not quiet, "encoding")
+
+    def tick(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        report = encode_file(
+            cfg,
+            secret,
+            input_path,
+            output,
+            agency,
+            on_error=on_error,
+            workers=workers,
+            id_map=id_map,
+            input_encoding=input_encoding,
+            progress=tick,
+        )
+    finally:
+        bar.close()
+    if quiet:
+        return
+    rate = report.records / report.seconds if report.seconds else 0.0
+    version = f" (HMIS {report.hmis_version})" if report.hmis_version else ""
+    click.echo(
+        f"encoded {report.records} records from {input_path}{version} "
+        f"into {output} in {report.seconds:.1f}s ({rate:,.0f} records/s)"
+    )
+    if report.deleted:
+        click.echo(f"  {report.deleted} rows marked deleted (DateDeleted) were left out")
+    if report.skipped:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.skipped_reasons.items()))
+        click.echo(f"  {report.skipped} malformed rows skipped: {reasons}")
+    if report.id_map:
+        click.echo(f"  record ids pseudonymised; keep {report.id_map} here, do not upload it")
+    click.echo("data quality (records per field):")
+    click.echo(f"  {'field':<14}{'present':>9}{'partial':>9}{'missing':>9}{'invalid':>9}")
+    for name, c in report.quality.items():
+        click.echo(
+            f"  {name:<14}{c['present']:>9}{c['partial']:>9}{c['missing']:>9}{c['invalid']:>9}"
+        )
+
+
+@cli.command(epilog="Example:\n\n  linkage inspect shelter-north.clk")
+@click.argument("file", type=click.Path(path_type=Path))
+def inspect(file: Path) -> None:
+    """Show a .clk file's header and popcount statistics, and verify its checksum."""
+    from linkage.inspect import summarize
+
+    for line in summarize(file):
+        click.echo(line)
+
+
+@cli.command(epilog="Example:\n\n  linkage export shelter-north.clk -o shelter-north.json")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="JSON file to write."
+)
+def export(file: Path, output: Path) -> None:
+    """Export record-level filters to the JSON format of clkhash and anonlink.
+
+    Writes {"clks": [base64, ...]} in record order, for use with anonlink-based tools.
+    """
+    from linkage.interop import export_anonlink_json
+
+    n = export_anonlink_json(file, output)
+    click.echo(f"wrote {n} filters to {output}")
+
+
+@cli.command(epilog="Example:\n\n  linkage demo --out demo-output")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("linkage-demo"),
+    show_default=True,
+    help="Folder for the demo's files.",
+)
+@click.option(
+    "--people",
+    type=click.IntRange(10, 1_000_000),
+    default=600,
+    show_default=True,
+    help="Synthetic population size.",
+)
+@click.option(
+    "--agencies",
+    type=click.IntRange(2, 20),
+    default=3,
+    show_default=True,
+    help="Number of synthetic agencies.",
+)
+@click.option(
+    "--seed", type=int, default=2026, show_default=True, help="Random seed (same seed, same files)."
+)
+def demo(out: Path, people: int, agencies: int, seed: int) -> None:
+    """Run the whole job end to end on synthetic sample data.
+
+    Generates a synthetic network of agencies (HMIS Client.csv each, with ground truth), a
+    shared secret, and encodes every agency's export as that agency would.
+    """
+    from linkage.demo import run_demo
+
+    for line in run_demo(out, people=people, agencies=agencies, seed=seed):
+        click.echo(line)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning user errors into one line and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except LinkageError as exc:
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted; no output was written", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted; no output was written", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot access{where}: {exc.strerror or exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,401 @@
+"""The linkage config: a versioned TOML document that fully determines an encoding.
+
+Two agencies produce comparable encodings exactly when their configs have the same
+*fingerprint*. The fingerprint covers everything that changes which bits are set (fields, kinds,
+tokenisers, weights, filter length, hashing, salting, hardening, blocking keys) and nothing that
+only says where to read a value (column names, quality columns), so partners whose exports use
+different column names can still link. Matcher-only settings (thresholds) are also left out, so
+the coordinator may tune them without invalidating uploads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from linkage.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+KINDS = ("name", "surname", "date", "ssn", "sex", "text", "digits")
+TOKEN_TYPES = ("qgram", "phonetic", "exact", "nickname", "date_part", "digit_position")
+PHONETIC = ("soundex", "metaphone", "nysiis", "match_rating")
+DATE_PARTS = ("year", "month", "day", "day_month", "decade")
+PARTIAL_RULES = ("keep", "missing", "year_only", "last4")
+HASHING = ("random", "double")
+HARDENING = ("balance", "xor_fold", "rule90", "blip", "permute")
+
+# Which token types make sense for which kind of field.
+_KIND_TOKENS: dict[str, tuple[str, ...]] = {
+    "name": ("qgram", "phonetic", "exact", "nickname"),
+    "surname": ("qgram", "phonetic", "exact"),
+    "date": ("date_part",),
+    "ssn": ("digit_position", "exact"),
+    "sex": ("exact",),
+    "text": ("qgram", "phonetic", "exact"),
+    "digits": ("digit_position", "qgram", "exact"),
+}
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """One tokeniser of a field and the number of bits each of its tokens sets."""
+
+    type: str
+    weight: int
+    n: int = 2
+    padding: bool = True
+    algorithm: str = ""
+    part: str = ""
+    max_canonicals: int = 3
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field: where to read it, how to normalise it, how to turn it into tokens."""
+
+    name: str
+    column: str
+    kind: str
+    tokens: tuple[TokenSpec, ...]
+    quality_column: str = ""
+    partial: str = "keep"
+    optional: bool = False
+    date_format: str = "%Y-%m-%d"
+    missing_values: tuple[str, ...] = ()
+    jan1: str = "keep"
+    digits: int = 9
+
+
+@dataclass(frozen=True)
+class HardeningStep:
+    """One hardening step applied, in order, to packed filters."""
+
+    step: str
+    probability: float = 0.0
+
+
+@dataclass(frozen=True)
+class BlockingKey:
+    """A blocking key computed by the agency from plaintext parts and carried keyed."""
+
+    name: str
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Matcher thresholds: automatic links at or above ``upper``, review band from ``lower``."""
+
+    upper: float = 0.8
+    lower: float = 0.7
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated linkage config."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+    filter_length: int = 1024
+    hashing: str = "random"
+    field_length: int = 0
+    salt_field: str = ""
+    hardening: tuple[HardeningStep, ...] = ()
+    blocking: tuple[BlockingKey, ...] = ()
+    input_format: str = "csv"
+    id_column: str = "id"
+    deleted_column: str = ""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    description: str = ""
+    source: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of the canonical form of everything that determines the bits."""
+        canonical = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def canonical(self) -> dict[str, Any]:
+        """The encoding-relevant part of the config as plain data (see module docstring)."""
+        fields = []
+        for f in self.fields:
+            d = asdict(f)
+            for where in ("column", "quality_column", "optional"):
+                d.pop(where)
+            d["tokens"] = [asdict(t) for t in f.tokens]
+            fields.append(d)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "filter_length": self.filter_length,
+            "hashing": self.hashing,
+            "field_length": self.field_length,
+            "salt_field": self.salt_field,
+            "hardening": [asdict(h) for h in self.hardening],
+            "blocking": [asdict(b) for b in self.blocking],
+            "fields": fields,
+        }
+
+    @property
+    def output_length(self) -> int:
+        """Length in bits of a record-level filter after hardening."""
+        return hardened_length(self.filter_length, self.hardening)
+
+    @property
+    def output_field_length(self) -> int:
+        """Length in bits of each field-level filter after hardening (0 when disabled)."""
+        if not self.field_length:
+            return 0
+        return hardened_length(self.field_length, self.hardening)
+
+    def field(self, name: str) -> FieldSpec:
+        """The field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def hardened_length(bits: int, steps: tuple[HardeningStep, ...]) -> int:
+    """Filter length after ``steps``: balancing doubles it, XOR-folding halves it."""
+    for s in steps:
+        if s.step == "balance":
+            bits *= 2
+        elif s.step == "xor_fold":
+            bits //= 2
+    return bits
+
+
+class _Table:
+    """A TOML table being validated: remembers which keys were read to reject the rest."""
+
+    def __init__(self, data: Any, where: str, source: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: {where} must be a table", "see docs/config.md")
+        self.data = data
+        self.where = where
+        self.source = source
+        self.seen: set[str] = set()
+
+    def _err(self, msg: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.where}: {msg}", "see docs/config.md")
+
+    def get(self, key: str, kind: type, default: Any = None, required: bool = False) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if required:
+                raise self._err(f"missing required key '{key}'")
+            return default
+        value = self.data[key]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            raise self._err(f"key '{key}' must be of type {kind.__name__}")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...], default: str | None = None) -> str:
+        value = self.get(key, str, default, required=default is None)
+        if value not in options:
+            raise self._err(f"'{key}' is '{value}', expected one of {', '.join(options)}")
+        return str(value)
+
+    def sub(self, key: str) -> _Table:
+        self.seen.add(key)
+        return _Table(self.data.get(key, {}), f"{self.where}.{key}".lstrip("."), self.source)
+
+    def items(self, key: str) -> list[_Table]:
+        self.seen.add(key)
+        raw = self.data.get(key, [])
+        if not isinstance(raw, list):
+            raise self._err(f"'{key}' must be an array of tables")
+        return [
+            _Table(v, f"{self.where}.{key}[{i}]".lstrip("."), self.source)
+            for i, v in enumerate(raw)
+        ]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise self._err(f"unknown key '{unknown[0]}'")
+
+
+def _token(t: _Table, kind: str) -> TokenSpec:
+    ttype = t.choice("type", TOKEN_TYPES)
+    if ttype not in _KIND_TOKENS[kind]:
+        raise t._err(f"token type '{ttype}' does not apply to a field of kind '{kind}'")
+    weight = t.get("weight", int, required=True)
+    if not 1 <= weight <= 256:
+        raise t._err("'weight' (bits per token) must be between 1 and 256")
+    spec = TokenSpec(type=ttype, weight=weight)
+    if ttype == "qgram":
+        n = t.get("n", int, 2)
+        if not 1 <= n <= 5:
+            raise t._err("'n' must be between 1 and 5")
+        spec = TokenSpec(type=ttype, weight=weight, n=n, padding=t.get("padding", bool, True))
+    elif ttype == "phonetic":
+        spec = TokenSpec(type=ttype, weight=weight, algorithm=t.choice("algorithm", PHONETIC))
+    elif ttype == "date_part":
+        spec = TokenSpec(type=ttype, weight=weight, part=t.choice("part", DATE_PARTS))
+    elif ttype == "nickname":
+        spec = TokenSpec(type=ttype, weight=weight, max_canonicals=t.get("max_canonicals", int, 3))
+    t.done()
+    return spec
+
+
+def _field(f: _Table) -> FieldSpec:
+    name = f.get("name", str, required=True)
+    kind = f.choice("kind", KINDS)
+    tokens = tuple(_token(t, kind) for t in f.items("tokens"))
+    if not tokens:
+        raise f._err("a field needs at least one [[fields.tokens]] entry")
+    partial = f.choice("partial", PARTIAL_RULES, "keep")
+    if partial == "year_only" and kind != "date":
+        raise f._err("partial = 'year_only' applies to date fields only")
+    if partial == "last4" and kind not in ("ssn", "digits"):
+        raise f._err("partial = 'last4' applies to ssn and digits fields only")
+    missing = f.get("missing_values", list, [])
+    if not all(isinstance(m, str) for m in missing):
+        raise f._err("'missing_values' must be a list of strings")
+    spec = FieldSpec(
+        name=name,
+        column=f.get("column", str, required=True),
+        kind=kind,
+        tokens=tokens,
+        quality_column=f.get("quality_column", str, ""),
+        partial=partial,
+        optional=f.get("optional", bool, False),
+        date_format=f.get("date_format", str, "%Y-%m-%d"),
+        missing_values=tuple(missing),
+        jan1=f.choice("jan1", ("keep", "year_only"), "keep"),
+        digits=f.get("digits", int, 9),
+    )
+    f.done()
+    return spec
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Validate a parsed TOML document; raise :class:`ConfigError` naming the first problem."""
+    top = _Table(data, "", source)
+    version = top.get("schema_version", int, required=True)
+    if version != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{source}: schema_version {version} is not supported",
+            f"this linkage reads schema_version {SCHEMA_VERSION}",
+        )
+    name = top.get("name", str, required=True)
+    description = top.get("description", str, "")
+
+    inp = top.sub("input")
+    input_format = inp.choice("format", ("csv", "hmis"), "csv")
+    id_column = inp.get("id_column", str, "PersonalID" if input_format == "hmis" else "id")
+    deleted_column = inp.get("deleted_column", str, "")
+    inp.done()
+
+    flt = top.sub("filter")
+    length = flt.get("length", int, 1024)
+    if length < 64 or length % 64:
+        raise flt._err("'length' must be a multiple of 64, at least 64")
+    field_length = flt.get("field_length", int, 0)
+    if field_length and (field_length < 64 or field_length % 64):
+        raise flt._err("'field_length' must be 0 or a multiple of 64")
+    hashing = flt.choice("hashing", HASHING, "random")
+    flt.done()
+
+    fields = tuple(_field(f) for f in top.items("fields"))
+    if not fields:
+        raise top._err("the config defines no [[fields]]")
+    names = [f.name for f in fields]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise top._err(f"field name '{sorted(dupes)[0]}' is defined twice")
+
+    salt = top.sub("salt")
+    salt_field = salt.get("field", str, "")
+    if salt_field and salt_field not in names:
+        raise salt._err(f"salt field '{salt_field}' is not a defined field")
+    if salt_field and next(f for f in fields if f.name == salt_field).kind != "date":
+        raise salt._err("the salt field must be a date field (its birth year salts the hashes)")
+    salt.done()
+
+    steps = []
+    for h in top.items("hardening"):
+        step = h.choice("step", HARDENING)
+        prob = h.get("probability", float, 0.0)
+        if step == "blip" and not 0.0 < prob < 0.5:
+            raise h._err("blip needs 0 < probability < 0.5")
+        if step != "blip" and prob:
+            raise h._err("'probability' applies to the blip step only")
+        h.done()
+        steps.append(HardeningStep(step=step, probability=prob))
+    hardening = tuple(steps)
+    for bits, what in ((length, "length"), (field_length, "field_length")):
+        if bits and hardened_length(bits, hardening) % 64:
+            raise flt._err(f"after hardening, '{what}' must still be a multiple of 64 bits")
+
+    blocking = []
+    for b in top.items("blocking"):
+        bname = b.get("name", str, required=True)
+        parts = b.get("parts", list, required=True)
+        for p in parts:
+            fname = str(p).split(":", 1)[0]
+            if fname not in names:
+                raise b._err(f"blocking part '{p}' names no defined field")
+        b.done()
+        blocking.append(BlockingKey(name=bname, parts=tuple(str(p) for p in parts)))
+
+    th = top.sub("thresholds")
+    upper = th.get("upper", float, 0.8)
+    lower = th.get("lower", float, min(upper, 0.7))
+    if not 0.0 < lower <= upper <= 1.0:
+        raise th._err("thresholds need 0 < lower <= upper <= 1")
+    th.done()
+    top.done()
+    return Config(
+        name=name,
+        description=description,
+        fields=fields,
+        filter_length=length,
+        hashing=hashing,
+        field_length=field_length,
+        salt_field=salt_field,
+        hardening=hardening,
+        blocking=tuple(blocking),
+        input_format=input_format,
+        id_column=id_column,
+        deleted_column=deleted_column,
+        thresholds=Thresholds(upper=upper, lower=lower),
+        source=source,
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{p}: config file not found", "check the path given to --config"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc.__class__.__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, str(p))
+
+
+def builtin_config_path(name: str) -> Path:
+    """Path of a config shipped with linkage (``hmis`` or ``febrl``)."""
+    res = resources.files("linkage.configs").joinpath(f"{name}.toml")
+    with resources.as_file(res) as p:
+        if not p.is_file():
+            raise ConfigError(f"no built-in config named '{name}'")
+        return Path(p)

@@ -1,0 +1,329 @@
+"""The encoder: columns of raw values in, packed record-level and field-level filters out.
+
+Why it is fast: identifying fields have small vocabularies. Names repeat, dates are drawn from a
+few tens of thousands of days, and SSN digits are positional tokens from a vocabulary of 90. So
+the encoder keeps, per field, a table of *distinct raw values* already seen, each with its
+packed filter computed once (normalise, tokenise, hash each distinct token once, scatter with
+numpy). A record then costs one dictionary lookup per field plus a vectorised OR of table rows.
+The tables are bounded (:data:`MAX_CACHED_VALUES`), so memory stays constant on any input size.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from linkage.config import Config, FieldSpec, TokenSpec
+from linkage.encoding import harden
+from linkage.encoding.bloom import scatter, token_positions
+from linkage.encoding.keys import derive
+from linkage.encoding.tokens import tokenize
+from linkage.normalize import Status, normalize, ssn_digits_batch
+
+#: Distinct values remembered per field before its table is cleared and rebuilt.
+MAX_CACHED_VALUES = 1 << 18
+
+Packed = npt.NDArray[np.uint8]
+
+
+@dataclass
+class EncodedChunk:
+    """Filters for a chunk of records, in input order."""
+
+    clks: Packed
+    field_clks: Packed | None
+    status_counts: dict[str, npt.NDArray[np.int64]]
+
+
+@dataclass
+class _FieldState:
+    """Per-field caches: distinct raw keys -> row of the value tables."""
+
+    spec: FieldSpec
+    key: bytes
+    rec_bits: int
+    fld_bits: int
+    direct: bool = False
+    index: dict[tuple[str, ...], int] = field(default_factory=dict)
+    rec_table: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    fld_table: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    status: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    salt: list[str] = field(default_factory=list)
+    token_index: dict[str, int] = field(default_factory=dict)
+    tok_rec: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    tok_fld: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """Forget all values (and, past the bound, all tokens) to keep memory constant."""
+        self.index = {}
+        self.rec_table = np.zeros((0, self.rec_bits // 8), np.uint8)
+        self.fld_table = np.zeros((0, max(self.fld_bits, 8) // 8), np.uint8)
+        self.status = np.zeros(0, np.int8)
+        self.salt = []
+        if not self.token_index or len(self.token_index) > MAX_CACHED_VALUES:
+            self.token_index = {}
+            self.tok_rec = np.zeros((0, self.rec_table.shape[1]), np.uint8)
+            self.tok_fld = np.zeros((0, self.fld_table.shape[1]), np.uint8)
+
+    def flush_tokens(self) -> None:
+        """Append the packed rows of tokens hashed since the last flush."""
+        if not self.pending:
+            return
+        n = len(self.pending)
+        rows = np.concatenate(
+            [np.full(len(r), i, np.int64) for i, (r, _) in enumerate(self.pending)]
+        )
+        rec = scatter(rows, np.concatenate([r for r, _ in self.pending]), n, self.rec_bits)
+        fld = scatter(
+            rows, np.concatenate([f for _, f in self.pending]), n, self.fld_table.shape[1] * 8
+        )
+        self.tok_rec = np.concatenate([self.tok_rec, rec])
+        self.tok_fld = np.concatenate([self.tok_fld, fld])
+        self.pending = []
+
+
+class Encoder:
+    """Turns raw column values into hardened filters under one config and one secret."""
+
+    def __init__(
+        self,
+        config: Config,
+        secret: bytes,
+        today: _dt.date | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.config = config
+        self.today = today or _dt.date.today()
+        self.rng = rng or np.random.default_rng(secrets.randbits(128))
+        fp = config.fingerprint
+        self._fields = [
+            _FieldState(
+                spec=f,
+                key=derive(secret, fp, f"field/{f.name}", 64),
+                rec_bits=config.filter_length,
+                fld_bits=config.field_length,
+            )
+            for f in config.fields
+        ]
+        for state in self._fields:
+            state.reset()
+            # SSNs are nearly unique, so caching them is pointless: they take a numpy path
+            state.direct = (
+                state.spec.kind == "ssn"
+                and [t.type for t in state.spec.tokens] == ["digit_position"]
+                and not config.salt_field
+            )
+        # the salt field is encoded first: its year salts every field's hashes
+        self._fields.sort(key=lambda s: s.spec.name != config.salt_field)
+        self._order = [config.fields.index(s.spec) for s in self._fields]
+        self._rec_perms = {
+            i: harden.keyed_permutation(derive(secret, fp, f"harden/{i}/record"), size)
+            for i, size in harden.permutation_sizes(config.filter_length, config.hardening).items()
+        }
+        self._fld_perms = {
+            i: harden.keyed_permutation(derive(secret, fp, f"harden/{i}/field"), size)
+            for i, size in harden.permutation_sizes(config.field_length, config.hardening).items()
+        }
+
+    def encode(
+        self,
+        columns: Sequence[Sequence[str]],
+        qualities: Sequence[Sequence[str] | None],
+    ) -> EncodedChunk:
+        """Encode one chunk: ``columns[i]`` holds field i's raw values (config order) and
+        ``qualities[i]`` its data-quality codes, or None when the field has no quality column."""
+        n = len(columns[0]) if columns else 0
+        rec = np.zeros((n, self.config.filter_length // 8), np.uint8)
+        per_field: list[Packed] = [np.zeros(0, np.uint8)] * len(self._fields)
+        counts: dict[str, npt.NDArray[np.int64]] = {}
+        salts: list[str] | None = None
+        for state, pos in zip(self._fields, self._order, strict=True):
+            if state.direct and salts is None:
+                status, digits = ssn_digits_batch(columns[pos], qualities[pos], state.spec)
+                owner, place = np.nonzero(digits >= 0)
+                table = self._digit_table(state, 0, state.spec.tokens[0].weight, 9)
+                rec_rows, fld_rows = self._filters(
+                    state, owner, table[place, digits[owner, place]], n
+                )
+            else:
+                rows = self._rows(state, columns[pos], qualities[pos], salts)
+                if state.spec.name == self.config.salt_field:
+                    salts = [state.salt[r] for r in rows.tolist()]
+                rec_rows, fld_rows, status = (
+                    state.rec_table[rows],
+                    state.fld_table[rows],
+                    state.status[rows],
+                )
+            np.bitwise_or(rec, rec_rows, out=rec)
+            per_field[pos] = fld_rows
+            counts[state.spec.name] = np.bincount(status, minlength=len(Status))
+        cfg = self.config
+        rec = harden.apply(rec, cfg.hardening, self._rec_perms, self.rng)
+        field_clks = None
+        if cfg.field_length:
+            stacked = np.stack(per_field, axis=1)
+            flat = stacked.reshape(n * len(per_field), -1)
+            flat = harden.apply(flat, cfg.hardening, self._fld_perms, self.rng)
+            field_clks = flat.reshape(n, len(per_field) * flat.shape[1])
+        return EncodedChunk(clks=rec, field_clks=field_clks, status_counts=counts)
+
+    def _rows(
+        self,
+        state: _FieldState,
+        raws: Sequence[str],
+        quals: Sequence[str] | None,
+        salts: list[str] | None,
+    ) -> npt.NDArray[np.int64]:
+        """Row of the field's value tables for each record, adding rows for new values."""
+        parts: list[Sequence[str]] = [raws]
+        if quals is not None:
+            parts.append(quals)
+        if salts is not None:
+            parts.append(salts)
+        keys: list[tuple[str, ...]] = list(zip(*parts, strict=True))
+        if len(state.index) + len(keys) > MAX_CACHED_VALUES:
+            state.reset()
+        index = state.index
+        get = index.get
+        found = [get(k) for k in keys]
+        missing = list(dict.fromkeys(k for k, r in zip(keys, found, strict=True) if r is None))
+        if missing:
+            self._add_values(state, missing, quals is not None, salts is not None)
+            found = [index[k] if r is None else r for k, r in zip(keys, found, strict=True)]
+        return np.fromiter(found, dtype=np.int64, count=len(keys))
+
+    def _add_values(
+        self, state: _FieldState, keys: list[tuple[str, ...]], has_quality: bool, has_salt: bool
+    ) -> None:
+        """Normalise and tokenise new distinct values; OR their tokens' filters together.
+
+        Each distinct token is hashed once per field (and salt) and kept as a packed row; a
+        value's filter is then a vectorised OR-reduction over its tokens' rows."""
+        spec = state.spec
+        today = self.today
+        values = [normalize(k[0], k[1] if has_quality else "", spec, today) for k in keys]
+        if spec.name == self.config.salt_field:
+            own = [v.text[:4] for v in values]
+        else:
+            own = [""] * len(keys)
+        salts = [k[-1] for k in keys] if has_salt else own
+        texts = [v.text for v in values]
+        pairs = [
+            self._digit_tokens(state, t_index, t_spec.weight, texts)
+            if t_spec.type == "digit_position" and not any(salts)
+            else self._tokens(state, t_index, t_spec, texts, salts)
+            for t_index, t_spec in enumerate(spec.tokens)
+        ]
+        state.flush_tokens()
+        owner = np.concatenate([p[0] for p in pairs])
+        tok_ids = np.concatenate([p[1] for p in pairs])
+        new_rec, new_fld = self._filters(state, owner, tok_ids, len(keys))
+        base = len(state.index)
+        state.rec_table = np.concatenate([state.rec_table, new_rec])
+        state.fld_table = np.concatenate([state.fld_table, new_fld])
+        state.status = np.concatenate(
+            [state.status, np.fromiter((v.status for v in values), np.int8, len(values))]
+        )
+        state.salt.extend(own)
+        for offset, key in enumerate(keys):
+            state.index[key] = base + offset
+
+    def _tokens(
+        self,
+        state: _FieldState,
+        t_index: int,
+        t_spec: TokenSpec,
+        texts: list[str],
+        salts: list[str],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(value index, token id) for every token of every value: the general path."""
+        get = state.token_index.get
+        owner: list[int] = []
+        tok_ids: list[int] = []
+        for i, (text, salt) in enumerate(zip(texts, salts, strict=True)):
+            if not text:
+                continue
+            prefix = f"{t_index}\x1f{salt}\x1f"
+            for token in tokenize(text, t_spec):
+                key = prefix + token
+                tid = get(key)
+                if tid is None:
+                    tid = self._add_token(state, key, t_spec.weight)
+                tok_ids.append(tid)
+                owner.append(i)
+        return np.array(owner, np.int64), np.array(tok_ids, np.int64)
+
+    def _digit_tokens(
+        self, state: _FieldState, t_index: int, weight: int, texts: list[str]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The same pairs for unsalted positional digit tokens, computed with numpy: the
+        vocabulary is position x digit, so every token id comes from a small table."""
+        width = max(map(len, texts), default=0)
+        if width == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        table = self._digit_table(state, t_index, weight, width)
+        # right-align so that column 0 is the last digit
+        chars = np.array([t[::-1] for t in texts], dtype=f"<U{width}").view(np.uint32)
+        digits = chars.reshape(len(texts), width).astype(np.int64) - ord("0")
+        owner, pos = np.nonzero((digits >= 0) & (digits <= 9))
+        return owner.astype(np.int64), table[pos, digits[owner, pos]]
+
+    def _digit_table(
+        self, state: _FieldState, t_index: int, weight: int, width: int
+    ) -> npt.NDArray[np.int64]:
+        """Token ids of (position from the right, digit) for an unsalted digit tokeniser."""
+        table = np.array(
+            [
+                [self._token_id(state, f"{t_index}\x1f\x1f{p}:{d}", weight) for d in range(10)]
+                for p in range(width)
+            ],
+            np.int64,
+        )
+        state.flush_tokens()
+        return table
+
+    def _filters(
+        self,
+        state: _FieldState,
+        owner: npt.NDArray[np.int64],
+        tok_ids: npt.NDArray[np.int64],
+        n: int,
+    ) -> tuple[Packed, Packed]:
+        """Record- and field-level filters of n values from their (value, token id) pairs."""
+        order = np.argsort(owner, kind="stable")
+        owner, tok_ids = owner[order], tok_ids[order]
+        new_rec = np.zeros((n, state.rec_table.shape[1]), np.uint8)
+        new_fld = np.zeros((n, state.fld_table.shape[1]), np.uint8)
+        if tok_ids.size:
+            # segment starts: first token of each value that has tokens
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            has = owner[starts]
+            # OR-reduce 64 bits at a time: rows are whole words (lengths are multiples of 64)
+            for table, out in ((state.tok_rec, new_rec), (state.tok_fld, new_fld)):
+                words = np.bitwise_or.reduceat(table.view(np.uint64)[tok_ids], starts, axis=0)
+                out[has] = words.view(np.uint8)
+        return new_rec, new_fld
+
+    def _token_id(self, state: _FieldState, key: str, weight: int) -> int:
+        tid = state.token_index.get(key)
+        return self._add_token(state, key, weight) if tid is None else tid
+
+    def _add_token(self, state: _FieldState, key: str, weight: int) -> int:
+        """Hash a token seen for the first time; return its row in the token tables."""
+        rec_pos, fld_pos = token_positions(
+            state.key,
+            key.encode(),
+            weight,
+            self.config.hashing,
+            (state.rec_bits, state.fld_table.shape[1] * 8),
+        )
+        tid = len(state.token_index)
+        state.token_index[key] = tid
+        state.pending.append((rec_pos, fld_pos))
+        return tid

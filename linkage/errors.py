@@ -1,0 +1,44 @@
+"""User-facing errors.
+
+Every mistake a user can make (bad input, wrong secret, mismatched config) is raised as a
+:class:`LinkageError`. The CLI prints it as one line and exits with its code; nothing else is
+shown, so the message must say what is wrong, where, and what to do. Messages never contain
+field values: only file names, line numbers, column names and codes.
+"""
+
+from __future__ import annotations
+
+
+class LinkageError(Exception):
+    """An error the user can fix; printed as one line, never as a traceback."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and hint joined so the CLI can print a single line."""
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class ConfigError(LinkageError):
+    """The linkage config is invalid."""
+
+
+class InputError(LinkageError):
+    """An input file (CSV export) is unusable."""
+
+
+class SecretError(LinkageError):
+    """The secret is missing, empty or unreadable."""
+
+
+class ContainerError(LinkageError):
+    """A ``.clk`` file is corrupt, truncated, tampered with or of an unknown version."""
+
+    exit_code = 3
