@@ -102,11 +102,11 @@ def config_check(file: Path) -> None:
 def _resolve_config(config: Path | None, input_path: Path) -> Any:
     from linkage.config import builtin_config_path, load_config
     from linkage.errors import ConfigError
-    from linkage.ingest.hmis import detect_version, read_header
+    from linkage.ingest.hmis import looks_like_client_csv, read_header
 
     if config is not None:
         return load_config(config)
-    if detect_version(read_header(input_path)) is None:
+    if not looks_like_client_csv(read_header(input_path)):
         if not input_path.exists():
             from linkage.errors import InputError
 
@@ -304,7 +304,7 @@ def demo(out: Path, people: int, agencies: int, seed: int) -> None:
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line and an exit code."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except LinkageError as exc:
         click.echo(f"error: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
@@ -321,3 +321,4 @@ def main() -> None:
         where = f" {exc.filename}" if exc.filename else ""
         click.echo(f"error: cannot access{where}: {exc.strerror or exc}", err=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -108,7 +108,8 @@ class Block:
     sections: dict[str, npt.NDArray[np.uint8]]
 
 
-def _encode_ids(ids: list[str]) -> bytes:
+def encode_ids(ids: list[str]) -> bytes:
+    """The ``ids`` section payload: u16 lengths, then the UTF-8 ids back to back."""
     encoded = [i.encode("utf-8") for i in ids]
     for e in encoded:
         if not e or len(e) > 0xFFFF:
@@ -153,15 +154,20 @@ class ClkWriter:
 
     def write(self, block: Block) -> None:
         """Append records; each fixed-width section must have one row per id."""
-        n = len(block.ids)
+        self.write_encoded(len(block.ids), encode_ids(block.ids), block.sections)
+
+    def write_encoded(
+        self, n: int, ids_payload: bytes, sections: dict[str, npt.NDArray[np.uint8]]
+    ) -> None:
+        """Append ``n`` records whose ids are already serialised by :func:`encode_ids` (so
+        worker processes can do it)."""
         if n == 0:
             return
         self._put(_U32.pack(n))
-        payload = _encode_ids(block.ids)
-        self._put(_U64.pack(len(payload)))
-        self._put(payload)
+        self._put(_U64.pack(len(ids_payload)))
+        self._put(ids_payload)
         for sec in self._fixed:
-            arr = np.ascontiguousarray(block.sections[sec.name], dtype=np.uint8)
+            arr = np.ascontiguousarray(sections[sec.name], dtype=np.uint8)
             if arr.shape != (n, sec.width):
                 raise ValueError(f"section {sec.name}: expected {(n, sec.width)}, got {arr.shape}")
             self._put(_U64.pack(arr.nbytes))
@@ -192,20 +198,27 @@ class ClkWriter:
             self.abort(exc)
 
 
+def _truncated(where: str) -> ContainerError:
+    return ContainerError(f"{where}: file is truncated", "the upload was cut short; send it again")
+
+
 def _read_exact(fh: BinaryIO, n: int, where: str) -> bytes:
     data = fh.read(n)
     if len(data) != n:
-        raise ContainerError(
-            f"{where}: file is truncated", "the upload was cut short; send it again"
-        )
+        raise _truncated(where)
     return data
 
 
 def _open_header(fh: BinaryIO, where: str) -> tuple[bytes, bytes, Header, int]:
     raw = fh.read(_PREAMBLE.size)
+    if raw.startswith(MAGIC) and len(raw) < _PREAMBLE.size:
+        raise _truncated(where)
     if len(raw) < _PREAMBLE.size or not raw.startswith(MAGIC):
-        if raw[: len(MAGIC)].replace(b"\r\n", b"\n") == MAGIC.replace(b"\r\n", b"\n")[: len(raw)]:
-            raise ContainerError(f"{where}: file was altered by a text-mode transfer")
+        if raw.startswith(b"LNKCLK\n") or raw.startswith(b"LNKCLK\r\r\n"):
+            raise ContainerError(
+                f"{where}: file was altered by a text-mode transfer",
+                "send .clk files as binary (for example with 'linkage upload')",
+            )
         raise ContainerError(f"{where}: not a .clk file", "expected the output of 'linkage encode'")
     _, version, _, header_len, count = _PREAMBLE.unpack(raw)
     if version != FORMAT_VERSION:
@@ -279,9 +292,7 @@ def iter_blocks(path: Path) -> Iterator[Header | Block]:
             yield Block(ids=ids, sections=sections)
         trailer = fh.read(len(END_MAGIC) + 32 + 1)
         if len(trailer) < len(END_MAGIC) + 32 or not trailer.startswith(END_MAGIC):
-            raise ContainerError(
-                f"{where}: file is truncated", "the upload was cut short; send it again"
-            )
+            raise _truncated(where)
         if len(trailer) > len(END_MAGIC) + 32:
             raise ContainerError(f"{where}: unexpected data after the end of the file")
         expected = hashlib.sha256(preamble + header_bytes + body.digest()).digest()

@@ -19,6 +19,10 @@ class LinkageError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self) -> tuple[type[LinkageError], tuple[str, str | None]]:
+        # keep the hint when an error crosses from a worker process
+        return (type(self), (self.message, self.hint))
+
     def one_line(self) -> str:
         """The message and hint joined so the CLI can print a single line."""
         if self.hint:

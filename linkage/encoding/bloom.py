@@ -56,4 +56,3 @@ def scatter(
     bits = np.zeros((n_rows, length), dtype=np.bool_)
     bits[rows, cols] = True
     return np.packbits(bits, axis=1)
-

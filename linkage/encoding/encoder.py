@@ -14,6 +14,7 @@ import datetime as _dt
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +87,18 @@ class _FieldState:
         self.tok_rec = np.concatenate([self.tok_rec, rec])
         self.tok_fld = np.concatenate([self.tok_fld, fld])
         self.pending = []
+
+
+def _append(table: npt.NDArray[Any], used: int, new: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Write ``new`` after the first ``used`` rows, doubling capacity when full, so that
+    growing a value table costs amortised O(1) per row rather than a copy per chunk."""
+    end = used + len(new)
+    if end > len(table):
+        grown = np.zeros((max(end, 2 * len(table)), *table.shape[1:]), table.dtype)
+        grown[:used] = table[:used]
+        table = grown
+    table[used:end] = new
+    return table
 
 
 class Encoder:
@@ -225,11 +238,10 @@ class Encoder:
         tok_ids = np.concatenate([p[1] for p in pairs])
         new_rec, new_fld = self._filters(state, owner, tok_ids, len(keys))
         base = len(state.index)
-        state.rec_table = np.concatenate([state.rec_table, new_rec])
-        state.fld_table = np.concatenate([state.fld_table, new_fld])
-        state.status = np.concatenate(
-            [state.status, np.fromiter((v.status for v in values), np.int8, len(values))]
-        )
+        statuses = np.fromiter((v.status for v in values), np.int8, len(values))
+        state.rec_table = _append(state.rec_table, base, new_rec)
+        state.fld_table = _append(state.fld_table, base, new_fld)
+        state.status = _append(state.status, base, statuses)
         state.salt.extend(own)
         for offset, key in enumerate(keys):
             state.index[key] = base + offset

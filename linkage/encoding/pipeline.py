@@ -23,16 +23,24 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage import __version__
+from linkage._atomic import atomic_write
 from linkage.config import Config
-from linkage.container import CLKS, FIELD_CLKS, IDS, Block, ClkWriter, Header, Section
+from linkage.container import CLKS, FIELD_CLKS, IDS, ClkWriter, Header, Section, encode_ids
 from linkage.encoding.encoder import EncodedChunk, Encoder
 from linkage.encoding.keys import key_check_value, record_id_key
 from linkage.errors import InputError
-from linkage.ingest.csvfile import Chunk, CsvSource
+from linkage.ingest.csvfile import (
+    BlockReader,
+    Chunk,
+    DuplicateIds,
+    Layout,
+    ReadStats,
+    id_hashes,
+    make_layout,
+    parse_block,
+)
 from linkage.ingest.hmis import detect_version, quality_codes, read_header
 from linkage.normalize import Status
-
-CHUNK_ROWS = 20000
 
 
 @dataclass
@@ -52,7 +60,7 @@ class EncodeReport:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class _FieldPos:
     """Where each field's raw values and quality codes sit in a chunk's columns."""
 
     value_pos: tuple[int, ...]
@@ -61,7 +69,8 @@ class _Layout:
 
 def _open_source(
     config: Config, path: Path, on_error: str, encoding: str
-) -> tuple[CsvSource, _Layout]:
+) -> tuple[BlockReader, Layout, _FieldPos]:
+    """Open ``path`` and check its header against the columns ``config`` reads."""
     required: list[str] = []
     optional: list[str] = []
     for f in config.fields:
@@ -70,43 +79,109 @@ def _open_source(
             required.append(f.quality_column)
     required = list(dict.fromkeys(required))
     optional = [c for c in dict.fromkeys(optional) if c not in required]
-    source = CsvSource(
-        path,
-        id_column=config.id_column,
-        columns=required,
-        optional=optional,
-        codes=quality_codes(required),
-        deleted_column=config.deleted_column,
-        on_error=on_error,
-        encoding=encoding,
-    )
+    reader = BlockReader(path, encoding)
+    try:
+        layout = make_layout(
+            path,
+            reader.header,
+            id_column=config.id_column,
+            columns=required,
+            optional=optional,
+            codes=quality_codes(required),
+            deleted_column=config.deleted_column,
+            on_error=on_error,
+            encoding=reader.block_encoding,
+        )
+    except BaseException:
+        reader.close()
+        raise
     names = required + optional
-    layout = _Layout(
+    positions = _FieldPos(
         value_pos=tuple(names.index(f.column) for f in config.fields),
         quality_pos=tuple(
             names.index(f.quality_column) if f.quality_column else None for f in config.fields
         ),
     )
-    return source, layout
+    return reader, layout, positions
 
 
-def _split(chunk: Chunk, layout: _Layout) -> tuple[list[list[str]], list[list[str] | None]]:
-    values = [chunk.columns[p] for p in layout.value_pos]
-    quals = [None if p is None else chunk.columns[p] for p in layout.quality_pos]
+def _split(chunk: Chunk, pos: _FieldPos) -> tuple[list[list[str]], list[list[str] | None]]:
+    values = [chunk.columns[p] for p in pos.value_pos]
+    quals = [None if p is None else chunk.columns[p] for p in pos.quality_pos]
     return values, quals
 
 
-_worker: Encoder | None = None
+def iter_columns(
+    config: Config, path: Path, block_bytes: int = 1 << 19
+) -> Iterator[tuple[list[list[str]], list[list[str] | None]]]:
+    """The raw field values and quality codes of ``path``, block by block (for benchmarks
+    and tests that drive :class:`Encoder` directly)."""
+    reader, layout, positions = _open_source(config, path, "fail", "utf-8-sig")
+    with reader:
+        for block, line in reader.blocks(block_bytes):
+            chunk, _ = parse_block(block, line, layout)
+            yield _split(chunk, positions)
 
 
-def _init_worker(config: Config, secret: bytes, today: _dt.date) -> None:
-    global _worker
-    _worker = Encoder(config, secret, today=today)
+@dataclass
+class _Context:
+    """What a process needs to turn a raw block into container-ready bytes."""
+
+    encoder: Encoder
+    layout: Layout
+    positions: _FieldPos
+    id_key: bytes  # empty unless record ids are pseudonymised
 
 
-def _encode_in_worker(values: list[list[str]], quals: list[list[str] | None]) -> EncodedChunk:
-    assert _worker is not None
-    return _worker.encode(values, quals)
+@dataclass
+class _Done:
+    """One block, ready to append: no plaintext, only what goes to the file and the checks."""
+
+    n: int
+    ids_payload: bytes
+    id_hashes: npt.NDArray[np.int64]
+    lines: npt.NDArray[np.int64]
+    id_map: bytes
+    encoded: EncodedChunk
+    stats: ReadStats
+
+
+_context: _Context | None = None
+
+
+def _init_worker(
+    config: Config,
+    secret: bytes,
+    today: _dt.date,
+    layout: Layout,
+    positions: _FieldPos,
+    id_key: bytes,
+) -> None:
+    global _context
+    _context = _Context(Encoder(config, secret, today=today), layout, positions, id_key)
+
+
+def _work(block: bytes, line: int, ctx: _Context | None = None) -> _Done:
+    """Parse, validate, encode and serialise one block (in a worker process, or here)."""
+    ctx = ctx or _context
+    assert ctx is not None
+    chunk, stats = parse_block(block, line, ctx.layout)
+    encoded = ctx.encoder.encode(*_split(chunk, ctx.positions))
+    ids = chunk.ids
+    id_map = b""
+    if ctx.id_key:
+        ids = [pseudonym(ctx.id_key, i) for i in chunk.ids]
+        pairs = zip(ids, chunk.ids, strict=True)
+        id_map = "".join(f"{p},{_csv_cell(r)}\n" for p, r in pairs).encode()
+    return _Done(
+        n=len(ids),
+        ids_payload=encode_ids(ids),
+        id_hashes=id_hashes(chunk.ids),
+        lines=np.array(chunk.lines, np.int64),
+        id_map=id_map,
+        encoded=encoded,
+        stats=stats,
+    )
 
 
 def pseudonym(key: bytes, record_id: str) -> str:
@@ -161,37 +236,33 @@ def encode_file(
     id_key = record_id_key(secret, agency) if id_map is not None else b""
     totals = {f.name: np.zeros(len(Status), np.int64) for f in config.fields}
 
+    stats = ReadStats()
     with ExitStack() as stack:
-        source, layout = _open_source(config, input_path, on_error, input_encoding)
-        stack.enter_context(source)
+        reader, layout, positions = _open_source(config, input_path, on_error, input_encoding)
+        stack.enter_context(reader)
+        duplicates = DuplicateIds(input_path, config.id_column)
         writer = stack.enter_context(ClkWriter(output, header))
         map_fh = None
         if id_map is not None:
-            from linkage._atomic import atomic_write
-
             map_fh = stack.enter_context(atomic_write(id_map, mode=0o600))
             map_fh.write(b"pseudonym,record_id\n")
-
-        def emit(chunk: Chunk, encoded: EncodedChunk) -> None:
-            ids = chunk.ids
+        ctx = (config, secret, today, layout, positions, id_key)
+        for done in _encoded_blocks(ctx, reader, workers):
+            stats.add(done.stats)
+            duplicates.add(done.id_hashes, done.lines)
             if map_fh is not None:
-                ids = [pseudonym(id_key, i) for i in ids]
-                pairs = zip(ids, chunk.ids, strict=True)
-                map_fh.write("".join(f"{p},{_csv_cell(r)}\n" for p, r in pairs).encode())
-            sections: dict[str, npt.NDArray[np.uint8]] = {CLKS: encoded.clks}
-            if encoded.field_clks is not None:
-                sections[FIELD_CLKS] = encoded.field_clks
-            writer.write(Block(ids=ids, sections=sections))
-            for name, counts in encoded.status_counts.items():
+                map_fh.write(done.id_map)
+            sections: dict[str, npt.NDArray[np.uint8]] = {CLKS: done.encoded.clks}
+            if done.encoded.field_clks is not None:
+                sections[FIELD_CLKS] = done.encoded.field_clks
+            writer.write_encoded(done.n, done.ids_payload, sections)
+            for name, counts in done.encoded.status_counts.items():
                 totals[name] += counts
-            report.records += len(ids)
+            report.records += done.n
             if progress is not None:
-                progress(source.bytes_read, source.size)
+                progress(reader.bytes_read, reader.size)
+        duplicates.check()
 
-        for chunk, encoded in _encoded_chunks(config, secret, today, source, layout, workers):
-            emit(chunk, encoded)
-
-    stats = source.stats
     report.rows, report.skipped, report.deleted = stats.rows, stats.skipped, stats.deleted
     report.skipped_reasons = dict(stats.skipped_reasons)
     report.quality = {
@@ -207,29 +278,24 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def _encoded_chunks(
-    config: Config,
-    secret: bytes,
-    today: _dt.date,
-    source: CsvSource,
-    layout: _Layout,
+def _encoded_blocks(
+    ctx: tuple[Config, bytes, _dt.date, Layout, _FieldPos, bytes],
+    reader: BlockReader,
     workers: int,
-) -> Iterator[tuple[Chunk, EncodedChunk]]:
-    """Encoded chunks in input order, in this process or in ``workers`` processes."""
+) -> Iterator[_Done]:
+    """Finished blocks in input order, from this process or from ``workers`` processes that
+    each parse, encode and serialise whole blocks (this one only reads and writes)."""
     if workers <= 1:
-        encoder = Encoder(config, secret, today=today)
-        for chunk in source.chunks(CHUNK_ROWS):
-            yield chunk, encoder.encode(*_split(chunk, layout))
+        config, secret, today, layout, positions, id_key = ctx
+        local = _Context(Encoder(config, secret, today=today), layout, positions, id_key)
+        for block, line in reader.blocks():
+            yield _work(block, line, local)
         return
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker, initargs=(config, secret, today)
-    ) as pool:
-        pending: deque[tuple[Chunk, Future[EncodedChunk]]] = deque()
-        for chunk in source.chunks(CHUNK_ROWS):
-            pending.append((chunk, pool.submit(_encode_in_worker, *_split(chunk, layout))))
-            if len(pending) >= 2 * workers:
-                done_chunk, fut = pending.popleft()
-                yield done_chunk, fut.result()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=ctx) as pool:
+        pending: deque[Future[_Done]] = deque()
+        for block, line in reader.blocks():
+            pending.append(pool.submit(_work, block, line))
+            if len(pending) >= 3 * workers:
+                yield pending.popleft().result()
         while pending:
-            done_chunk, fut = pending.popleft()
-            yield done_chunk, fut.result()
+            yield pending.popleft().result()

@@ -1,14 +1,20 @@
-"""Streaming, validating CSV reader.
+"""Streaming, validating CSV reader, split so that parsing can run in worker processes.
 
-Reads only the columns a config needs, in chunks, so a 10M-row export runs in constant memory.
-Every problem is reported with file and line and column name, never with the cell's value
-(a cell may hold a name). A malformed row stops the run unless ``on_error="skip"``, in which case
-it is counted and reported in the summary; nothing is ever skipped silently.
+The file is cut into *blocks* of whole records by :class:`BlockReader`, using quote parity: in
+RFC 4180 CSV a newline ends a record exactly when an even number of ``"`` precede it in the
+record, so a block boundary never falls inside a quoted field. Each block is parsed and validated
+by :func:`parse_block`, a pure function that any process can run. Memory stays constant on any
+file size, and on two cores parsing and encoding both run in parallel.
+
+Every problem is reported with file, line and column name, never with the cell's value (a cell
+may hold a name). A malformed row stops the run unless ``on_error="skip"``, in which case it is
+counted and reported in the summary; nothing is ever skipped silently.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +28,7 @@ import numpy.typing as npt
 from linkage.errors import InputError
 
 _SKIP_HINT = "fix the row, or pass --on-error skip to skip and count such rows"
+_BLOCK_BYTES = 1 << 19
 
 
 @dataclass
@@ -38,169 +45,332 @@ class ReadStats:
     """What the reader saw; shown to the agency after encoding."""
 
     rows: int = 0
-    accepted: int = 0
     skipped: int = 0
     deleted: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: ReadStats) -> None:
+        self.rows += other.rows
+        self.skipped += other.skipped
+        self.deleted += other.deleted
+        for reason, n in other.skipped_reasons.items():
+            self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + n
 
-class CsvSource:
-    """A CSV export opened for reading.
 
-    ``columns`` must all be present (``optional`` ones may be absent and then read as empty);
-    ``codes`` maps a column to the values it may hold (data-quality codes).
+@dataclass(frozen=True)
+class Layout:
+    """Which columns to read from rows of a given header, and how to check them.
+
+    Built once from the header; small and picklable so worker processes can parse blocks.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        id_column: str,
-        columns: Sequence[str],
-        optional: Sequence[str] = (),
-        codes: dict[str, frozenset[str]] | None = None,
-        deleted_column: str = "",
-        on_error: str = "fail",
-        encoding: str = "utf-8-sig",
-    ) -> None:
-        self.path = Path(path)
-        self.on_error = on_error
-        self.stats = ReadStats()
-        try:
-            self._raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 (closed by close())
-        except FileNotFoundError:
-            raise InputError(f"{self.path}: file not found") from None
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot be read ({exc.__class__.__name__})") from None
-        self.size = self.path.stat().st_size
-        self._text = io.TextIOWrapper(self._raw, encoding=encoding, newline="")
-        self._reader = csv.reader(self._text, strict=True)
-        header = self._next_row()
-        if header is None:
-            raise InputError(f"{self.path}: file is empty (no header row)")
-        self.header = [h.strip() for h in header]
-        dupes = sorted({h for h in self.header if self.header.count(h) > 1})
-        if dupes:
-            raise InputError(f"{self.path}:1: column '{dupes[0]}' appears twice in the header")
-        wanted = [id_column, *columns]
-        absent = [c for c in dict.fromkeys(wanted) if c not in self.header]
-        if absent:
-            raise InputError(
-                f"{self.path}: missing required column(s): {', '.join(absent)}",
-                "check the export, or map the columns in the config's [[fields]] 'column' keys",
-            )
-        position = {h: i for i, h in enumerate(self.header)}
-        self._width = len(self.header)
-        self._id_pos = position[id_column]
-        self.id_column = id_column
-        self.present = [c in position for c in (*columns, *optional)]
-        self._names = [c for c in (*columns, *optional)]
-        picks = [position[c] for c in (*columns, *optional) if c in position]
-        self._pick = itemgetter(*picks) if picks else None
-        self._n_picked = len(picks)
-        self._deleted_pos = position.get(deleted_column, -1) if deleted_column else -1
-        self._codes = [
+    path: str
+    width: int
+    id_column: str
+    id_pos: int
+    picks: tuple[int, ...]
+    present: tuple[bool, ...]
+    deleted_pos: int
+    codes: tuple[tuple[int, str, frozenset[str], str], ...]
+    on_error: str
+    encoding: str
+
+
+def make_layout(
+    path: Path,
+    header: Sequence[str],
+    id_column: str,
+    columns: Sequence[str],
+    optional: Sequence[str] = (),
+    codes: dict[str, frozenset[str]] | None = None,
+    deleted_column: str = "",
+    on_error: str = "fail",
+    encoding: str = "utf-8-sig",
+) -> Layout:
+    """Check a header against the columns a config needs; name every missing one."""
+    names = [h.strip() for h in header]
+    dupes = sorted({h for h in names if names.count(h) > 1})
+    if dupes:
+        raise InputError(f"{path}:1: column '{dupes[0]}' appears twice in the header")
+    absent = [c for c in dict.fromkeys([id_column, *columns]) if c not in names]
+    if absent:
+        raise InputError(
+            f"{path}: missing required column(s): {', '.join(absent)}",
+            "check the export, or map the columns in the config's [[fields]] 'column' keys",
+        )
+    position = {h: i for i, h in enumerate(names)}
+    wanted = (*columns, *optional)
+    return Layout(
+        path=str(path),
+        width=len(names),
+        id_column=id_column,
+        id_pos=position[id_column],
+        picks=tuple(position[c] for c in wanted if c in position),
+        present=tuple(c in position for c in wanted),
+        deleted_pos=position.get(deleted_column, -1) if deleted_column else -1,
+        codes=tuple(
             (position[c], c, allowed, ", ".join(sorted((a for a in allowed if a), key=int)))
             for c, allowed in (codes or {}).items()
             if c in position
-        ]
-        self._id_hashes: list[npt.NDArray[np.int64]] = []
-        self._id_lines: list[npt.NDArray[np.int64]] = []
+        ),
+        on_error=on_error,
+        encoding=encoding,
+    )
+
+
+def _line_breaks(data: bytes) -> int:
+    """Line breaks as csv.reader counts them: \\n, \\r\\n and a lone \\r each end a line."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+class _Rejects:
+    """Collects rejected rows: the first one raises unless skipping."""
+
+    def __init__(self, layout: Layout, stats: ReadStats) -> None:
+        self.layout = layout
+        self.stats = stats
+
+    def __call__(self, line: int, message: str, reason: str) -> None:
+        if self.layout.on_error != "skip":
+            raise InputError(f"{self.layout.path}:{line}: {message}", _SKIP_HINT)
+        self.stats.skipped += 1
+        self.stats.skipped_reasons[reason] = self.stats.skipped_reasons.get(reason, 0) + 1
+
+
+def parse_block(data: bytes, first_line: int, layout: Layout) -> tuple[Chunk, ReadStats]:
+    """Parse and validate one block of whole records starting at physical line ``first_line``."""
+    stats = ReadStats()
+    reject = _Rejects(layout, stats)
+    try:
+        text = data.decode(layout.encoding)
+    except UnicodeDecodeError as exc:
+        line = first_line + _line_breaks(data[: exc.start])
+        raise InputError(
+            f"{layout.path}: not {layout.encoding.replace('-sig', '').upper()} text near "
+            f"line {line}",
+            "re-export as UTF-8, or pass --input-encoding (for example cp1252)",
+        ) from None
+    rows, lines = _rows_fast(text, first_line)
+    if rows is None:
+        rows, lines = _rows_tracked(text, first_line, reject)
+    width = layout.width
+    if all(len(row) == width for row in rows):
+        stats.rows += len(rows)
+    else:
+        rows, lines = _check_widths(rows, lines, width, stats, reject)
+    rows, lines = _drop_deleted(rows, lines, layout, stats)
+    rows, lines = _check_cells(rows, lines, layout, reject)
+    ids = [r.strip() for r in map(itemgetter(layout.id_pos), rows)]
+    n = len(ids)
+    picked = [list(map(itemgetter(pos), rows)) for pos in layout.picks]
+    columns: list[list[str]] = []
+    it = iter(picked)
+    for present in layout.present:
+        columns.append(next(it) if present else [""] * n)
+    return Chunk(ids=ids, lines=lines, columns=columns), stats
+
+
+def _rows_fast(text: str, first_line: int) -> tuple[list[list[str]] | None, list[int]]:
+    """All rows at C speed, when every record is one line and the CSV is well formed (line
+    numbers then follow from positions); (None, []) sends the block to the careful path."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return None, []
+    if len(rows) != text.count("\n") + text.count("\r") - text.count("\r\n"):
+        return None, []
+    return rows, list(range(first_line, first_line + len(rows)))
+
+
+def _rows_tracked(
+    text: str, first_line: int, reject: _Rejects
+) -> tuple[list[list[str]], list[int]]:
+    """Rows one at a time with their physical line numbers; malformed ones are rejected."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    offset = first_line - 1
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            reject(offset + reader.line_num, f"malformed CSV ({exc})", "malformed CSV")
+            continue
+        rows.append(row)
+        lines.append(offset + reader.line_num)
+    return rows, lines
+
+
+def _check_widths(
+    rows: list[list[str]], lines: list[int], width: int, stats: ReadStats, reject: _Rejects
+) -> tuple[list[list[str]], list[int]]:
+    """Drop blank lines; reject rows whose field count differs from the header's."""
+    keep: list[int] = []
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            if len(row) == 0 or row == [""]:
+                continue  # blank line
+            stats.rows += 1
+            message = f"row has {len(row)} fields, the header has {width}"
+            reject(lines[i], message, "wrong field count")
+            continue
+        stats.rows += 1
+        keep.append(i)
+    return [rows[i] for i in keep], [lines[i] for i in keep]
+
+
+def _drop_deleted(
+    rows: list[list[str]], lines: list[int], layout: Layout, stats: ReadStats
+) -> tuple[list[list[str]], list[int]]:
+    """HMIS marks deleted records with a DateDeleted; they are counted and left out."""
+    if layout.deleted_pos < 0:
+        return rows, lines
+    pos = layout.deleted_pos
+    live = [i for i, r in enumerate(rows) if not r[pos].strip()]
+    stats.deleted += len(rows) - len(live)
+    if len(live) == len(rows):
+        return rows, lines
+    return [rows[i] for i in live], [lines[i] for i in live]
+
+
+def _check_cells(
+    rows: list[list[str]], lines: list[int], layout: Layout, reject: _Rejects
+) -> tuple[list[list[str]], list[int]]:
+    """Record ids must be present; data-quality columns must hold known codes. Checked column
+    by column with set operations, so clean files cost almost nothing."""
+    bad: dict[int, tuple[str, str]] = {}
+    ids = [r[layout.id_pos] for r in rows]
+    if "" in ids or any(not i.strip() for i in set(ids)):
+        for i, rid in enumerate(ids):
+            if not rid.strip():
+                bad.setdefault(i, (f"column {layout.id_column} is empty", "empty record id"))
+    for pos, name, allowed, allowed_text in layout.codes:
+        column = [r[pos] for r in rows]
+        if set(column) <= allowed:
+            continue
+        for i, cell in enumerate(column):
+            code = cell.strip()
+            if code not in allowed:
+                # a short number is a code and safe to show; anything else might be a name
+                shown = f"'{code}'" if len(code) <= 4 and code.isdigit() else "a non-code value"
+                message = f"column {name} holds {shown}, expected one of {allowed_text}"
+                bad.setdefault(i, (message, "invalid code"))
+    if not bad:
+        return rows, lines
+    for i in sorted(bad):
+        reject(lines[i], *bad[i])
+    return [r for i, r in enumerate(rows) if i not in bad], [
+        ln for i, ln in enumerate(lines) if i not in bad
+    ]
+
+
+class BlockReader:
+    """Reads a CSV file as its header plus blocks of whole records (raw bytes)."""
+
+    def __init__(self, path: Path, encoding: str = "utf-8-sig") -> None:
+        self.path = Path(path)
+        self.encoding = encoding
+        #: how blocks after the header decode (a byte-order mark can only open the file)
+        self.block_encoding = (
+            "utf-8" if encoding.lower() in ("utf-8-sig", "utf_8_sig") else encoding
+        )
+        try:
+            self._fh: BinaryIO = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+        except FileNotFoundError:
+            raise InputError(f"{self.path}: file not found") from None
+        except IsADirectoryError:
+            raise InputError(f"{self.path}: is a folder, not a CSV file") from None
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot be read ({exc.__class__.__name__})") from None
+        self.size = self.path.stat().st_size
+        self.header = self._read_header()
+        self._line = 2
+
+    def _read_header(self) -> list[str]:
+        raw = self._fh.readline()
+        while raw.count(b'"') % 2 and raw.endswith(b"\n"):
+            more = self._fh.readline()
+            if not more:
+                break
+            raw += more
+        if not raw.strip():
+            raise InputError(f"{self.path}: file is empty (no header row)")
+        try:
+            text = raw.decode(self.encoding)
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{self.path}: not UTF-8 text near line 1",
+                "re-export as UTF-8, or pass --input-encoding (for example cp1252)",
+            ) from None
+        try:
+            return next(csv.reader([text.rstrip("\r\n")], strict=True))
+        except csv.Error as exc:
+            raise InputError(f"{self.path}:1: malformed CSV header ({exc})") from None
 
     @property
     def bytes_read(self) -> int:
         """Bytes consumed so far (for progress bars)."""
-        try:
-            return self._raw.tell()
-        except (OSError, ValueError):
-            return 0
+        return self._fh.tell()
 
-    def _next_row(self) -> list[str] | None:
-        try:
-            return next(self._reader)
-        except StopIteration:
-            return None
-        except UnicodeDecodeError:
-            raise InputError(
-                f"{self.path}: not UTF-8 text near line {self._reader.line_num + 1}",
-                "re-export as UTF-8, or pass --input-encoding (for example cp1252)",
-            ) from None
-        except csv.Error as exc:
-            self._reject(self._reader.line_num, f"malformed CSV ({exc})", "malformed CSV")
-            return self._next_row()
-
-    def _reject(self, line: int, message: str, reason: str) -> None:
-        if self.on_error != "skip":
-            raise InputError(f"{self.path}:{line}: {message}", _SKIP_HINT)
-        self.stats.skipped += 1
-        self.stats.skipped_reasons[reason] = self.stats.skipped_reasons.get(reason, 0) + 1
-
-    def chunks(self, size: int = 20000) -> Iterator[Chunk]:
-        """Yield accepted rows, ``size`` at a time, columns in the order given to the reader."""
-        ids: list[str] = []
-        lines: list[int] = []
-        rows: list[Sequence[str]] = []
-        width, id_pos, del_pos = self._width, self._id_pos, self._deleted_pos
-        pick = self._pick
+    def blocks(self, size: int = _BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
+        """Yield (block, first physical line number); a block ends on a record boundary."""
+        carry = b""
         while True:
-            row = self._next_row()
-            if row is None:
-                break
-            line = self._reader.line_num
-            self.stats.rows += 1
-            if len(row) != width:
-                if len(row) == 0 or row == [""]:
-                    self.stats.rows -= 1
-                    continue
-                self._reject(
-                    line, f"row has {len(row)} fields, the header has {width}", "wrong field count"
-                )
+            data = self._fh.read(size)
+            buf = carry + data
+            if not data:
+                if buf:
+                    yield buf, self._line
+                return
+            end = buf.rfind(b"\n")
+            # back off to a newline outside quotes (even number of quotes before it)
+            while end >= 0 and buf.count(b'"', 0, end) % 2:
+                end = buf.rfind(b"\n", 0, end)
+            if end < 0:
+                carry = buf
                 continue
-            if del_pos >= 0 and row[del_pos].strip():
-                self.stats.deleted += 1
-                continue
-            rid = row[id_pos].strip()
-            if not rid:
-                self._reject(line, f"column {self.id_column} is empty", "empty record id")
-                continue
-            bad = next((c for c in self._codes if row[c[0]].strip() not in c[2]), None)
-            if bad is not None:
-                cell = row[bad[0]].strip()
-                # a short number is a code and safe to show; anything else might be a name
-                shown = f"'{cell}'" if len(cell) <= 4 and cell.isdigit() else "a non-code value"
-                self._reject(
-                    line, f"column {bad[1]} holds {shown}, expected one of {bad[3]}", "invalid code"
-                )
-                continue
-            ids.append(rid)
-            lines.append(line)
-            if pick is not None:
-                picked = pick(row)
-                rows.append((picked,) if self._n_picked == 1 else picked)
-            if len(ids) >= size:
-                yield self._make_chunk(ids, lines, rows)
-                ids, lines, rows = [], [], []
-        if ids:
-            yield self._make_chunk(ids, lines, rows)
-        self._check_duplicate_ids()
+            block, carry = buf[: end + 1], buf[end + 1 :]
+            yield block, self._line
+            self._line += _line_breaks(block)
 
-    def _make_chunk(self, ids: list[str], lines: list[int], rows: list[Sequence[str]]) -> Chunk:
-        self.stats.accepted += len(ids)
-        self._id_hashes.append(np.fromiter((hash(i) for i in ids), np.int64, len(ids)))
-        self._id_lines.append(np.array(lines, np.int64))
-        picked = [list(col) for col in zip(*rows, strict=True)] if rows else []
-        columns: list[list[str]] = []
-        it = iter(picked)
-        for present in self.present:
-            columns.append(next(it) if present else [""] * len(ids))
-        return Chunk(ids=ids, lines=lines, columns=columns)
+    def close(self) -> None:
+        self._fh.close()
 
-    def _check_duplicate_ids(self) -> None:
-        """Record ids must be unique: the coordinator's answer is keyed by them. Checked with
-        8-byte hashes (16 bytes a record with line numbers) to keep memory small."""
-        if not self._id_hashes:
+    def __enter__(self) -> BlockReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def id_hashes(ids: list[str]) -> npt.NDArray[np.int64]:
+    """64-bit hashes of record ids, the same in every process (unlike ``hash``)."""
+    digest = b"".join(hashlib.blake2b(i.encode(), digest_size=8).digest() for i in ids)
+    return np.frombuffer(digest, dtype="<i8").astype(np.int64)
+
+
+class DuplicateIds:
+    """Record ids must be unique: the coordinator's answers are keyed by them. Checked with
+    8-byte hashes (16 bytes a record with line numbers) to keep memory small."""
+
+    def __init__(self, path: Path, id_column: str) -> None:
+        self.path = path
+        self.id_column = id_column
+        self._hashes: list[npt.NDArray[np.int64]] = []
+        self._lines: list[npt.NDArray[np.int64]] = []
+
+    def add(self, hashes: npt.NDArray[np.int64], lines: npt.NDArray[np.int64]) -> None:
+        """Remember a block's id hashes (from :func:`id_hashes`) and line numbers."""
+        self._hashes.append(hashes)
+        self._lines.append(lines)
+
+    def check(self) -> None:
+        if not self._hashes:
             return
-        hashes = np.concatenate(self._id_hashes)
-        lines = np.concatenate(self._id_lines)
+        hashes = np.concatenate(self._hashes)
+        lines = np.concatenate(self._lines)
         order = np.argsort(hashes, kind="stable")
         same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
         if same.size:
@@ -209,12 +379,3 @@ class CsvSource:
                 f"{self.path}:{second}: {self.id_column} repeats the id on line {first}",
                 "record ids must be unique within an upload; merge or renumber the rows",
             )
-
-    def close(self) -> None:
-        self._text.close()
-
-    def __enter__(self) -> CsvSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

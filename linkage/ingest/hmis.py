@@ -17,6 +17,12 @@ CLIENT_SIGNATURE = ("PersonalID", "FirstName", "LastName", "NameDataQuality", "D
 QUALITY_COLUMNS = ("NameDataQuality", "SSNDataQuality", "DOBDataQuality")
 
 
+def looks_like_client_csv(header: Sequence[str]) -> bool:
+    """Whether a header is an HMIS Client.csv (perhaps with columns missing, which the reader
+    then names), so that the built-in HMIS config applies by default."""
+    return {"PersonalID", "FirstName", "LastName"} <= set(header)
+
+
 def detect_version(header: Sequence[str]) -> str | None:
     """``"FY2026"``, ``"FY2024"``, or None when the header is not an HMIS Client.csv."""
     columns = set(header)
@@ -32,9 +38,10 @@ def detect_version(header: Sequence[str]) -> str | None:
 def read_header(path: Path) -> list[str]:
     """The header row of a CSV file (empty when unreadable; the reader reports why later)."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            return [h.strip() for h in next(csv.reader(fh), [])]
-    except (OSError, UnicodeDecodeError, csv.Error):
+        with open(path, "rb") as fh:
+            first = fh.readline(1 << 20).decode("utf-8-sig", errors="replace")
+        return [h.strip() for h in next(csv.reader([first]), [])]
+    except (OSError, csv.Error):
         return []
 
 

@@ -1,0 +1,306 @@
+"""The CLI contract and every bad-input case from the encoder issue, run through main()."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from linkage.cli import cli, main
+from linkage.container import read_clk
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["linkage", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
+def _copy(src: Path, dst_dir: Path) -> Path:
+    dst = dst_dir / "Client.csv"
+    shutil.copy(src, dst)
+    return dst
+
+
+def _names_in(path: Path) -> set[str]:
+    import csv
+
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {r["FirstName"] for r in rows if len(r["FirstName"]) > 3} | {
+        r["LastName"] for r in rows if len(r["LastName"]) > 3
+    }
+
+
+def test_every_command_has_help_with_an_example(capsys, monkeypatch) -> None:
+    commands = [
+        [],
+        ["keygen"],
+        ["config"],
+        ["config", "check"],
+        ["encode"],
+        ["inspect"],
+        ["export"],
+        ["demo"],
+    ]
+    for cmd in commands:
+        code, out, _ = run([*cmd, "--help"], capsys, monkeypatch)
+        assert code == 0 and "Example" in out, cmd
+    assert set(cli.commands) >= {"keygen", "config", "encode", "inspect", "export", "demo"}
+
+
+def test_encode_end_to_end_and_inspect(network, key_file, tmp_path, capsys, monkeypatch) -> None:
+    src = _copy(network[0], tmp_path)
+    out = tmp_path / "north.clk"
+    code, stdout, err = run(
+        ["encode", src, "--secret-file", key_file, "--agency", "north", "-o", out],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert "HMIS FY2024" in stdout and "data quality" in stdout
+    data = read_clk(out)
+    assert data.header.agency == "north" and data.header.config_name == "hmis"
+    assert len(data.ids) == len(src.read_text().splitlines()) - 1
+    # nothing identifying is printed, and nothing identifying is in the upload
+    names = _names_in(src)
+    blob = out.read_bytes().decode("latin-1").lower()
+    assert not any(n.lower() in stdout.lower() + err.lower() for n in names)
+    assert not any(n.lower() in blob for n in names)
+    code, stdout, _ = run(["inspect", out], capsys, monkeypatch)
+    assert code == 0 and "checksum:          ok" in stdout and "popcount" in stdout
+
+
+def test_workers_give_identical_filters(network, key_file, tmp_path, capsys, monkeypatch) -> None:
+    src = _copy(network[1], tmp_path)
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}.clk"
+        code, _, err = run(
+            [
+                "encode",
+                src,
+                "--secret-file",
+                key_file,
+                "--agency",
+                "a",
+                "-o",
+                out,
+                "--workers",
+                workers,
+                "-q",
+            ],
+            capsys,
+            monkeypatch,
+        )
+        assert code == 0, err
+        outs.append(read_clk(out))
+    assert outs[0].ids == outs[1].ids
+    assert np.array_equal(outs[0].clks, outs[1].clks)
+
+
+def test_secret_env_and_pseudonymous_ids(network, tmp_path, capsys, monkeypatch) -> None:
+    from linkage.encoding.keys import format_secret
+
+    monkeypatch.setenv("LINKAGE_SECRET", format_secret(bytes(range(32))))
+    src = _copy(network[0], tmp_path)
+    out = tmp_path / "p.clk"
+    code, _stdout, err = run(
+        ["encode", src, "--agency", "north", "-o", out, "--pseudonymize-ids"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    data = read_clk(out)
+    assert data.header.id_kind == "pseudonymous"
+    idmap = (tmp_path / "p.clk.idmap.csv").read_text().splitlines()
+    mapping = dict(line.split(",", 1) for line in idmap[1:])
+    assert set(mapping) == set(data.ids)
+    assert not set(mapping.values()) & set(data.ids)
+    assert (tmp_path / "p.clk.idmap.csv").stat().st_mode & 0o077 == 0
+
+
+def test_export_anonlink_json(network, key_file, tmp_path, capsys, monkeypatch) -> None:
+    src = _copy(network[0], tmp_path)
+    out = tmp_path / "a.clk"
+    run(
+        ["encode", src, "--secret-file", key_file, "--agency", "a", "-o", out, "-q"],
+        capsys,
+        monkeypatch,
+    )
+    code, _, _ = run(["export", out, "-o", tmp_path / "a.json"], capsys, monkeypatch)
+    assert code == 0
+    clks = json.loads((tmp_path / "a.json").read_text())["clks"]
+    data = read_clk(out)
+    assert len(clks) == len(data.ids)
+    assert base64.b64decode(clks[3]) == data.clks[3].tobytes()
+
+
+def _encode_args(src: Path, key: Path, out: Path, *extra: object) -> list[object]:
+    return ["encode", src, "--secret-file", key, "--agency", "north", "-o", out, *extra]
+
+
+def _assert_fails(args, capsys, monkeypatch, expected: str, out: Path | None = None) -> str:
+    code, _stdout, err = run(args, capsys, monkeypatch)
+    assert code != 0
+    assert expected in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    if out is not None:
+        assert not out.exists()
+        assert not [p for p in out.parent.iterdir() if p.name.endswith(".part")]
+    return err
+
+
+def test_missing_columns_named(tmp_path, key_file, capsys, monkeypatch) -> None:
+    src = tmp_path / "Client.csv"
+    src.write_text("PersonalID,FirstName,LastName,NameDataQuality,DOB,SSN\n1,A,B,1,,\n")
+    out = tmp_path / "x.clk"
+    err = _assert_fails(
+        _encode_args(src, key_file, out), capsys, monkeypatch, "missing required column(s)", out
+    )
+    assert "DOBDataQuality" in err and "SSNDataQuality" in err
+
+
+def test_malformed_row_line_number_and_skip(
+    network, tmp_path, key_file, capsys, monkeypatch
+) -> None:
+    src = _copy(network[0], tmp_path)
+    lines = src.read_text().splitlines(keepends=True)
+    lines.insert(5, "999,only,three\n")
+    lines.insert(9, lines[8].replace(",1,", ",7,", 1) if ",1," in lines[8] else lines[8])
+    src.write_text("".join(lines))
+    out = tmp_path / "x.clk"
+    err = _assert_fails(
+        _encode_args(src, key_file, out), capsys, monkeypatch, f"{src}:6: row has 3 fields", out
+    )
+    assert "--on-error skip" in err
+    code, stdout, err = run(
+        _encode_args(src, key_file, out, "--on-error", "skip"), capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert "malformed rows skipped" in stdout and "wrong field count" in stdout
+    assert len(read_clk(out).ids) >= len(lines) - 1 - 2
+
+
+def test_invalid_quality_code_names_column_not_value(
+    tmp_path, key_file, capsys, monkeypatch
+) -> None:
+    src = tmp_path / "Client.csv"
+    src.write_text(
+        "PersonalID,FirstName,LastName,NameDataQuality,SSN,SSNDataQuality,DOB,DOBDataQuality\n"
+        "1,Zorblax,Quintaro,1,,99,,99\n2,Yvette,Quintaro,Zorblax,,99,,99\n"
+    )
+    out = tmp_path / "x.clk"
+    err = _assert_fails(
+        _encode_args(src, key_file, out, "--config", "configs/hmis.toml"),
+        capsys,
+        monkeypatch,
+        ":3: column NameDataQuality holds a non-code value",
+        out,
+    )
+    assert "Zorblax" not in err
+
+
+def test_duplicate_ids_and_bad_quoting(tmp_path, key_file, capsys, monkeypatch) -> None:
+    head = "PersonalID,FirstName,LastName,NameDataQuality,SSN,SSNDataQuality,DOB,DOBDataQuality\n"
+    src = tmp_path / "Client.csv"
+    src.write_text(head + "1,Ann,Lee,1,,99,,99\n2,Bo,Lee,1,,99,,99\n1,Cy,Lee,1,,99,,99\n")
+    out = tmp_path / "x.clk"
+    _assert_fails(
+        _encode_args(src, key_file, out, "--config", "configs/hmis.toml"),
+        capsys,
+        monkeypatch,
+        ":4: PersonalID repeats the id on line 2",
+        out,
+    )
+    src.write_text(head + '1,"Ann"x,Lee,1,,99,,99\n')
+    _assert_fails(
+        _encode_args(src, key_file, out, "--config", "configs/hmis.toml"),
+        capsys,
+        monkeypatch,
+        ":2: malformed CSV",
+        out,
+    )
+
+
+def test_not_utf8_and_empty_file(tmp_path, key_file, capsys, monkeypatch) -> None:
+    head = b"PersonalID,FirstName,LastName,NameDataQuality,SSN,SSNDataQuality,DOB,DOBDataQuality\n"
+    src = tmp_path / "Client.csv"
+    src.write_bytes(head + b"1,Ren\xe9,Lee,1,,99,,99\n")
+    out = tmp_path / "x.clk"
+    _assert_fails(_encode_args(src, key_file, out), capsys, monkeypatch, "not UTF-8", out)
+    code, _, err = run(
+        _encode_args(src, key_file, out, "--input-encoding", "cp1252", "-q"), capsys, monkeypatch
+    )
+    assert code == 0, err
+    src.write_text("")
+    before = out.read_bytes()
+    _assert_fails(
+        _encode_args(src, key_file, out, "--config", "configs/hmis.toml"),
+        capsys,
+        monkeypatch,
+        "file is empty",
+    )
+    assert out.read_bytes() == before  # a failed run never damages an earlier output
+
+
+def test_secret_problems(network, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("LINKAGE_SECRET", raising=False)
+    monkeypatch.delenv("LINKAGE_SECRET_FILE", raising=False)
+    src = _copy(network[0], tmp_path)
+    out = tmp_path / "x.clk"
+    empty = tmp_path / "empty.key"
+    empty.write_text("")
+    _assert_fails(_encode_args(src, empty, out), capsys, monkeypatch, "is empty", out)
+    _assert_fails(
+        _encode_args(src, tmp_path / "nope.key", out), capsys, monkeypatch, "not found", out
+    )
+    _assert_fails(
+        ["encode", src, "--agency", "a", "-o", out], capsys, monkeypatch, "no secret given", out
+    )
+    code, _, err = run(
+        ["encode", src, "--secret", "abc", "--agency", "a", "-o", out], capsys, monkeypatch
+    )
+    assert code != 0 and "No such option" in err
+
+
+def test_config_errors(network, tmp_path, key_file, capsys, monkeypatch) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(Path("configs/hmis.toml").read_text() + "\nshoe_size = 9\n")
+    _assert_fails(["config", "check", bad], capsys, monkeypatch, "unknown key 'shoe_size'")
+    out = tmp_path / "x.clk"
+    src = _copy(network[0], tmp_path)
+    _assert_fails(
+        _encode_args(src, key_file, out, "--config", bad),
+        capsys,
+        monkeypatch,
+        "unknown key 'shoe_size'",
+        out,
+    )
+    plain = tmp_path / "people.csv"
+    plain.write_text("rec_id,given_name\n1,a\n")
+    _assert_fails(
+        _encode_args(plain, key_file, out), capsys, monkeypatch, "not an HMIS Client.csv", out
+    )
+    code, stdout, _ = run(["config", "check", "configs/febrl.toml"], capsys, monkeypatch)
+    assert code == 0 and "fingerprint:" in stdout
+
+
+def test_corrupt_clk_for_inspect(tmp_path, capsys, monkeypatch) -> None:
+    bad = tmp_path / "bad.clk"
+    bad.write_bytes(b"LNKCLK\r\n" + b"\x01\x00")
+    _assert_fails(["inspect", bad], capsys, monkeypatch, "truncated")
+
+
+def test_demo_runs(tmp_path, capsys, monkeypatch) -> None:
+    code, stdout, err = run(
+        ["demo", "--out", tmp_path / "demo", "--people", "60"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert "checksum:          ok" in stdout
+    assert len(list((tmp_path / "demo" / "uploads").glob("*.clk"))) == 3
