@@ -15,6 +15,12 @@ import click
 from linkage import __version__
 from linkage.errors import LinkageError
 
+
+def _example(*lines: str) -> str:
+    """An epilog that click prints verbatim (the \\b marker stops it from rewrapping)."""
+    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 _SECRET_HELP = (
     "File holding the shared secret (made by 'linkage keygen'). Or set LINKAGE_SECRET_FILE, "
     "or put the secret itself in LINKAGE_SECRET. Never pass a secret on the command line."
@@ -23,8 +29,11 @@ _SECRET_HELP = (
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Example:\n\n  linkage demo\n\n  linkage encode Client.csv --secret-file agency.key "
-    "--agency shelter-north -o shelter-north.clk",
+    epilog=_example(
+        "linkage demo",
+        "linkage keygen -o community.key",
+        "linkage encode Client.csv --secret-file community.key --agency north -o north.clk",
+    ),
 )
 @click.version_option(__version__, prog_name="linkage")
 def cli() -> None:
@@ -49,7 +58,7 @@ def _progress(enabled: bool, label: str) -> Any:
     )
 
 
-@cli.command(epilog="Example:\n\n  linkage keygen -o community.key")
+@cli.command(epilog=_example("linkage keygen -o community.key"))
 @click.option(
     "-o",
     "--output",
@@ -71,12 +80,12 @@ def keygen(output: Path, force: bool) -> None:
     click.echo(f"wrote a new secret to {output} (mode 0600)")
 
 
-@cli.group("config", epilog="Example:\n\n  linkage config check configs/hmis.toml")
+@cli.group("config", epilog=_example("linkage config check configs/hmis.toml"))
 def config_group() -> None:
     """Work with linkage configs."""
 
 
-@config_group.command("check", epilog="Example:\n\n  linkage config check configs/hmis.toml")
+@config_group.command("check", epilog=_example("linkage config check configs/hmis.toml"))
 @click.argument("file", type=click.Path(path_type=Path))
 def config_check(file: Path) -> None:
     """Validate a config and print its fingerprint.
@@ -119,8 +128,10 @@ def _resolve_config(config: Path | None, input_path: Path) -> Any:
 
 
 @cli.command(
-    epilog="Example:\n\n  linkage encode export/Client.csv --config configs/hmis.toml "
-    "--secret-file community.key --agency shelter-north -o shelter-north.clk"
+    epilog=_example(
+        "linkage encode export/Client.csv --config configs/hmis.toml \\",
+        "    --secret-file community.key --agency shelter-north -o shelter-north.clk",
+    )
 )
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
@@ -238,7 +249,7 @@ def encode(
         )
 
 
-@cli.command(epilog="Example:\n\n  linkage inspect shelter-north.clk")
+@cli.command(epilog=_example("linkage inspect shelter-north.clk"))
 @click.argument("file", type=click.Path(path_type=Path))
 def inspect(file: Path) -> None:
     """Show a .clk file's header and popcount statistics, and verify its checksum."""
@@ -248,7 +259,7 @@ def inspect(file: Path) -> None:
         click.echo(line)
 
 
-@cli.command(epilog="Example:\n\n  linkage export shelter-north.clk -o shelter-north.json")
+@cli.command(epilog=_example("linkage export shelter-north.clk -o shelter-north.json"))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="JSON file to write."
@@ -264,7 +275,7 @@ def export(file: Path, output: Path) -> None:
     click.echo(f"wrote {n} filters to {output}")
 
 
-@cli.command(epilog="Example:\n\n  linkage demo --out demo-output")
+@cli.command(epilog=_example("linkage demo --out demo-output"))
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
