@@ -9,6 +9,7 @@ import numpy as np
 
 from linkage.container import read_clk
 from linkage.encoding.pipeline import encode_file
+from linkage.evaluate.synth import FY2024_CLIENT
 from tests.conftest import TODAY
 
 
@@ -23,18 +24,9 @@ def test_fy2026_export_uses_sex(network, hmis_config, secret, tmp_path: Path) ->
     src = tmp_path / "Client.csv"
     with open(network[0], newline="") as fh:
         rows = list(csv.DictReader(fh))
-    drop = {
-        "Woman",
-        "Man",
-        "NonBinary",
-        "CulturallySpecific",
-        "Transgender",
-        "Questioning",
-        "DifferentIdentity",
-        "GenderNone",
-        "DifferentIdentityText",
-        "HispanicLatinaeo",
-    }
+    # FY2026 drops the gender columns (Woman ... DifferentIdentityText) and renames one
+    first, last = FY2024_CLIENT.index("Woman"), FY2024_CLIENT.index("DifferentIdentityText")
+    drop = {*FY2024_CLIENT[first : last + 1], "HispanicLatinaeo"}
     header = [c for c in rows[0] if c not in drop] + ["HispanicLatinao", "Sex"]
     with open(src, "w", newline="") as fh:
         w = csv.DictWriter(fh, header, extrasaction="ignore")
