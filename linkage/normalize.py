@@ -341,3 +341,84 @@ def ssn_digits_batch(
         for p, c in enumerate(reversed(value.text)):
             digits[i, p] = ord(c) - 48
     return status, digits
+
+
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+
+
+def date_batch(
+    raws: Sequence[str], quals: Sequence[str] | None, spec: FieldSpec, today: _dt.date
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """:func:`normalize_date` for a whole column at once, as (status, ymd, year_only).
+
+    ``ymd[i]`` is (year, month, day) of record i where the status is present or partial;
+    ``year_only[i]`` says that only the year was kept. Cells in the configured format with no
+    surrounding spaces are decided with numpy; the rest go through :func:`normalize_date`, so
+    both always agree.
+    """
+    n = len(raws)
+    status = np.full(n, Status.MISSING, np.int8)
+    ymd = np.zeros((n, 3), np.int64)
+    year_only = np.zeros(n, np.bool_)
+    if n == 0:
+        return status, ymd, year_only
+    cells = np.array(raws, dtype=str)
+    codes = np.array(quals, dtype=str) if quals is not None else np.full(n, "", dtype=str)
+    forced_missing = np.isin(codes, list(_MISSING_CODES))
+    stripped = np.strings.strip(cells)
+    empty = np.strings.str_len(stripped) == 0
+    lengths = np.strings.str_len(cells)
+    if spec.date_format == "%Y-%m-%d":
+        width, digit_at = 10, [0, 1, 2, 3, 5, 6, 8, 9]
+        shaped = (lengths == 10) | ((lengths > 10) & (cells == stripped))
+    elif spec.date_format == "%Y%m%d":
+        width, digit_at = 8, list(range(8))
+        shaped = lengths == 8
+    else:
+        width, digit_at, shaped = 0, [], np.zeros(n, np.bool_)
+    fast = np.flatnonzero(shaped & (cells == stripped) & ~forced_missing)
+    if fast.size:
+        cp = cells[fast].astype(f"<U{width}").view(np.uint32).reshape(-1, width).astype(np.int64)
+        ok = ((cp[:, digit_at] >= 48) & (cp[:, digit_at] <= 57)).all(axis=1)
+        if width == 10:
+            ok &= (cp[:, 4] == ord("-")) & (cp[:, 7] == ord("-"))
+        fast, cp = fast[ok], cp[ok] - 48
+        dig = cp[:, digit_at]
+        y = dig[:, 0] * 1000 + dig[:, 1] * 100 + dig[:, 2] * 10 + dig[:, 3]
+        m = dig[:, 4] * 10 + dig[:, 5]
+        d = dig[:, 6] * 10 + dig[:, 7]
+        leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+        month_ok = (m >= 1) & (m <= 12)
+        days = _DAYS_IN_MONTH[np.where(month_ok, m, 0)] + (month_ok & (m == 2) & leap)
+        valid = month_ok & (d >= 1) & (d <= days) & (y >= 1)
+        key = y * 10000 + m * 100 + d
+        sentinels = [19000101] + [int(v.replace("-", "")) for v in spec.missing_values]
+        missing = valid & np.isin(key, sentinels)
+        today_key = today.year * 10000 + today.month * 100 + today.day
+        invalid = ~valid | (~missing & ((y < 1900) | (key > today_key)))
+        partial = codes[fast] == "2"
+        only_year = (partial & (spec.partial == "year_only")) | (
+            (m == 1) & (d == 1) & (spec.jan1 == "year_only")
+        )
+        status[fast] = np.select(
+            [invalid, missing, only_year | partial],
+            [Status.INVALID, Status.MISSING, Status.PARTIAL],
+            Status.PRESENT,
+        )
+        good = fast[~invalid & ~missing]
+        keep = ~invalid & ~missing
+        ymd[good] = np.stack([y[keep], m[keep], d[keep]], axis=1)
+        year_only[good] = only_year[keep]
+    handled = empty | forced_missing
+    handled[fast] = True
+    for i in np.flatnonzero(~handled).tolist():
+        value = normalize_date(raws[i], quals[i] if quals is not None else "", spec, today)
+        status[i] = value.status
+        if value.text:
+            text = value.text
+            ymd[i, 0] = int(text[:4])
+            if len(text) == 8:
+                ymd[i, 1], ymd[i, 2] = int(text[4:6]), int(text[6:8])
+            else:
+                year_only[i] = True
+    return status, ymd, year_only

@@ -304,3 +304,21 @@ def test_demo_runs(tmp_path, capsys, monkeypatch) -> None:
     assert code == 0, err
     assert "checksum:          ok" in stdout
     assert len(list((tmp_path / "demo" / "uploads").glob("*.clk"))) == 3
+
+
+def test_errors_from_worker_processes_stay_one_line(
+    network, tmp_path, key_file, capsys, monkeypatch
+) -> None:
+    src = _copy(network[2], tmp_path)
+    lines = src.read_text().splitlines(keepends=True)
+    lines.insert(40, "1,2\n")
+    src.write_text("".join(lines))
+    out = tmp_path / "x.clk"
+    err = _assert_fails(
+        _encode_args(src, key_file, out, "--workers", "2"),
+        capsys,
+        monkeypatch,
+        f"{src}:41: row has 2 fields",
+        out,
+    )
+    assert "--on-error skip" in err

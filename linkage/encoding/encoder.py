@@ -24,7 +24,7 @@ from linkage.encoding import harden
 from linkage.encoding.bloom import scatter, token_positions
 from linkage.encoding.keys import derive
 from linkage.encoding.tokens import tokenize
-from linkage.normalize import Status, normalize, ssn_digits_batch
+from linkage.normalize import Status, date_batch, normalize, ssn_digits_batch
 
 #: Distinct values remembered per field before its table is cleared and rebuilt.
 MAX_CACHED_VALUES = 1 << 18
@@ -49,7 +49,7 @@ class _FieldState:
     key: bytes
     rec_bits: int
     fld_bits: int
-    direct: bool = False
+    direct: str = ""  # "ssn" or "date": the field takes a vectorised path, no value cache
     index: dict[tuple[str, ...], int] = field(default_factory=dict)
     rec_table: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
     fld_table: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
@@ -126,12 +126,13 @@ class Encoder:
         ]
         for state in self._fields:
             state.reset()
-            # SSNs are nearly unique, so caching them is pointless: they take a numpy path
-            state.direct = (
-                state.spec.kind == "ssn"
-                and [t.type for t in state.spec.tokens] == ["digit_position"]
-                and not config.salt_field
-            )
+            # SSNs are nearly unique and dates have tiny token vocabularies: both take a
+            # vectorised path (unless salting makes every token depend on the record)
+            types = {t.type for t in state.spec.tokens}
+            if not config.salt_field and state.spec.kind == "ssn" and types == {"digit_position"}:
+                state.direct = "ssn"
+            if not config.salt_field and state.spec.kind == "date" and types == {"date_part"}:
+                state.direct = "date"
         # the salt field is encoded first: its year salts every field's hashes
         self._fields.sort(key=lambda s: s.spec.name != config.salt_field)
         self._order = [config.fields.index(s.spec) for s in self._fields]
@@ -157,13 +158,19 @@ class Encoder:
         counts: dict[str, npt.NDArray[np.int64]] = {}
         salts: list[str] | None = None
         for state, pos in zip(self._fields, self._order, strict=True):
-            if state.direct and salts is None:
+            if state.direct == "ssn":
                 status, digits = ssn_digits_batch(columns[pos], qualities[pos], state.spec)
                 owner, place = np.nonzero(digits >= 0)
                 table = self._digit_table(state, 0, state.spec.tokens[0].weight, 9)
                 rec_rows, fld_rows = self._filters(
                     state, owner, table[place, digits[owner, place]], n
                 )
+            elif state.direct == "date":
+                status, ymd, year_only = date_batch(
+                    columns[pos], qualities[pos], state.spec, self.today
+                )
+                owner, tok_ids = self._date_tokens(state, status, ymd, year_only)
+                rec_rows, fld_rows = self._filters(state, owner, tok_ids, n)
             else:
                 rows = self._rows(state, columns[pos], qualities[pos], salts)
                 if state.spec.name == self.config.salt_field:
@@ -285,6 +292,44 @@ class Encoder:
         digits = chars.reshape(len(texts), width).astype(np.int64) - ord("0")
         owner, pos = np.nonzero((digits >= 0) & (digits <= 9))
         return owner.astype(np.int64), table[pos, digits[owner, pos]]
+
+    def _date_tokens(
+        self,
+        state: _FieldState,
+        status: npt.NDArray[np.int8],
+        ymd: npt.NDArray[np.int64],
+        year_only: npt.NDArray[np.bool_],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(record, token id) pairs of unsalted date-part tokens, computed with numpy: each
+        part is a small integer code whose token string (as :func:`tokenize` writes it) is
+        hashed once."""
+        has = (status == Status.PRESENT) | (status == Status.PARTIAL)
+        full = has & ~year_only
+        y, m, d = ymd[:, 0], ymd[:, 1], ymd[:, 2]
+        parts = {
+            "year": (has, y, "{:04d}"),
+            "decade": (has, y // 10, "{:03d}"),
+            "month": (full, m, "{:02d}"),
+            "day": (full, d, "{:02d}"),
+            "day_month": (full, np.minimum(m, d) * 100 + np.maximum(m, d), "{:04d}"),
+        }
+        owners: list[npt.NDArray[np.int64]] = []
+        ids: list[npt.NDArray[np.int64]] = []
+        for t_index, t_spec in enumerate(state.spec.tokens):
+            mask, codes, fmt = parts[t_spec.part]
+            rows = np.flatnonzero(mask)
+            uniq, inverse = np.unique(codes[rows], return_inverse=True)
+            table = np.array(
+                [
+                    self._token_id(state, f"{t_index}\x1f\x1f{fmt.format(c)}", t_spec.weight)
+                    for c in uniq.tolist()
+                ],
+                np.int64,
+            )
+            owners.append(rows.astype(np.int64))
+            ids.append(table[inverse] if rows.size else np.zeros(0, np.int64))
+        state.flush_tokens()
+        return np.concatenate(owners), np.concatenate(ids)
 
     def _digit_table(
         self, state: _FieldState, t_index: int, weight: int, width: int

@@ -84,3 +84,12 @@ def test_hmis_versions() -> None:
     assert detect_version([*base, "Sex", "HispanicLatinao"]) == "FY2026"
     assert detect_version(["rec_id", "given_name"]) is None
     assert looks_like_client_csv(["PersonalID", "FirstName", "LastName"])
+
+
+def test_id_keys_are_exact_for_short_ids_and_stable() -> None:
+    short = id_hashes(["1", "10", "1000000", "0000001"])
+    assert len(set(short.tolist())) == 4
+    mixed = id_hashes(["1", "a-long-record-id-1", "a-long-record-id-2"])
+    assert len(set(mixed.tolist())) == 3
+    assert mixed[0] == short[0]  # same id, same key, whatever else is in the block
+    assert (mixed[1:] < 0).all()  # hashed keys carry the top bit
