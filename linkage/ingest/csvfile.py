@@ -354,8 +354,7 @@ def id_hashes(ids: list[str]) -> npt.NDArray[np.int64]:
     if short is not None:
         return short.view("<i8").astype(np.int64)
     digest = b"".join(
-        hashlib.blake2b(r, digest_size=8).digest() if len(r) > 7 else r.ljust(8, b"\0")
-        for r in raw
+        hashlib.blake2b(r, digest_size=8).digest() if len(r) > 7 else r.ljust(8, b"\0") for r in raw
     )
     keys = np.frombuffer(digest, dtype="<u8").copy()
     long = np.fromiter((len(r) > 7 for r in raw), np.bool_, len(raw))
