@@ -179,8 +179,13 @@ def normalize_date(raw: str, quality: str, spec: FieldSpec, today: _dt.date) -> 
         m == 1 and d == 1 and spec.jan1 == "year_only"
     )
     if year_only:
-        return Value(Status.PARTIAL, f"{y:04d}")
-    return Value(forced or Status.PRESENT, f"{y:04d}{m:02d}{d:02d}")
+        return Value(Status.PARTIAL, date_text(y, m, d, year_only=True))
+    return Value(forced or Status.PRESENT, date_text(y, m, d, year_only=False))
+
+
+def date_text(year: int, month: int, day: int, year_only: bool) -> str:
+    """The normalised form of a date that the tokenisers read: ``YYYYMMDD`` or ``YYYY``."""
+    return f"{year:04d}" if year_only else f"{year:04d}{month:02d}{day:02d}"
 
 
 def ssn_is_valid(digits: str) -> bool:

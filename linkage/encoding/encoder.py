@@ -23,8 +23,8 @@ from linkage.config import Config, FieldSpec, TokenSpec
 from linkage.encoding import harden
 from linkage.encoding.bloom import scatter, token_positions
 from linkage.encoding.keys import derive
-from linkage.encoding.tokens import tokenize
-from linkage.normalize import Status, date_batch, normalize, ssn_digits_batch
+from linkage.encoding.tokens import digit_token, tokenize
+from linkage.normalize import Status, date_batch, date_text, normalize, ssn_digits_batch
 
 #: Distinct values remembered per field before its table is cleared and rebuilt.
 MAX_CACHED_VALUES = 1 << 18
@@ -99,6 +99,11 @@ def _append(table: npt.NDArray[Any], used: int, new: npt.NDArray[Any]) -> npt.ND
         table = grown
     table[used:end] = new
     return table
+
+
+def _token_prefix(t_index: int, salt: str) -> str:
+    """What keeps tokens of different tokenisers (and salts) of one field apart."""
+    return f"{t_index}\x1f{salt}\x1f"
 
 
 class Encoder:
@@ -268,7 +273,7 @@ class Encoder:
         for i, (text, salt) in enumerate(zip(texts, salts, strict=True)):
             if not text:
                 continue
-            prefix = f"{t_index}\x1f{salt}\x1f"
+            prefix = _token_prefix(t_index, salt)
             for token in tokenize(text, t_spec):
                 key = prefix + token
                 tid = get(key)
@@ -301,33 +306,32 @@ class Encoder:
         year_only: npt.NDArray[np.bool_],
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(record, token id) pairs of unsalted date-part tokens, computed with numpy: each
-        part is a small integer code whose token string (as :func:`tokenize` writes it) is
-        hashed once."""
+        part is a small integer code (the year, the month...), and the token of each distinct
+        code comes from :func:`tokenize` on one record that has it."""
         has = (status == Status.PRESENT) | (status == Status.PARTIAL)
         full = has & ~year_only
         y, m, d = ymd[:, 0], ymd[:, 1], ymd[:, 2]
         parts = {
-            "year": (has, y, "{:04d}"),
-            "decade": (has, y // 10, "{:03d}"),
-            "month": (full, m, "{:02d}"),
-            "day": (full, d, "{:02d}"),
-            "day_month": (full, np.minimum(m, d) * 100 + np.maximum(m, d), "{:04d}"),
+            "year": (has, y),
+            "decade": (has, y // 10),
+            "month": (full, m),
+            "day": (full, d),
+            "day_month": (full, np.minimum(m, d) * 100 + np.maximum(m, d)),
         }
         owners: list[npt.NDArray[np.int64]] = []
         ids: list[npt.NDArray[np.int64]] = []
         for t_index, t_spec in enumerate(state.spec.tokens):
-            mask, codes, fmt = parts[t_spec.part]
+            mask, codes = parts[t_spec.part]
             rows = np.flatnonzero(mask)
-            uniq, inverse = np.unique(codes[rows], return_inverse=True)
-            table = np.array(
-                [
-                    self._token_id(state, f"{t_index}\x1f\x1f{fmt.format(c)}", t_spec.weight)
-                    for c in uniq.tolist()
-                ],
-                np.int64,
-            )
+            _, first, inverse = np.unique(codes[rows], return_index=True, return_inverse=True)
+            prefix = _token_prefix(t_index, "")
+            table = np.zeros(len(first), np.int64)
+            for u, r in enumerate(rows[first].tolist()):
+                text = date_text(int(y[r]), int(m[r]), int(d[r]), bool(year_only[r]))
+                (token,) = tokenize(text, t_spec)
+                table[u] = self._token_id(state, prefix + token, t_spec.weight)
             owners.append(rows.astype(np.int64))
-            ids.append(table[inverse] if rows.size else np.zeros(0, np.int64))
+            ids.append(table[inverse])
         state.flush_tokens()
         return np.concatenate(owners), np.concatenate(ids)
 
@@ -337,7 +341,10 @@ class Encoder:
         """Token ids of (position from the right, digit) for an unsalted digit tokeniser."""
         table = np.array(
             [
-                [self._token_id(state, f"{t_index}\x1f\x1f{p}:{d}", weight) for d in range(10)]
+                [
+                    self._token_id(state, _token_prefix(t_index, "") + digit_token(p, d), weight)
+                    for d in range(10)
+                ]
                 for p in range(width)
             ],
             np.int64,

@@ -92,9 +92,14 @@ def date_part(text: str, part: str) -> list[str]:
     return ["".join(sorted((month, day)))]
 
 
+def digit_token(position: int, digit: str | int) -> str:
+    """The token of one digit at ``position`` counted from the right."""
+    return f"{position}:{digit}"
+
+
 def digit_positions(text: str) -> list[str]:
     """Position-from-the-right plus digit: ``1234`` gives ``0:4 1:3 2:2 3:1``."""
-    return [f"{i}:{c}" for i, c in enumerate(reversed(text))]
+    return [digit_token(i, c) for i, c in enumerate(reversed(text))]
 
 
 def tokenize(text: str, spec: TokenSpec) -> list[str]:
