@@ -123,6 +123,14 @@ def _line_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
+def _not_text(path: str, encoding: str, line: int) -> InputError:
+    name = encoding.lower().replace("_", "-").removesuffix("-sig").upper()
+    return InputError(
+        f"{path}: not {name} text near line {line}",
+        "re-export as UTF-8, or pass --input-encoding (for example cp1252)",
+    )
+
+
 class _Rejects:
     """Collects rejected rows: the first one raises unless skipping."""
 
@@ -145,12 +153,8 @@ def parse_block(data: bytes, first_line: int, layout: Layout) -> tuple[Chunk, Re
         text = data.decode(layout.encoding)
     except UnicodeDecodeError as exc:
         line = first_line + _line_breaks(data[: exc.start])
-        raise InputError(
-            f"{layout.path}: not {layout.encoding.replace('-sig', '').upper()} text near "
-            f"line {line}",
-            "re-export as UTF-8, or pass --input-encoding (for example cp1252)",
-        ) from None
-    rows, lines = _rows_fast(text, first_line)
+        raise _not_text(layout.path, layout.encoding, line) from None
+    rows, lines = _rows_fast(text, first_line, _line_breaks(data))
     if rows is None:
         rows, lines = _rows_tracked(text, first_line, reject)
     width = layout.width
@@ -170,14 +174,16 @@ def parse_block(data: bytes, first_line: int, layout: Layout) -> tuple[Chunk, Re
     return Chunk(ids=ids, lines=lines, columns=columns), stats
 
 
-def _rows_fast(text: str, first_line: int) -> tuple[list[list[str]] | None, list[int]]:
+def _rows_fast(
+    text: str, first_line: int, line_breaks: int
+) -> tuple[list[list[str]] | None, list[int]]:
     """All rows at C speed, when every record is one line and the CSV is well formed (line
     numbers then follow from positions); (None, []) sends the block to the careful path."""
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error:
         return None, []
-    if len(rows) != text.count("\n") + text.count("\r") - text.count("\r\n"):
+    if len(rows) != line_breaks:
         return None, []
     return rows, list(range(first_line, first_line + len(rows)))
 
@@ -300,10 +306,7 @@ class BlockReader:
         try:
             text = raw.decode(self.encoding)
         except UnicodeDecodeError:
-            raise InputError(
-                f"{self.path}: not UTF-8 text near line 1",
-                "re-export as UTF-8, or pass --input-encoding (for example cp1252)",
-            ) from None
+            raise _not_text(str(self.path), self.encoding, 1) from None
         try:
             return next(csv.reader([text.rstrip("\r\n")], strict=True))
         except csv.Error as exc:
