@@ -122,6 +122,15 @@ def _popcounts(words: Any) -> Any:
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _dice(shared: int, denom: int, threshold: float) -> float:
+    """The Dice score, or -1.0 when it surely cannot reach ``threshold``: the cheap product
+    test (its margin far above rounding) spares the division for almost every pair."""
+    if 2.0 * shared < _LOWER * threshold * denom or denom == 0:
+        return -1.0
+    return 2.0 * shared / denom
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _scan_threshold(
     a: Any,
@@ -131,13 +140,15 @@ def _scan_threshold(
     lo: Any,
     hi: Any,
     threshold: float,
+    offsets: Any,
+    room: Any,
     out_j: Any,
     out_s: Any,
     counts: Any,
 ) -> None:
-    """For each row i of a: every j in [lo[i], hi[i]) with Dice >= threshold; the first
-    out_j.shape[1] go to the buffers, counts[i] is the true number."""
-    cap = out_j.shape[1]
+    """For each row i of a: every j in [lo[i], hi[i]) with Dice >= threshold. The first
+    room[i] go to out_j/out_s from offsets[i] on; counts[i] is the true number, so a caller
+    can rescan the rows that did not fit with exact room."""
     for i in prange(a.shape[0]):
         found = 0
         inter = np.empty(_BATCH, np.int64)
@@ -147,45 +158,13 @@ def _scan_threshold(
             for j in range(start, stop):
                 inter[j - start] = _intersection(a, i, b, j)
             for j in range(start, stop):
-                denom = pa[i] + pb[j]
-                shared = inter[j - start]
-                if 2.0 * shared < _LOWER * threshold * denom or denom == 0:
-                    continue  # surely below: skip the division
-                score = 2.0 * shared / denom
+                score = _dice(inter[j - start], pa[i] + pb[j], threshold)
                 if score >= threshold:
-                    if found < cap:
-                        out_j[i, found] = j
-                        out_s[i, found] = score
+                    if found < room[i]:
+                        out_j[offsets[i] + found] = j
+                        out_s[offsets[i] + found] = score
                     found += 1
         counts[i] = found
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _scan_into(
-    a: Any,
-    pa: Any,
-    b: Any,
-    pb: Any,
-    lo: Any,
-    hi: Any,
-    threshold: float,
-    offsets: Any,
-    out_j: Any,
-    out_s: Any,
-) -> None:
-    """Rescan: every match of row i goes to out_j/out_s from offsets[i] on (exact room)."""
-    for i in prange(a.shape[0]):
-        at = offsets[i]
-        for j in range(lo[i], hi[i]):
-            denom = pa[i] + pb[j]
-            shared: int = _intersection(a, i, b, j)
-            if 2.0 * shared < _LOWER * threshold * denom or denom == 0:
-                continue
-            score = 2.0 * shared / denom
-            if score >= threshold:
-                out_j[at] = j
-                out_s[at] = score
-                at += 1
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -211,11 +190,7 @@ def _scan_topk(
         for j in range(lo[i], hi[i]):
             if j == skip[i]:
                 continue
-            denom = pa[i] + pb[j]
-            shared: int = _intersection(a, i, b, j)
-            if 2.0 * shared < _LOWER * threshold * denom or denom == 0:
-                continue
-            score = 2.0 * shared / denom
+            score = _dice(_intersection(a, i, b, j), pa[i] + pb[j], threshold)
             if score < threshold:
                 continue
             if found == k:
@@ -399,29 +374,31 @@ def _threshold_block(
     threshold: float,
     room: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """(local row, sorted position in b, score) of one block's matches: one pass with small
-    per-row buffers, then an exact-room rescan of the rows that overflowed them. ``room`` is
-    how many candidates may still be returned; past it, nothing more is allocated."""
+    """(local row, sorted position in b, score) of one block's matches: one pass with
+    ``ROW_BUFFER`` slots a row, then an exact-room rescan of the rows that overflowed them.
+    ``room`` is how many candidates may still be returned; past it, nothing more is
+    allocated."""
     n = a.shape[0]
-    out_j = np.empty((n, ROW_BUFFER), np.int64)
-    out_s = np.empty((n, ROW_BUFFER), np.float64)
+    slots = np.full(n, ROW_BUFFER, np.int64)
+    out_j = np.empty(n * ROW_BUFFER, np.int64)
+    out_s = np.empty(n * ROW_BUFFER, np.float64)
     counts = np.empty(n, np.int64)
-    _scan_threshold(a, pa, b, pb, lo, hi, threshold, out_j, out_s, counts)
+    offsets = np.arange(n, dtype=np.int64) * ROW_BUFFER
+    _scan_threshold(a, pa, b, pb, lo, hi, threshold, offsets, slots, out_j, out_s, counts)
     if int(counts.sum()) > room:
         raise _TooMany()
     fits = counts <= ROW_BUFFER
-    keep = np.arange(ROW_BUFFER)[None, :] < np.minimum(counts, ROW_BUFFER)[:, None]
-    keep &= fits[:, None]
+    keep = (np.arange(ROW_BUFFER)[None, :] < counts[:, None]) & fits[:, None]
     rows = [np.repeat(np.flatnonzero(fits), counts[fits])]
-    cols = [out_j[keep]]
-    scores = [out_s[keep]]
+    cols = [out_j.reshape(n, ROW_BUFFER)[keep]]
+    scores = [out_s.reshape(n, ROW_BUFFER)[keep]]
     over = np.flatnonzero(~fits)
     if over.size:
-        offsets = np.concatenate([[0], np.cumsum(counts[over])[:-1]]).astype(np.int64)
-        size = int(counts[over].sum())
-        flat_j = np.empty(size, np.int64)
-        flat_s = np.empty(size, np.float64)
-        _scan_into(
+        sub_counts = counts[over]
+        sub_offsets = np.concatenate([[0], np.cumsum(sub_counts)[:-1]]).astype(np.int64)
+        flat_j = np.empty(int(sub_counts.sum()), np.int64)
+        flat_s = np.empty(len(flat_j), np.float64)
+        _scan_threshold(
             np.ascontiguousarray(a[over]),
             pa[over],
             b,
@@ -429,11 +406,13 @@ def _threshold_block(
             lo[over],
             hi[over],
             threshold,
-            offsets,
+            sub_offsets,
+            sub_counts,
             flat_j,
             flat_s,
+            np.empty(over.size, np.int64),
         )
-        rows.append(np.repeat(over, counts[over]))
+        rows.append(np.repeat(over, sub_counts))
         cols.append(flat_j)
         scores.append(flat_s)
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(scores)
