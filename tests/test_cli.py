@@ -29,6 +29,13 @@ def _copy(src: Path, dst_dir: Path) -> Path:
     return dst
 
 
+def _insert_line(path: Path, index: int, line: str) -> None:
+    """Put ``line`` at 0-based line ``index`` of a copied export (to break it on purpose)."""
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(index, line)
+    path.write_text("".join(lines))
+
+
 def _names_in(path: Path) -> set[str]:
     import csv
 
@@ -170,10 +177,10 @@ def test_malformed_row_line_number_and_skip(
     network, tmp_path, key_file, capsys, monkeypatch
 ) -> None:
     src = _copy(network[0], tmp_path)
+    _insert_line(src, 5, "999,only,three\n")
+    row = src.read_text().splitlines(keepends=True)[8]
+    _insert_line(src, 9, row.replace(",1,", ",7,", 1) if ",1," in row else row)
     lines = src.read_text().splitlines(keepends=True)
-    lines.insert(5, "999,only,three\n")
-    lines.insert(9, lines[8].replace(",1,", ",7,", 1) if ",1," in lines[8] else lines[8])
-    src.write_text("".join(lines))
     out = tmp_path / "x.clk"
     err = _assert_fails(
         _encode_args(src, key_file, out), capsys, monkeypatch, f"{src}:6: row has 3 fields", out
@@ -310,9 +317,7 @@ def test_errors_from_worker_processes_stay_one_line(
     network, tmp_path, key_file, capsys, monkeypatch
 ) -> None:
     src = _copy(network[2], tmp_path)
-    lines = src.read_text().splitlines(keepends=True)
-    lines.insert(40, "1,2\n")
-    src.write_text("".join(lines))
+    _insert_line(src, 40, "1,2\n")
     out = tmp_path / "x.clk"
     err = _assert_fails(
         _encode_args(src, key_file, out, "--workers", "2"),

@@ -9,6 +9,7 @@ from linkage.config import Config
 from linkage.encoding import encoder as encoder_module
 from linkage.encoding.encoder import Encoder
 from linkage.encoding.pipeline import iter_columns
+from linkage.evaluate.synth import make_people
 
 TODAY = _dt.date(2026, 11, 1)
 FIELDS = ("first_name", "last_name", "dob", "ssn", "sex")
@@ -35,11 +36,13 @@ def _field(chunk, config: Config, row: int, name: str) -> np.ndarray:
     return chunk.field_clks[row, i * width : (i + 1) * width]
 
 
+# Obviously invented names, and SSNs made by the project's own generator (never typed in).
+_SSN, _OTHER_SSN = (p.ssn for p in make_people(2, seed=11))
 PERSON = {
-    "first_name": "Marie",
-    "last_name": "Tremblay-Gagnon",
+    "first_name": "Zelphine",
+    "last_name": "Quorrin-Vastel",
     "dob": "1984-03-07",
-    "ssn": "458123456",
+    "ssn": _SSN,
     "sex": "0",
 }
 
@@ -69,7 +72,12 @@ def test_empty_and_placeholder_fields_add_no_bits(hmis_config, secret) -> None:
 def test_missing_field_never_raises_similarity(hmis_config, secret) -> None:
     """Two different people: blanking a field on both sides must not make them look closer
     than the same pair with that field present and agreeing would."""
-    other = {"first_name": "Paul", "last_name": "Roy", "dob": "1990-11-23", "ssn": "511223344"}
+    other = {
+        "first_name": "Bramwick",
+        "last_name": "Oxtaby",
+        "dob": "1990-11-23",
+        "ssn": _OTHER_SSN,
+    }
     rows = [PERSON, other]
     for f in ("dob", "ssn", "first_name"):
         rows += [dict(PERSON, **{f: ""}), dict(other, **{f: ""})]
@@ -89,10 +97,10 @@ def test_errors_real_records_have_keep_similarity(hmis_config) -> None:
         dict(PERSON, first_name="Bill"),
         dict(PERSON, first_name="William"),
         dict(PERSON, first_name="Walter"),
-        dict(PERSON, last_name="Tremblay"),
-        dict(PERSON, last_name="Gagnon"),
-        dict(PERSON, ssn="6789", ssn_q="2"),
-        dict(PERSON, ssn="458126789"),
+        dict(PERSON, last_name="Quorrin"),
+        dict(PERSON, last_name="Vastel"),
+        dict(PERSON, ssn=_SSN[-4:], ssn_q="2"),
+        dict(PERSON, ssn=_OTHER_SSN[:5] + _SSN[-4:]),  # same last 4, other first 5
     ]
     c = _encode(hmis_config, secret, rows)
 
