@@ -217,7 +217,7 @@ def _open_header(fh: BinaryIO, where: str) -> tuple[bytes, bytes, Header, int]:
         if raw.startswith(b"LNKCLK\n") or raw.startswith(b"LNKCLK\r\r\n"):
             raise ContainerError(
                 f"{where}: file was altered by a text-mode transfer",
-                "send .clk files as binary (for example with 'linkage upload')",
+                "send .clk files as binary files, byte for byte",
             )
         raise ContainerError(f"{where}: not a .clk file", "expected the output of 'linkage encode'")
     _, version, _, header_len, count = _PREAMBLE.unpack(raw)

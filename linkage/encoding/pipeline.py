@@ -39,7 +39,7 @@ from linkage.ingest.csvfile import (
     make_layout,
     parse_block,
 )
-from linkage.ingest.hmis import detect_version, quality_codes, read_header
+from linkage.ingest.hmis import detect_version, quality_codes
 from linkage.normalize import Status
 
 
@@ -231,7 +231,6 @@ def encode_file(
     started = time.perf_counter()
     today = today or _dt.date.today()
     report = EncodeReport(output=output, id_map=id_map)
-    report.hmis_version = detect_version(read_header(input_path))
     header = make_header(config, secret, agency, id_map is not None)
     id_key = record_id_key(secret, agency) if id_map is not None else b""
     totals = {f.name: np.zeros(len(Status), np.int64) for f in config.fields}
@@ -240,6 +239,7 @@ def encode_file(
     with ExitStack() as stack:
         reader, layout, positions = _open_source(config, input_path, on_error, input_encoding)
         stack.enter_context(reader)
+        report.hmis_version = detect_version(reader.header)
         duplicates = DuplicateIds(input_path, config.id_column)
         writer = stack.enter_context(ClkWriter(output, header))
         map_fh = None

@@ -25,7 +25,7 @@ def looks_like_client_csv(header: Sequence[str]) -> bool:
 
 def detect_version(header: Sequence[str]) -> str | None:
     """``"FY2026"``, ``"FY2024"``, or None when the header is not an HMIS Client.csv."""
-    columns = set(header)
+    columns = {h.strip() for h in header}
     if not all(c in columns for c in CLIENT_SIGNATURE):
         return None
     if "Sex" in columns or "HispanicLatinao" in columns:
