@@ -327,3 +327,25 @@ def test_errors_from_worker_processes_stay_one_line(
         out,
     )
     assert "--on-error skip" in err
+
+
+def test_folder_and_broken_header(tmp_path, key_file, capsys, monkeypatch) -> None:
+    out = tmp_path / "x.clk"
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _assert_fails(
+        _encode_args(folder, key_file, out, "--config", "configs/hmis.toml"),
+        capsys,
+        monkeypatch,
+        "is a folder, not a CSV file",
+        out,
+    )
+    src = tmp_path / "Client.csv"
+    src.write_text('PersonalID,"FirstName"x,LastName\n1,a,b\n')
+    _assert_fails(
+        _encode_args(src, key_file, out, "--config", "configs/hmis.toml"),
+        capsys,
+        monkeypatch,
+        ":1: malformed CSV header",
+        out,
+    )
