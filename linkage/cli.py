@@ -275,6 +275,83 @@ def export(file: Path, output: Path) -> None:
     click.echo(f"wrote {n} filters to {output}")
 
 
+@cli.command(
+    epilog=_example(
+        "linkage match uploads/*.clk -o results",
+        "linkage match febrl-a.clk febrl-b.clk --config configs/febrl.toml --one-to-one -o out",
+    )
+)
+@click.argument("files", metavar="FILE.clk...", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="The config the agencies encoded with (default: the built-in one the files name). "
+    "Its [thresholds] and [match] tables steer the matcher.",
+)
+@click.option(
+    "--one-to-one",
+    "one_to_one_mode",
+    is_flag=True,
+    help="Two files only: link each record to at most one of the other file (greedy by score).",
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Folder for results."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+def match(
+    files: tuple[Path, ...], config: Path | None, one_to_one_mode: bool, output: Path, quiet: bool
+) -> None:
+    """Link and deduplicate the agencies' uploads into entities (people).
+
+    Runs on the coordinator; reads .clk files only. Writes OUTPUT/entities.csv (agency,
+    record_id, entity_id for every record), OUTPUT/review.csv (pairs in the review band, for a
+    person to decide) and OUTPUT/summary.json.
+    """
+    from linkage.match import run_match
+
+    if not files:
+        raise click.UsageError("give at least one .clk file")
+    show = not quiet and sys.stderr.isatty()
+
+    def step(message: str) -> None:
+        if show:
+            click.echo(f"  {message}...", err=True)
+
+    report = run_match(
+        list(files), output, config_path=config, one_to_one_mode=one_to_one_mode, progress=step
+    )
+    if quiet:
+        return
+    for line in summary_lines(report, output):
+        click.echo(line)
+
+
+def summary_lines(report: Any, output: Path) -> list[str]:
+    """The one-screen summary of a match run."""
+    total = sum(report.records.values())
+    lines = [
+        f"matched {total:,} records from {len(report.records)} agencies "
+        f"({report.mode} mode) in {report.seconds:.1f}s",
+        "  records: " + ", ".join(f"{a} {n:,}" for a, n in report.records.items()),
+        f"  candidates: {report.candidates:,} pairs by {report.blocking['method']}",
+        f"  entities: {report.entities:,} ({report.multi_record_entities:,} with several records, "
+        f"{report.cross_agency_entities:,} seen by several agencies, "
+        f"{report.within_agency_duplicates:,} duplicate records within an agency)",
+        f"  links: {report.links:,} automatic; {report.review:,} pairs to review",
+    ]
+    if "reduction_ratio" in report.blocking:
+        lines.append(
+            f"  blocking: {report.blocking['comparisons']:,} comparisons, "
+            f"reduction ratio {report.blocking['reduction_ratio']:.6f}"
+        )
+    if report.refused:
+        why = ", ".join(f"{n} {r}" for r, n in sorted(report.refused.items()))
+        lines.append(f"  merges refused (sent to review): {why}")
+    lines.extend(f"warning: {w}" for w in report.warnings)
+    lines.append(f"wrote {output / 'entities.csv'}, {output / 'review.csv'}, summary.json")
+    return lines
+
+
 @cli.command(epilog=_example("linkage demo --out demo-output"))
 @click.option(
     "--out",

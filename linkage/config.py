@@ -4,8 +4,8 @@ Two agencies produce comparable encodings exactly when their configs have the sa
 *fingerprint*. The fingerprint covers everything that changes which bits are set (fields, kinds,
 tokenisers, weights, filter length, hashing, salting, hardening, blocking keys) and nothing that
 only says where to read a value (column names, quality columns), so partners whose exports use
-different column names can still link. Matcher-only settings (thresholds) are also left out, so
-the coordinator may tune them without invalidating uploads.
+different column names can still link. Matcher-only settings (``[thresholds]``, ``[match]``) are
+also left out, so the coordinator may tune them without invalidating uploads.
 """
 
 from __future__ import annotations
@@ -90,10 +90,32 @@ class BlockingKey:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Matcher thresholds: automatic links at or above ``upper``, review band from ``lower``."""
+    """Matcher thresholds on the match score: automatic links at or above ``upper``, a review
+    band from ``lower``. ``candidate`` is the record-level Dice a pair needs before it is scored
+    at all; it bounds the work, so it is kept as high as recall allows."""
 
     upper: float = 0.8
     lower: float = 0.7
+    candidate: float = 0.7
+
+
+#: How a candidate pair is scored: "fields" averages the field-level Dice over the fields both
+#: records hold (a missing value neither helps nor hurts); "record" is the record-level Dice.
+SCORES = ("fields", "record")
+#: How candidate pairs are found: "auto" compares all pairs up to ``all_pairs_limit`` records,
+#: then uses the agencies' blocking keys when every file carries them, else LSH on the filters.
+BLOCKING_METHODS = ("auto", "all", "keys", "lsh")
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Coordinator-side settings: how pairs are found, scored and grouped into entities."""
+
+    score: str = "record"
+    blocking: str = "auto"
+    all_pairs_limit: int = 200_000
+    max_cluster: int = 20
+    min_support: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -112,6 +134,7 @@ class Config:
     id_column: str = "id"
     deleted_column: str = ""
     thresholds: Thresholds = field(default_factory=Thresholds)
+    match: MatchSettings = field(default_factory=MatchSettings)
     description: str = ""
     source: str = ""
 
@@ -354,7 +377,35 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     lower = th.get("lower", float, min(upper, 0.7))
     if not 0.0 < lower <= upper <= 1.0:
         raise th._err("thresholds need 0 < lower <= upper <= 1")
+    m = top.sub("match")
+    score = m.choice("score", SCORES, "fields" if field_length else "record")
+    if score == "fields" and not field_length:
+        raise m._err("score = 'fields' needs field-level filters ([filter] field_length > 0)")
+    if score == "fields" and any(h.step in ("balance", "blip") for h in hardening):
+        raise m._err(
+            "score = 'fields' cannot tell a missing field from a present one after balance or "
+            "blip hardening; use score = 'record'"
+        )
+    candidate = th.get("candidate", float, lower if score == "record" else min(lower, 0.5))
+    if not 0.0 < candidate <= 1.0:
+        raise th._err("'candidate' must be in (0, 1]")
+    if score == "record" and candidate > lower:
+        raise th._err("with score = 'record', 'candidate' must not exceed 'lower'")
     th.done()
+    settings = MatchSettings(
+        score=score,
+        blocking=m.choice("blocking", BLOCKING_METHODS, "auto"),
+        all_pairs_limit=m.get("all_pairs_limit", int, 200_000),
+        max_cluster=m.get("max_cluster", int, 20),
+        min_support=m.get("min_support", float, 0.5),
+    )
+    if settings.all_pairs_limit < 0:
+        raise m._err("'all_pairs_limit' must be zero or more")
+    if settings.max_cluster < 2:
+        raise m._err("'max_cluster' must be at least 2")
+    if not 0.0 <= settings.min_support < 1.0:
+        raise m._err("'min_support' must be in [0, 1)")
+    m.done()
     top.done()
     return Config(
         name=name,
@@ -369,7 +420,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         input_format=input_format,
         id_column=id_column,
         deleted_column=deleted_column,
-        thresholds=Thresholds(upper=upper, lower=lower),
+        thresholds=Thresholds(upper=upper, lower=lower, candidate=candidate),
+        match=settings,
         source=source,
     )
 

@@ -47,6 +47,8 @@ _MAX_HEADER = 1 << 20
 IDS = "ids"
 CLKS = "clks"
 FIELD_CLKS = "field_clks"
+#: Optional: 8 bytes per blocking key per record, keyed with the shared secret (0: no key).
+BLOCK_KEYS = "block_keys"
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def test_every_command_has_help_with_an_example(capsys, monkeypatch) -> None:
         ["encode"],
         ["inspect"],
         ["export"],
+        ["match"],
         ["demo"],
     ]
     for cmd in commands:

@@ -1,0 +1,290 @@
+"""Blocking: compare only records that share a block, so a million records need not meet each
+other (5e11 pairs).
+
+Two ways of putting records into blocks, both ending in the same in-block kernel:
+
+* **keyed blocking keys**, computed by each agency from plaintext parts (a phonetic code of the
+  surname with the birth year, ...) and HMAC-ed with the shared secret before they leave, so the
+  coordinator sees 64-bit opaque keys only. One block per distinct key value, per key.
+* **Hamming LSH** on the filters themselves, for partners without blocking keys: each of
+  ``tables`` tables samples ``bits`` bit positions; records agreeing on all of them share a
+  bucket. A pair whose filters differ in a fraction h of bits collides in one table with
+  probability (1 - h)^bits, so the chance of never colliding falls geometrically with the
+  number of tables (:func:`lsh_parameters`).
+
+Within a block every pair is scored with record-level Dice (popcount-pruned) and kept at or
+above the threshold; pairs met in several blocks are reported once. Blocks larger than
+``max_block`` records are not compared (they would cost max_block^2/2 comparisons each, and
+such blocks come from a key that separates nothing, like a missing value): they are counted
+and reported, and their records are still compared through the other keys or tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+from linkage.compare.kernel import _dice, _intersection, _popcounts, _words
+from linkage.compare.reference import Candidates
+
+#: Default size above which a block is left out (and reported).
+MAX_BLOCK = 2_000
+#: Scores buffered per parallel pass (float32): bounds memory whatever the blocks.
+_PASS_PAIRS = 1 << 24
+
+
+@dataclass
+class BlockingStats:
+    """What blocking did: enough to judge its cost and its risk."""
+
+    method: str
+    comparisons: int = 0
+    blocks: int = 0
+    oversized_blocks: int = 0
+    oversized_records: int = 0
+    candidates: int = 0
+    per_key: dict[str, int] = field(default_factory=dict)
+
+    def reduction_ratio(self, n_records: int) -> float:
+        """1 - comparisons / all pairs: the share of the all-pairs work saved."""
+        total = n_records * (n_records - 1) // 2
+        return 1.0 - self.comparisons / total if total else 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _block_scores(
+    words: Any,
+    pop: Any,
+    members: Any,
+    starts: Any,
+    sizes: Any,
+    offsets: Any,
+    party: Any,
+    cross_only: bool,
+    threshold: float,
+    out: Any,
+) -> None:
+    """Scores of every pair inside each block (-1 where pruned or same-party in cross mode)."""
+    for blk in prange(starts.shape[0]):
+        s = starts[blk]
+        n = sizes[blk]
+        k = offsets[blk]
+        for x in range(n):
+            i = members[s + x]
+            for y in range(x + 1, n):
+                j = members[s + y]
+                if cross_only and party[i] == party[j]:
+                    out[k] = -1.0
+                else:
+                    out[k] = _dice(_intersection(words, i, words, j), pop[i] + pop[j], threshold)
+                k += 1
+
+
+@njit(cache=True, nogil=True)
+def _unrank(
+    hits: Any, blk: Any, offsets: Any, starts: Any, sizes: Any, members: Any, ra: Any, rb: Any
+) -> None:
+    """Record pair of each hit from its block and its index in the block's upper triangle."""
+    for h in range(hits.shape[0]):
+        b = blk[h]
+        n = sizes[b]
+        k = hits[h] - offsets[b]
+        # row x holds pairs [x*(2n-x-1)/2, (x+1)*(2n-x-2)/2); start from the float root
+        x = int(((2 * n - 1) - math.sqrt((2 * n - 1) ** 2 - 8 * k)) // 2)
+        x = max(0, min(x, n - 2))
+        while x > 0 and x * (2 * n - x - 1) // 2 > k:
+            x -= 1
+        while (x + 1) * (2 * n - x - 2) // 2 <= k:
+            x += 1
+        y = k - x * (2 * n - x - 1) // 2 + x + 1
+        i = members[starts[b] + x]
+        j = members[starts[b] + y]
+        ra[h] = min(i, j)
+        rb[h] = max(i, j)
+
+
+def _groups(
+    keys: npt.NDArray[np.uint64], valid: npt.NDArray[np.bool_], max_block: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
+    """Blocks of equal keys: (members in key order, starts, sizes), then how many blocks were
+    oversized and how many records they held. Singletons are dropped (nothing to compare)."""
+    idx = np.flatnonzero(valid).astype(np.int64)
+    order = idx[np.argsort(keys[idx], kind="stable")]
+    sk = keys[order]
+    if len(sk) == 0:
+        empty = np.zeros(0, np.int64)
+        return order, empty, empty, 0, 0
+    edges = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1], [True])))
+    starts, sizes = edges[:-1].astype(np.int64), np.diff(edges).astype(np.int64)
+    big = sizes > max_block
+    keep = (sizes > 1) & ~big
+    return order, starts[keep], sizes[keep], int(big.sum()), int(sizes[big].sum())
+
+
+def _compare_blocks(
+    words: npt.NDArray[np.uint64],
+    pop: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    party: npt.NDArray[np.int32],
+    cross_only: bool,
+    threshold: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(low row, high row) of every in-block pair at or above ``threshold``, in passes of at
+    most ``_PASS_PAIRS`` scores (blocks are capped, so one block always fits a pass)."""
+    pairs = sizes * (sizes - 1) // 2
+    found_a: list[npt.NDArray[np.int64]] = []
+    found_b: list[npt.NDArray[np.int64]] = []
+    # interleave large and small blocks so that the threads' shares of work are even
+    order = np.random.default_rng(0).permutation(len(sizes))
+    cum = np.cumsum(pairs[order])
+    first = 0
+    while first < len(order):
+        budget = (cum[first - 1] if first else 0) + _PASS_PAIRS
+        last = max(int(np.searchsorted(cum, budget, side="right")), first + 1)
+        chosen = order[first:last]
+        first = last
+        sub_pairs = pairs[chosen]
+        offsets = np.concatenate(([0], np.cumsum(sub_pairs)[:-1])).astype(np.int64)
+        out = np.empty(int(sub_pairs.sum()), np.float32)
+        sub_starts, sub_sizes = starts[chosen], sizes[chosen]
+        _block_scores(
+            words, pop, members, sub_starts, sub_sizes, offsets, party, cross_only, threshold, out
+        )
+        hits = np.flatnonzero(out >= np.float32(threshold) * np.float32(1 - 1e-6))
+        blk = np.searchsorted(offsets, hits, side="right") - 1
+        ra = np.empty(len(hits), np.int64)
+        rb = np.empty(len(hits), np.int64)
+        _unrank(hits, blk, offsets, sub_starts, sub_sizes, members, ra, rb)
+        found_a.append(ra)
+        found_b.append(rb)
+    if not found_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def blocked_candidates(
+    filters: npt.NDArray[np.uint8],
+    keys: npt.NDArray[np.uint64],
+    valid: npt.NDArray[np.bool_],
+    threshold: float,
+    *,
+    names: list[str] | None = None,
+    party: npt.NDArray[np.int32] | None = None,
+    max_block: int = MAX_BLOCK,
+    method: str = "keys",
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Candidates, BlockingStats]:
+    """Pairs sharing a block under any key column, with record-level Dice >= ``threshold``.
+
+    ``keys[:, c]`` is each record's key under key column c, used where ``valid[:, c]``. With
+    ``party`` (one integer per record), only pairs of different parties are returned (two-party
+    linkage); without it, every pair once (deduplication). Returns ``(rows_a, rows_b, scores)``
+    with rows_a < rows_b, sorted, and the blocking statistics.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError("threshold must be in (0, 1]")
+    if keys.ndim != 2 or keys.shape != valid.shape or keys.shape[0] != filters.shape[0]:
+        raise ValueError("keys and valid must be (records x key columns), like the filters")
+    words = _words(filters)
+    pop = _popcounts(words)
+    cross = party is not None
+    parties = np.zeros(len(words), np.int32) if party is None else np.asarray(party, np.int32)
+    stats = BlockingStats(method=method)
+    all_a: list[npt.NDArray[np.int64]] = []
+    all_b: list[npt.NDArray[np.int64]] = []
+    usable = valid & (pop > 0)[:, None]  # two empty filters never match
+    for c in range(keys.shape[1]):
+        members, starts, sizes, big, big_records = _groups(
+            np.ascontiguousarray(keys[:, c]), usable[:, c], max_block
+        )
+        stats.blocks += len(sizes)
+        stats.oversized_blocks += big
+        stats.oversized_records += big_records
+        done = int((sizes * (sizes - 1) // 2).sum())
+        stats.comparisons += done
+        if names is not None:
+            stats.per_key[names[c]] = done
+        ra, rb = _compare_blocks(words, pop, members, starts, sizes, parties, cross, threshold)
+        all_a.append(ra)
+        all_b.append(rb)
+        if progress is not None:
+            progress(c + 1, keys.shape[1])
+    ra = np.concatenate(all_a) if all_a else np.zeros(0, np.int64)
+    rb = np.concatenate(all_b) if all_b else np.zeros(0, np.int64)
+    if len(ra):
+        unique = np.unique(ra * len(words) + rb)
+        ra, rb = unique // len(words), unique % len(words)
+    scores = _exact(words, pop, ra, rb)
+    sure = scores >= threshold
+    ra, rb, scores = ra[sure], rb[sure], scores[sure]
+    stats.candidates = len(ra)
+    return (ra, rb, scores), stats
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _exact_scores(words: Any, pop: Any, ra: Any, rb: Any, out: Any) -> None:
+    for p in prange(ra.shape[0]):
+        total = pop[ra[p]] + pop[rb[p]]
+        out[p] = 2.0 * _intersection(words, ra[p], words, rb[p]) / total if total else 0.0
+
+
+def _exact(
+    words: npt.NDArray[np.uint64],
+    pop: npt.NDArray[np.int64],
+    ra: npt.NDArray[np.int64],
+    rb: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """float64 scores, computed as the kernel computes them (the block pass kept float32)."""
+    out = np.empty(len(ra), np.float64)
+    _exact_scores(words, pop, ra, rb, out)
+    return out
+
+
+def lsh_parameters(
+    n_records: int, bits: int, density: float, design_dice: float, target: float = 0.99
+) -> tuple[int, int]:
+    """(bits sampled per table, tables) for Hamming LSH on ``n_records`` filters.
+
+    Bits per table: enough that two unrelated filters (which agree on a bit with probability
+    density^2 + (1-density)^2) share a bucket rarely, about one expected collision per record
+    per table. Tables: enough that a pair at ``design_dice`` is found with probability
+    ``target``. Its Hamming distance is about (1 - dice) times the sum of its popcounts.
+    """
+    density = min(max(density, 0.01), 0.99)
+    agree_random = density**2 + (1 - density) ** 2
+    sample = math.ceil(math.log(2.0 / max(n_records, 2)) / math.log(agree_random))
+    sample = max(8, min(sample, 64))
+    agree_true = 1.0 - 2.0 * density * (1.0 - design_dice)
+    hit = agree_true**sample
+    tables = math.ceil(math.log(1.0 - target) / math.log(1.0 - hit)) if hit < 1 else 1
+    return sample, max(1, tables)
+
+
+def lsh_keys(
+    filters: npt.NDArray[np.uint8], sample: int, tables: int, seed: int = 0
+) -> npt.NDArray[np.uint64]:
+    """(records x tables) bucket keys: each table's sampled bits packed into a uint64.
+
+    The positions are drawn from ``seed`` alone; they need not be secret (the coordinator
+    already holds the filters), only the same for every record."""
+    if not 1 <= sample <= 64:
+        raise ValueError("bits per table must be between 1 and 64")
+    rng = np.random.default_rng(seed)
+    n_bits = filters.shape[1] * 8
+    out = np.zeros((filters.shape[0], tables), np.uint64)
+    for t in range(tables):
+        positions = rng.choice(n_bits, size=min(sample, n_bits), replace=False)
+        key = np.zeros(filters.shape[0], np.uint64)
+        for pos in positions.tolist():
+            bit = (filters[:, pos >> 3] >> np.uint8(7 - (pos & 7))) & np.uint8(1)
+            key = (key << np.uint64(1)) | bit.astype(np.uint64)
+        out[:, t] = key
+    return out

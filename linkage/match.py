@@ -1,0 +1,366 @@
+"""``linkage match``: the coordinator's job from uploaded ``.clk`` files to entities.
+
+Load and cross-check the uploads (same config fingerprint, same key check value, one file per
+agency, every file intact), find candidate pairs (all pairs, or blocking), score them, resolve
+them into entities, and write ``entities.csv`` (every record), ``review.csv`` (pairs for a
+person to decide) and ``summary.json``. Reads nothing but ``.clk`` files: no plaintext, no
+secret.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from linkage._atomic import atomic_write
+from linkage.compare import dice_candidates
+from linkage.compare.blocking import (
+    BlockingStats,
+    blocked_candidates,
+    lsh_keys,
+    lsh_parameters,
+)
+from linkage.compare.pairs import field_scores
+from linkage.config import Config, builtin_config_path, load_config
+from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
+from linkage.errors import ConfigError, InputError
+from linkage.resolve import cluster, dense_labels, one_to_one, review_pairs, threshold_warnings
+
+#: The Dice a pair should be found at with LSH's target probability (see lsh_parameters).
+LSH_DESIGN_DICE = 0.8
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class MatchReport:
+    """What a run did, in counts only (it goes to the terminal and to summary.json)."""
+
+    mode: str
+    records: dict[str, int]
+    entities: int = 0
+    multi_record_entities: int = 0
+    cross_agency_entities: int = 0
+    within_agency_duplicates: int = 0
+    candidates: int = 0
+    links: int = 0
+    review: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    blocking: dict[str, object] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """Every upload's records side by side: global row r belongs to ``agencies[party[r]]``."""
+
+    agencies: tuple[str, ...]
+    ids: list[str]
+    party: npt.NDArray[np.int32]
+    clks: npt.NDArray[np.uint8]
+    field_clks: npt.NDArray[np.uint8] | None
+    block_keys: npt.NDArray[np.uint64] | None
+    n_fields: int
+
+
+def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[ClkData]]:
+    """Read and cross-check the uploads; refuse anything that cannot be linked as a whole."""
+    if not paths:
+        raise InputError("no .clk files given", "pass one file per agency")
+    files = [read_clk(Path(p)) for p in paths]
+    first, first_path = files[0].header, paths[0]
+    seen: dict[str, Path] = {}
+    for path, data in zip(paths, files, strict=True):
+        h = data.header
+        if h.config_fingerprint != first.config_fingerprint:
+            raise InputError(
+                f"{path} was encoded with config fingerprint {h.config_fingerprint[:12]}..., "
+                f"but {first_path} with {first.config_fingerprint[:12]}...",
+                "every agency must encode with the same config; 'linkage inspect' shows it",
+            )
+        if h.key_check_value != first.key_check_value:
+            raise InputError(
+                f"{path} and {first_path} were encoded with different secrets "
+                "(their key check values differ)",
+                "every agency must encode with the one shared secret",
+            )
+        if h.agency in seen:
+            raise InputError(
+                f"{path} and {seen[h.agency]} both come from agency '{h.agency}'",
+                "send one file per agency, encoded with distinct --agency names",
+            )
+        seen[h.agency] = path
+    sizes = [len(d.ids) for d in files]
+    party = np.repeat(np.arange(len(files), dtype=np.int32), sizes)
+    clks = np.concatenate([d.clks for d in files]) if files else np.zeros((0, 0), np.uint8)
+    has_fields = all(FIELD_CLKS in d.sections for d in files)
+    field_clks = np.concatenate([d.sections[FIELD_CLKS] for d in files]) if has_fields else None
+    has_keys = all(BLOCK_KEYS in d.sections for d in files)
+    keys = (
+        np.concatenate([d.sections[BLOCK_KEYS] for d in files]).view(np.uint64)
+        if has_keys and len(party) > 0
+        else None
+    )
+    ids = [rid for d in files for rid in d.ids]
+    uploads = Uploads(
+        agencies=tuple(d.header.agency for d in files),
+        ids=ids,
+        party=party,
+        clks=clks,
+        field_clks=field_clks,
+        block_keys=keys,
+        n_fields=len(first.fields),
+    )
+    return uploads, files
+
+
+def config_for(files: list[ClkData], config_path: Path | None) -> Config:
+    """The config to match with: the one given, else the built-in one the files name. Either
+    way its fingerprint must be the files' (thresholds are not part of it)."""
+    header = files[0].header
+    if config_path is None:
+        try:
+            builtin = load_config(builtin_config_path(header.config_name))
+        except ConfigError:
+            builtin = None
+        if builtin is None or builtin.fingerprint != header.config_fingerprint:
+            raise ConfigError(
+                f"the uploads were encoded with a config named '{header.config_name}' that is "
+                "not built in",
+                "pass --config with the config the agencies used",
+            )
+        return builtin
+    config = load_config(config_path)
+    if config.fingerprint != header.config_fingerprint:
+        raise ConfigError(
+            f"{config.source} (fingerprint {config.fingerprint[:12]}...) is not the config the "
+            f"uploads were encoded with ({header.config_fingerprint[:12]}...)",
+            "pass the config the agencies used; only [thresholds] and [match] may differ",
+        )
+    return config
+
+
+def find_candidates(
+    uploads: Uploads, config: Config, two_party: bool, progress: Progress | None = None
+) -> tuple[
+    tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]], dict[str, object]
+]:
+    """Candidate pairs (global rows, low first) with record-level Dice >= the candidate
+    threshold, and how they were found."""
+    n = len(uploads.ids)
+    floor = config.thresholds.candidate
+    method = config.match.blocking
+    if method == "auto":
+        if n <= config.match.all_pairs_limit:
+            method = "all"
+        else:
+            method = "keys" if uploads.block_keys is not None else "lsh"
+    if method == "keys" and uploads.block_keys is None:
+        raise InputError(
+            "blocking = 'keys' but not every upload carries blocking keys",
+            "have every agency encode with a config that defines [[blocking]], or use 'lsh'",
+        )
+    if progress:
+        progress(f"finding candidate pairs among {n:,} records ({_METHOD_NAMES[method]})")
+    if method == "all":
+        if two_party:
+            split = int(np.count_nonzero(uploads.party == 0))
+            a, b = uploads.clks[:split], uploads.clks[split:]
+            ra, rb, sc = dice_candidates(a, b, floor)
+            rb = rb + split
+        else:
+            ra, rb, sc = dice_candidates(uploads.clks, None, floor)
+        all_pairs = n * (n - 1) // 2
+        return (ra, rb, sc), {"method": "all pairs", "comparisons": all_pairs}
+    if method == "keys":
+        assert uploads.block_keys is not None
+        keys = uploads.block_keys
+        valid = keys != 0
+        names = [f"key {c + 1}" for c in range(keys.shape[1])]
+    else:
+        density = float(np.unpackbits(uploads.clks[: min(n, 20_000)]).mean()) if n else 0.5
+        design = max(LSH_DESIGN_DICE, floor)
+        sample, tables = lsh_parameters(n, uploads.clks.shape[1] * 8, density, design)
+        keys = lsh_keys(uploads.clks, sample, tables)
+        valid = np.ones_like(keys, dtype=bool)
+        names = [f"table {c + 1}" for c in range(tables)]
+    (ra, rb, sc), stats = blocked_candidates(
+        uploads.clks,
+        keys,
+        valid,
+        floor,
+        names=names,
+        party=uploads.party if two_party else None,
+        method=method,
+    )
+    return (ra, rb, sc), _blocking_summary(stats, n)
+
+
+_METHOD_NAMES = {"all": "all pairs", "keys": "blocking keys", "lsh": "LSH on the filters"}
+
+
+def _blocking_summary(stats: BlockingStats, n: int) -> dict[str, object]:
+    return {
+        "method": _METHOD_NAMES[stats.method],
+        "comparisons": stats.comparisons,
+        "reduction_ratio": round(stats.reduction_ratio(n), 6),
+        "blocks": stats.blocks,
+        "oversized_blocks": stats.oversized_blocks,
+        "records_in_oversized_blocks": stats.oversized_records,
+    }
+
+
+def run_match(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    config_path: Path | None = None,
+    one_to_one_mode: bool = False,
+    progress: Progress | None = None,
+) -> MatchReport:
+    """Link and deduplicate the uploads in ``paths``; write the results into ``out_dir``."""
+    started = time.perf_counter()
+    if one_to_one_mode and len(paths) != 2:
+        raise InputError(
+            f"--one-to-one links exactly two files; {len(paths)} were given",
+            "drop --one-to-one to link and deduplicate any number of agencies",
+        )
+    if progress:
+        progress(f"reading {len(paths)} upload(s)")
+    uploads, files = load_uploads(paths)
+    config = config_for(files, config_path)
+    th, settings = config.thresholds, config.match
+    report = MatchReport(
+        mode="one-to-one" if one_to_one_mode else "cluster",
+        records={
+            a: int(np.count_nonzero(uploads.party == i)) for i, a in enumerate(uploads.agencies)
+        },
+    )
+    (ra, rb, rec_scores), blocking = find_candidates(uploads, config, one_to_one_mode, progress)
+    report.blocking = blocking
+    report.candidates = len(ra)
+    if settings.score == "fields":
+        if uploads.field_clks is None:
+            raise InputError(
+                "the config scores field by field, but the uploads carry no field filters",
+                "set [match] score = 'record' in the config",
+            )
+        scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
+    else:
+        scores = rec_scores
+    if progress:
+        progress(f"resolving {len(ra):,} candidate pairs into entities")
+    n = len(uploads.ids)
+    if one_to_one_mode:
+        accepted = one_to_one(ra, rb, scores, th.upper)
+        labels = np.arange(n, dtype=np.int64)
+        labels[rb[accepted]] = ra[accepted]
+        labels = dense_labels(labels)
+        report.links = len(accepted)
+        refused: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+        reasons: tuple[str, ...] = ()
+    else:
+        result = cluster(
+            n,
+            ra,
+            rb,
+            scores,
+            th.upper,
+            th.lower,
+            max_cluster=settings.max_cluster,
+            min_support=settings.min_support,
+        )
+        labels, refused, reasons = result.labels, result.refused, result.reasons
+        report.links = int(np.count_nonzero((scores >= th.upper) & (labels[ra] == labels[rb])))
+        for reason in reasons:
+            report.refused[reason] = report.refused.get(reason, 0) + 1
+    band = review_pairs(ra, rb, scores, labels, labels, th.upper, th.lower)
+    chosen = np.concatenate([band, refused])
+    why = ["review band"] * len(band) + list(reasons)
+    report.review = len(chosen)
+    _entity_counts(report, labels, uploads.party)
+    density = float(np.unpackbits(uploads.clks[: min(n, 20_000)]).mean()) if n else 0.0
+    report.warnings = threshold_warnings(scores, th.upper, th.lower, density)
+    if blocking.get("oversized_blocks"):
+        report.warnings.append(
+            f"{blocking['oversized_blocks']} blocks were too large to compare "
+            f"({blocking['records_in_oversized_blocks']} records in them); those records were "
+            "compared through the other keys only"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_entities(out_dir / "entities.csv", uploads, labels)
+    _write_review(out_dir / "review.csv", uploads, ra, rb, scores, chosen, why)
+    report.seconds = round(time.perf_counter() - started, 3)
+    with atomic_write(out_dir / "summary.json") as fh:
+        fh.write(json.dumps(asdict(report), indent=2).encode() + b"\n")
+    return report
+
+
+def _entity_counts(
+    report: MatchReport, labels: npt.NDArray[np.int64], party: npt.NDArray[np.int32]
+) -> None:
+    if not len(labels):
+        return
+    sizes = np.bincount(labels)
+    report.entities = len(sizes)
+    report.multi_record_entities = int(np.count_nonzero(sizes > 1))
+    pairs = np.unique(labels.astype(np.int64) * (int(party.max()) + 1) + party)
+    agencies_per = np.bincount(pairs // (int(party.max()) + 1), minlength=len(sizes))
+    report.cross_agency_entities = int(np.count_nonzero(agencies_per > 1))
+    # records beyond the first of an entity within one agency
+    report.within_agency_duplicates = int(len(labels) - len(pairs))
+
+
+def entity_ids(labels: npt.NDArray[np.int64]) -> list[str]:
+    """``E`` and a zero-padded number: sortable, and meaningless outside this run."""
+    width = max(6, len(str(int(labels.max()) + 1))) if len(labels) else 6
+    return [f"E{label + 1:0{width}d}" for label in labels.tolist()]
+
+
+def _write_entities(path: Path, uploads: Uploads, labels: npt.NDArray[np.int64]) -> None:
+    names = [uploads.agencies[p] for p in uploads.party.tolist()]
+    with atomic_write(path) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        w = csv.writer(text, lineterminator="\n")
+        w.writerow(["agency", "record_id", "entity_id"])
+        w.writerows(zip(names, uploads.ids, entity_ids(labels), strict=True))
+        text.flush()
+        text.detach()
+
+
+def _write_review(
+    path: Path,
+    uploads: Uploads,
+    ra: npt.NDArray[np.int64],
+    rb: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float64],
+    chosen: npt.NDArray[np.int64],
+    why: list[str],
+) -> None:
+    with atomic_write(path) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        w = csv.writer(text, lineterminator="\n")
+        w.writerow(["agency_a", "record_id_a", "agency_b", "record_id_b", "score", "reason"])
+        for p, reason in zip(chosen.tolist(), why, strict=True):
+            i, j = int(ra[p]), int(rb[p])
+            w.writerow(
+                [
+                    uploads.agencies[uploads.party[i]],
+                    uploads.ids[i],
+                    uploads.agencies[uploads.party[j]],
+                    uploads.ids[j],
+                    f"{scores[p]:.4f}",
+                    reason,
+                ]
+            )
+        text.flush()
+        text.detach()

@@ -1,0 +1,21 @@
+"""Resolution of scored pairs into entities (people), on the coordinator side.
+
+Public API: :func:`cluster` (multi-party linkage and within-agency deduplication),
+:func:`one_to_one` (the classic two-party mode), :func:`review_pairs`,
+:func:`threshold_warnings` and :func:`dense_labels`. Pure functions over arrays: no file,
+no plaintext, no secret.
+"""
+
+from linkage.resolve.clusters import Clustering, cluster, dense_labels
+from linkage.resolve.diagnostics import threshold_warnings
+from linkage.resolve.one_to_one import one_to_one
+from linkage.resolve.review import review_pairs
+
+__all__ = [
+    "Clustering",
+    "cluster",
+    "dense_labels",
+    "one_to_one",
+    "review_pairs",
+    "threshold_warnings",
+]

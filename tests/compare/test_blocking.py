@@ -1,0 +1,100 @@
+"""Blocking: exactly the above-threshold pairs that share a block, each once; caps reported."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage.compare import dice_candidates
+from linkage.compare.blocking import blocked_candidates, lsh_keys, lsh_parameters
+from linkage.compare.reference import dice_scores
+
+
+def _noisy_copies(rng: np.random.Generator, n: int, flip: float) -> np.ndarray:
+    base = rng.random((n, 1024)) < 0.35
+    noise = rng.random((n, 1024)) < flip
+    return np.packbits(np.concatenate([base, base ^ noise]), axis=1)
+
+
+def _brute(x, keys, valid, threshold, party=None, max_block=10**9):
+    scores = dice_scores(x, x)
+    pop = np.bitwise_count(x).sum(axis=1)
+    want = set()
+    for c in range(keys.shape[1]):
+        values, counts = np.unique(keys[valid[:, c], c], return_counts=True)
+        small = set(values[counts <= max_block].tolist())
+        for i in range(len(x)):
+            for j in range(i + 1, len(x)):
+                same = valid[i, c] and valid[j, c] and keys[i, c] == keys[j, c]
+                cross = party is None or party[i] != party[j]
+                usable = pop[i] > 0 and pop[j] > 0
+                wanted = same and cross and usable and keys[i, c] in small
+                if wanted and scores[i, j] >= threshold:
+                    want.add((i, j))
+    return want, scores
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 40),
+    n_keys=st.integers(1, 3),
+    threshold=st.sampled_from([0.2, 0.5, 0.8]),
+    two_party=st.booleans(),
+    max_block=st.sampled_from([2, 5, 1000]),
+)
+def test_blocked_pairs_are_exactly_the_shared_block_pairs(
+    seed, n, n_keys, threshold, two_party, max_block
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.packbits(rng.random((n, 64)) < rng.random(), axis=1)
+    keys = rng.integers(0, 4, (n, n_keys)).astype(np.uint64)
+    valid = rng.random((n, n_keys)) < 0.8
+    party = rng.integers(0, 2, n).astype(np.int32) if two_party else None
+    (ra, rb, sc), stats = blocked_candidates(
+        x, keys, valid, threshold, party=party, max_block=max_block
+    )
+    want, scores = _brute(x, keys, valid, threshold, party, max_block)
+    got = list(zip(ra.tolist(), rb.tolist(), strict=True))
+    assert len(got) == len(set(got)) == stats.candidates
+    assert set(got) == want
+    assert np.array_equal(sc, scores[ra, rb])
+    assert got == sorted(got)
+
+
+def test_oversized_blocks_are_skipped_and_counted() -> None:
+    rng = np.random.default_rng(1)
+    x = _noisy_copies(rng, 50, 0.02)  # row i and row i + 50 are near copies
+    keys = np.zeros((100, 2), np.uint64)
+    keys[:, 1] = np.arange(100) % 50  # key 2 puts each pair of copies together
+    valid = np.ones_like(keys, dtype=bool)
+    (ra, rb, _), stats = blocked_candidates(x, keys, valid, 0.8, max_block=10)
+    assert stats.oversized_blocks == 1 and stats.oversized_records == 100
+    assert set(zip(ra.tolist(), rb.tolist(), strict=True)) == {(i, i + 50) for i in range(50)}
+    assert stats.comparisons == 50
+    assert 0.98 < stats.reduction_ratio(100) < 1.0
+
+
+def test_lsh_finds_near_copies_with_far_fewer_comparisons() -> None:
+    rng = np.random.default_rng(2)
+    n = 2000
+    x = _noisy_copies(rng, n // 2, 0.04)
+    sample, tables = lsh_parameters(n, 1024, 0.35, 0.8)
+    keys = lsh_keys(x, sample, tables)
+    (ra, rb, _), stats = blocked_candidates(x, keys, np.ones_like(keys, dtype=bool), 0.7)
+    full = dice_candidates(x, None, 0.7)
+    found = set(zip(ra.tolist(), rb.tolist(), strict=True))
+    allpairs = set(zip(full[0].tolist(), full[1].tolist(), strict=True))
+    assert found <= allpairs
+    assert len(found) >= 0.99 * len(allpairs)
+    assert stats.reduction_ratio(n) > 0.9
+
+
+def test_lsh_parameters_follow_the_risk() -> None:
+    small = lsh_parameters(10_000, 1024, 0.35, 0.8)
+    large = lsh_parameters(1_000_000, 1024, 0.35, 0.8)
+    assert large[0] > small[0]  # more records: more bits, or buckets fill with strangers
+    loose = lsh_parameters(1_000_000, 1024, 0.35, 0.7)
+    assert loose[1] > large[1]  # lower design Dice: more tables for the same recall
+    assert lsh_keys(np.zeros((3, 8), np.uint8), 10, 4).shape == (3, 4)

@@ -1,0 +1,94 @@
+"""Resolution: no chaining through one borderline pair, caps, one-to-one, review, warnings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from linkage.resolve import cluster, dense_labels, one_to_one, review_pairs, threshold_warnings
+
+
+def _pairs(items: list[tuple[int, int, float]]):
+    ra = np.array([i for i, _, _ in items], np.int64)
+    rb = np.array([j for _, j, _ in items], np.int64)
+    sc = np.array([s for _, _, s in items], np.float64)
+    return ra, rb, sc
+
+
+def test_a_record_must_match_most_of_a_cluster() -> None:
+    # 0-1 strong, 1-2 strong, but 0-2 unrelated: connected components would chain all three
+    ra, rb, sc = _pairs([(0, 1, 0.95), (1, 2, 0.9), (0, 2, 0.1)])
+    result = cluster(4, ra, rb, sc, 0.8, 0.7)
+    assert result.labels[0] == result.labels[1] != result.labels[2]
+    assert result.reasons == ("weak support",)
+    assert result.refused.tolist() == [1]  # index into the supporting pairs
+    # with the third side in the review band, the triangle holds together
+    ra, rb, sc = _pairs([(0, 1, 0.95), (1, 2, 0.9), (0, 2, 0.72)])
+    assert len(set(cluster(3, ra, rb, sc, 0.8, 0.7).labels.tolist())) == 1
+
+
+def test_two_clusters_join_only_with_majority_support() -> None:
+    # {0,1,2} and {3,4,5}, one bridge 2-3 above upper: refused; bridges between most members:
+    # merged. (Merges go best pair first, so a bridge stronger than every pair inside both
+    # clusters would be taken first; the chaining risk is the borderline bridge.)
+    inside = [(0, 1, 0.9), (0, 2, 0.9), (1, 2, 0.9), (3, 4, 0.9), (3, 5, 0.9), (4, 5, 0.9)]
+    ra, rb, sc = _pairs([*inside, (2, 3, 0.85)])
+    labels = cluster(6, ra, rb, sc, 0.8, 0.7).labels
+    assert len(set(labels.tolist())) == 2
+    bridges = [(i, j, 0.85) for i in range(3) for j in range(3, 6)]
+    ra, rb, sc = _pairs(inside + bridges)
+    assert len(set(cluster(6, ra, rb, sc, 0.8, 0.7).labels.tolist())) == 1
+
+
+def test_cluster_size_is_capped() -> None:
+    n = 10
+    items = [(i, j, 0.9) for i in range(n) for j in range(i + 1, n)]
+    ra, rb, sc = _pairs(items)
+    result = cluster(n, ra, rb, sc, 0.8, 0.7, max_cluster=4)
+    assert np.bincount(result.labels).max() <= 4
+    assert "size cap" in result.reasons
+
+
+def test_labels_are_dense_and_ordered_by_first_record() -> None:
+    ra, rb, sc = _pairs([(3, 4, 0.9), (0, 4, 0.2)])
+    labels = cluster(5, ra, rb, sc, 0.8, 0.7).labels
+    assert labels.tolist() == [0, 1, 2, 3, 3]
+    assert dense_labels(np.array([7, 7, 2, 9, 2])).tolist() == [0, 0, 1, 2, 1]
+    with pytest.raises(ValueError):
+        cluster(2, *_pairs([(1, 1, 0.9)]), 0.8, 0.7)
+
+
+def test_one_to_one_is_greedy_by_score() -> None:
+    # a0 likes b0 (0.9) and b1 (0.95); a1 likes b1 (0.93): greedy takes a0-b1, then nothing
+    # for a1 (b1 used), and a0-b0 is not taken (a0 used)
+    ra, rb, sc = _pairs([(0, 0, 0.9), (0, 1, 0.95), (1, 1, 0.93), (2, 2, 0.5)])
+    accepted = one_to_one(ra, rb, sc, 0.8)
+    assert accepted.tolist() == [1]
+    assert one_to_one(ra, rb, sc, 0.4).tolist() == [1, 3]
+
+
+def test_review_pairs_are_band_pairs_left_apart() -> None:
+    ra, rb, sc = _pairs([(0, 1, 0.75), (2, 3, 0.72), (0, 2, 0.95), (4, 5, 0.5)])
+    labels = np.array([0, 1, 0, 2, 3, 4])
+    chosen = review_pairs(ra, rb, sc, labels, labels, 0.8, 0.7)
+    assert chosen.tolist() == [0, 1]  # best first; 4-5 is below the band
+    labels[1] = 0
+    assert review_pairs(ra, rb, sc, labels, labels, 0.8, 0.7).tolist() == [1]
+
+
+def test_threshold_warnings() -> None:
+    rng = np.random.default_rng(0)
+    good = np.concatenate([rng.uniform(0.5, 0.6, 5000), rng.uniform(0.9, 1.0, 500)])
+    assert threshold_warnings(good, 0.8, 0.7, 0.35) == []
+    crowded = np.concatenate([rng.normal(0.8, 0.03, 5000), rng.uniform(0.9, 1.0, 100)])
+    assert any(
+        "sits where scores are dense" in w for w in threshold_warnings(crowded, 0.8, 0.7, 0.35)
+    )
+    assert any(
+        "no pair reached" in w
+        for w in threshold_warnings(good, 0.99, 0.7, 0.35)
+        + threshold_warnings(good[good < 0.9], 0.9, 0.7, 0.35)
+    )
+    band = np.concatenate([rng.uniform(0.7, 0.8, 800), rng.uniform(0.8, 1.0, 100)])
+    assert any("review band" in w for w in threshold_warnings(band, 0.8, 0.7, 0.35))
+    assert any("dense" in w for w in threshold_warnings(good, 0.8, 0.7, 0.7))

@@ -1,0 +1,164 @@
+"""``linkage match``: the CLI contract, quality on the synthetic network, and every refusal."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from linkage.config import builtin_config_path
+from linkage.encoding.keys import write_secret
+from linkage.evaluate.metrics import pairwise_quality
+from tests.conftest import TODAY
+from tests.test_cli import run
+
+
+@pytest.fixture(scope="module")
+def uploads(network, hmis_config, tmp_path_factory) -> list[Path]:
+    """The network's three agencies encoded with one shared secret."""
+    from linkage.encoding.keys import generate_secret
+    from linkage.encoding.pipeline import encode_file
+
+    out = tmp_path_factory.mktemp("uploads")
+    secret = generate_secret()
+    paths = []
+    for client in network:
+        target = out / f"{client.parent.name}.clk"
+        encode_file(hmis_config, secret, client, target, client.parent.name, today=TODAY)
+        paths.append(target)
+    return paths
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _truth_labels(network: list[Path], rows: list[dict[str, str]]) -> np.ndarray:
+    truth = {
+        (r["agency"], r["record_id"]): r["person_id"]
+        for r in _rows(network[0].parent.parent / "truth.csv")
+    }
+    people = [truth[(r["agency"], r["record_id"])] for r in rows]
+    return np.unique(people, return_inverse=True)[1]
+
+
+def test_match_writes_every_record_and_finds_people(
+    uploads, network, tmp_path, capsys, monkeypatch
+) -> None:
+    code, out, err = run(["match", *uploads, "-o", tmp_path / "res"], capsys, monkeypatch)
+    assert code == 0, err
+    rows = _rows(tmp_path / "res" / "entities.csv")
+    assert list(rows[0]) == ["agency", "record_id", "entity_id"]
+    exported = sum(len(_rows(p)) for p in network)
+    assert len(rows) == exported
+    assert len({(r["agency"], r["record_id"]) for r in rows}) == exported
+    found = np.unique([r["entity_id"] for r in rows], return_inverse=True)[1]
+    quality = pairwise_quality(found, _truth_labels(network, rows))
+    assert quality.precision > 0.97 and quality.recall > 0.85
+    assert abs(quality.count_error) < 0.1
+    review = _rows(tmp_path / "res" / "review.csv")
+    assert all(0.65 <= float(r["score"]) < 0.75 or r["reason"] != "review band" for r in review)
+    summary = json.loads((tmp_path / "res" / "summary.json").read_text())
+    assert summary["entities"] == len(set(r["entity_id"] for r in rows))
+    assert f"{exported:,} records from 3 agencies" in out
+    # the summary never shows a record's content: only counts and file names
+    assert all(r["record_id"] not in out for r in rows[:50])
+
+
+def test_one_to_one_links_each_record_at_most_once(uploads, tmp_path, capsys, monkeypatch) -> None:
+    code, _, err = run(
+        ["match", uploads[0], uploads[1], "--one-to-one", "-o", tmp_path], capsys, monkeypatch
+    )
+    assert code == 0, err
+    rows = _rows(tmp_path / "entities.csv")
+    per_entity: dict[str, list[str]] = {}
+    for r in rows:
+        per_entity.setdefault(r["entity_id"], []).append(r["agency"])
+    assert max(len(v) for v in per_entity.values()) == 2
+    assert all(len(set(v)) == len(v) for v in per_entity.values())  # never two of one agency
+    assert sum(len(v) == 2 for v in per_entity.values()) > 50
+    code, _, err = run(["match", *uploads, "--one-to-one", "-o", tmp_path], capsys, monkeypatch)
+    assert code == 2 and "exactly two files" in err
+
+
+def _refused(args, capsys, monkeypatch, out: Path) -> str:
+    code, stdout, err = run([*args, "-o", out], capsys, monkeypatch)
+    assert code != 0 and stdout == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())  # nothing written
+    return err
+
+
+def test_refusals(uploads, network, hmis_config, tmp_path, capsys, monkeypatch) -> None:
+    from linkage.encoding.pipeline import encode_file
+
+    out = tmp_path / "never"
+    # another secret
+    other = tmp_path / "other.key"
+    write_secret(other)
+    from linkage.encoding.keys import read_secret
+
+    wrong = tmp_path / "wrong.clk"
+    encode_file(hmis_config, read_secret(other), network[2], wrong, "agency_9", today=TODAY)
+    assert "different secrets" in _refused(["match", uploads[0], wrong], capsys, monkeypatch, out)
+    # the same agency twice
+    twice = tmp_path / "twice.clk"
+    shutil.copy(uploads[0], twice)
+    err = _refused(["match", uploads[0], twice], capsys, monkeypatch, out)
+    assert "both come from agency 'agency_1'" in err
+    # another config
+    text = builtin_config_path("hmis").read_text().replace("length = 2048", "length = 1024")
+    cfg = tmp_path / "small.toml"
+    cfg.write_text(text)
+    code, _, err = run(["match", *uploads, "--config", cfg, "-o", out], capsys, monkeypatch)
+    assert code == 2 and "is not the config the uploads were encoded with" in err
+    # a corrupt file
+    bad = tmp_path / "bad.clk"
+    data = bytearray(uploads[1].read_bytes())
+    data[len(data) // 2] ^= 0x40
+    bad.write_bytes(bytes(data))
+    assert "bad.clk" in _refused(["match", uploads[0], bad], capsys, monkeypatch, out)
+    truncated = tmp_path / "short.clk"
+    truncated.write_bytes(bytes(data[: len(data) // 3]))
+    assert "short.clk" in _refused(["match", uploads[0], truncated], capsys, monkeypatch, out)
+
+
+def test_thresholds_come_from_the_config(uploads, tmp_path, capsys, monkeypatch) -> None:
+    """[thresholds] are not in the fingerprint: a coordinator may tune them."""
+    text = builtin_config_path("hmis").read_text()
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        text.replace("upper = 0.75", "upper = 0.95").replace("lower = 0.65", "lower = 0.9")
+    )
+    code, _, err = run(
+        ["match", *uploads, "--config", strict, "-o", tmp_path / "s"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    run(["match", *uploads, "-o", tmp_path / "d"], capsys, monkeypatch)
+    strict_n = len({r["entity_id"] for r in _rows(tmp_path / "s" / "entities.csv")})
+    default_n = len({r["entity_id"] for r in _rows(tmp_path / "d" / "entities.csv")})
+    assert strict_n > default_n  # fewer links: more entities
+
+
+def test_lsh_and_all_pairs_agree_on_this_network(uploads, tmp_path, capsys, monkeypatch) -> None:
+    text = builtin_config_path("hmis").read_text()
+    lsh = tmp_path / "lsh.toml"
+    lsh.write_text(text.replace('blocking = "auto"', 'blocking = "lsh"'))
+    code, out, err = run(
+        ["match", *uploads, "--config", lsh, "-o", tmp_path / "l"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert "LSH" in out
+    run(["match", *uploads, "-o", tmp_path / "a"], capsys, monkeypatch)
+    by_lsh = _rows(tmp_path / "l" / "entities.csv")
+    by_all = _rows(tmp_path / "a" / "entities.csv")
+    labels_lsh = np.unique([r["entity_id"] for r in by_lsh], return_inverse=True)[1]
+    labels_all = np.unique([r["entity_id"] for r in by_all], return_inverse=True)[1]
+    assert pairwise_quality(labels_lsh, labels_all).recall > 0.97
+    summary = json.loads((tmp_path / "l" / "summary.json").read_text())
+    assert summary["blocking"]["reduction_ratio"] > 0.5
