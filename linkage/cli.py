@@ -307,7 +307,7 @@ def match(
     record_id, entity_id for every record), OUTPUT/review.csv (pairs in the review band, for a
     person to decide) and OUTPUT/summary.json.
     """
-    from linkage.match import run_match
+    from linkage.match import run_match, summary_lines
 
     if not files:
         raise click.UsageError("give at least one .clk file")
@@ -324,32 +324,6 @@ def match(
         return
     for line in summary_lines(report, output):
         click.echo(line)
-
-
-def summary_lines(report: Any, output: Path) -> list[str]:
-    """The one-screen summary of a match run."""
-    total = sum(report.records.values())
-    lines = [
-        f"matched {total:,} records from {len(report.records)} agencies "
-        f"({report.mode} mode) in {report.seconds:.1f}s",
-        "  records: " + ", ".join(f"{a} {n:,}" for a, n in report.records.items()),
-        f"  candidates: {report.candidates:,} pairs by {report.blocking['method']}",
-        f"  entities: {report.entities:,} ({report.multi_record_entities:,} with several records, "
-        f"{report.cross_agency_entities:,} seen by several agencies, "
-        f"{report.within_agency_duplicates:,} duplicate records within an agency)",
-        f"  links: {report.links:,} automatic; {report.review:,} pairs to review",
-    ]
-    if "reduction_ratio" in report.blocking:
-        lines.append(
-            f"  blocking: {report.blocking['comparisons']:,} comparisons, "
-            f"reduction ratio {report.blocking['reduction_ratio']:.6f}"
-        )
-    if report.refused:
-        why = ", ".join(f"{n} {r}" for r, n in sorted(report.refused.items()))
-        lines.append(f"  merges refused (sent to review): {why}")
-    lines.extend(f"warning: {w}" for w in report.warnings)
-    lines.append(f"wrote {output / 'entities.csv'}, {output / 'review.csv'}, summary.json")
-    return lines
 
 
 @cli.command(epilog=_example("linkage demo --out demo-output"))

@@ -80,6 +80,17 @@ class HardeningStep:
     probability: float = 0.0
 
 
+#: What a blocking key may take of a field's normalised value.
+BLOCKING_TRANSFORMS = ("value", "initial", "soundex", "metaphone", "year", "last4")
+_TRANSFORM_KINDS = {
+    "initial": ("name", "surname", "text"),
+    "soundex": ("name", "surname", "text"),
+    "metaphone": ("name", "surname", "text"),
+    "year": ("date",),
+    "last4": ("ssn", "digits"),
+}
+
+
 @dataclass(frozen=True)
 class BlockingKey:
     """A blocking key computed by the agency from plaintext parts and carried keyed."""
@@ -103,8 +114,9 @@ class Thresholds:
 #: records hold (a missing value neither helps nor hurts); "record" is the record-level Dice.
 SCORES = ("fields", "record")
 #: How candidate pairs are found: "auto" compares all pairs up to ``all_pairs_limit`` records,
-#: then uses the agencies' blocking keys when every file carries them, else LSH on the filters.
-BLOCKING_METHODS = ("auto", "all", "keys", "lsh")
+#: then uses the agencies' blocking keys together with LSH on the filters when every file
+#: carries keys, else LSH alone.
+BLOCKING_METHODS = ("auto", "all", "keys", "lsh", "keys+lsh")
 
 
 @dataclass(frozen=True)
@@ -365,10 +377,20 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     for b in top.items("blocking"):
         bname = b.get("name", str, required=True)
         parts = b.get("parts", list, required=True)
+        if not parts:
+            raise b._err(f"blocking key '{bname}' has no parts")
         for p in parts:
-            fname = str(p).split(":", 1)[0]
+            fname, _, transform = str(p).partition(":")
             if fname not in names:
                 raise b._err(f"blocking part '{p}' names no defined field")
+            kind = next(f for f in fields if f.name == fname).kind
+            if transform and transform not in BLOCKING_TRANSFORMS:
+                raise b._err(
+                    f"blocking part '{p}': unknown transform, expected one of "
+                    + ", ".join(BLOCKING_TRANSFORMS)
+                )
+            if transform in _TRANSFORM_KINDS and kind not in _TRANSFORM_KINDS[transform]:
+                raise b._err(f"blocking part '{p}': '{transform}' does not apply to a {kind}")
         b.done()
         blocking.append(BlockingKey(name=bname, parts=tuple(str(p) for p in parts)))
 

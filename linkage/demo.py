@@ -1,19 +1,25 @@
 """``linkage demo``: the whole agency-side job on synthetic data, as a user would run it.
 
-It grows with the project: today it generates a synthetic network, a shared secret, and encodes
-each agency's export exactly as ``linkage encode`` does.
+It generates a synthetic network, a shared secret, encodes each agency's export exactly as
+``linkage encode`` does, then plays the coordinator exactly as ``linkage match`` does, and
+finally (as a researcher would) scores the result against the ground truth.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from linkage.config import builtin_config_path, load_config
 from linkage.encoding.keys import read_secret, write_secret
 from linkage.encoding.pipeline import encode_file
+from linkage.evaluate.metrics import Quality, pairwise_quality
 from linkage.evaluate.synth import write_network
 from linkage.inspect import summarize
+from linkage.match import run_match, summary_lines
 
 
 def run_demo(out: Path, people: int, agencies: int, seed: int) -> Iterator[str]:
@@ -42,4 +48,26 @@ def run_demo(out: Path, people: int, agencies: int, seed: int) -> Iterator[str]:
     yield "4. what the coordinator receives (first upload):"
     for line in summarize(uploads / f"{clients[0].parent.name}.clk"):
         yield "   " + line
-    yield f"done: uploads in {uploads}; ground truth in {out / 'exports' / 'truth.csv'}"
+    results = out / "results"
+    paths = [uploads / f"{path.parent.name}.clk" for path in clients]
+    matched = run_match(paths, results)
+    yield "5. the coordinator links the uploads (linkage match):"
+    for line in summary_lines(matched, results):
+        yield "   " + line
+    quality = _quality(results / "entities.csv", out / "exports" / "truth.csv")
+    yield (
+        f"6. against the ground truth: precision {quality.precision:.3f}, recall "
+        f"{quality.recall:.3f}, F1 {quality.f1:.3f}; {quality.entities} people found for "
+        f"{quality.true_entities} real ({quality.count_error:+.1%})"
+    )
+    yield f"done: uploads in {uploads}; results in {results}"
+
+
+def _quality(entities: Path, truth: Path) -> Quality:
+    with open(truth, newline="") as fh:
+        person = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
+    with open(entities, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    found = np.unique([r["entity_id"] for r in rows], return_inverse=True)[1]
+    real = np.unique([person[(r["agency"], r["record_id"])] for r in rows], return_inverse=True)
+    return pairwise_quality(found, real[1])

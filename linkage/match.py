@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from linkage._atomic import atomic_write
 from linkage.compare import dice_candidates
 from linkage.compare.blocking import (
     BlockingStats,
+    KeyColumn,
     blocked_candidates,
-    lsh_keys,
+    key_columns,
+    lsh_columns,
     lsh_parameters,
 )
 from linkage.compare.pairs import field_scores
@@ -163,8 +166,8 @@ def find_candidates(
         if n <= config.match.all_pairs_limit:
             method = "all"
         else:
-            method = "keys" if uploads.block_keys is not None else "lsh"
-    if method == "keys" and uploads.block_keys is None:
+            method = "keys+lsh" if uploads.block_keys is not None else "lsh"
+    if method in ("keys", "keys+lsh") and uploads.block_keys is None:
         raise InputError(
             "blocking = 'keys' but not every upload carries blocking keys",
             "have every agency encode with a config that defines [[blocking]], or use 'lsh'",
@@ -181,31 +184,31 @@ def find_candidates(
             ra, rb, sc = dice_candidates(uploads.clks, None, floor)
         all_pairs = n * (n - 1) // 2
         return (ra, rb, sc), {"method": "all pairs", "comparisons": all_pairs}
-    if method == "keys":
+    columns: list[Iterable[KeyColumn]] = []
+    if method in ("keys", "keys+lsh"):
         assert uploads.block_keys is not None
-        keys = uploads.block_keys
-        valid = keys != 0
-        names = [f"key {c + 1}" for c in range(keys.shape[1])]
-    else:
+        columns.append(key_columns(uploads.block_keys))
+    if method in ("lsh", "keys+lsh"):
         density = float(np.unpackbits(uploads.clks[: min(n, 20_000)]).mean()) if n else 0.5
         design = max(LSH_DESIGN_DICE, floor)
         sample, tables = lsh_parameters(n, uploads.clks.shape[1] * 8, density, design)
-        keys = lsh_keys(uploads.clks, sample, tables)
-        valid = np.ones_like(keys, dtype=bool)
-        names = [f"table {c + 1}" for c in range(tables)]
+        columns.append(lsh_columns(uploads.clks, sample, tables))
     (ra, rb, sc), stats = blocked_candidates(
         uploads.clks,
-        keys,
-        valid,
+        itertools.chain(*columns),
         floor,
-        names=names,
         party=uploads.party if two_party else None,
         method=method,
     )
     return (ra, rb, sc), _blocking_summary(stats, n)
 
 
-_METHOD_NAMES = {"all": "all pairs", "keys": "blocking keys", "lsh": "LSH on the filters"}
+_METHOD_NAMES = {
+    "all": "all pairs",
+    "keys": "blocking keys",
+    "lsh": "LSH on the filters",
+    "keys+lsh": "blocking keys and LSH",
+}
 
 
 def _blocking_summary(stats: BlockingStats, n: int) -> dict[str, object]:
@@ -219,25 +222,28 @@ def _blocking_summary(stats: BlockingStats, n: int) -> dict[str, object]:
     }
 
 
-def run_match(
-    paths: Sequence[Path],
-    out_dir: Path,
+@dataclass(frozen=True)
+class MatchResult:
+    """Everything a run decided, in memory: entity label per global row, the scored candidate
+    pairs, and which of them go to review (with why)."""
+
+    labels: npt.NDArray[np.int64]
+    rows_a: npt.NDArray[np.int64]
+    rows_b: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]
+    review: npt.NDArray[np.int64]
+    review_reasons: list[str]
+    report: MatchReport
+
+
+def match_uploads(
+    uploads: Uploads,
+    config: Config,
     *,
-    config_path: Path | None = None,
     one_to_one_mode: bool = False,
     progress: Progress | None = None,
-) -> MatchReport:
-    """Link and deduplicate the uploads in ``paths``; write the results into ``out_dir``."""
-    started = time.perf_counter()
-    if one_to_one_mode and len(paths) != 2:
-        raise InputError(
-            f"--one-to-one links exactly two files; {len(paths)} were given",
-            "drop --one-to-one to link and deduplicate any number of agencies",
-        )
-    if progress:
-        progress(f"reading {len(paths)} upload(s)")
-    uploads, files = load_uploads(paths)
-    config = config_for(files, config_path)
+) -> MatchResult:
+    """Find, score and resolve candidate pairs: the whole decision, with no file written."""
     th, settings = config.thresholds, config.match
     report = MatchReport(
         mode="one-to-one" if one_to_one_mode else "cluster",
@@ -294,11 +300,35 @@ def run_match(
         report.warnings.append(
             f"{blocking['oversized_blocks']} blocks were too large to compare "
             f"({blocking['records_in_oversized_blocks']} records in them); those records were "
-            "compared through the other keys only"
+            "compared through the other keys or tables only"
         )
+    return MatchResult(labels, ra, rb, scores, chosen, why, report)
+
+
+def run_match(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    config_path: Path | None = None,
+    one_to_one_mode: bool = False,
+    progress: Progress | None = None,
+) -> MatchReport:
+    """Link and deduplicate the uploads in ``paths``; write the results into ``out_dir``."""
+    started = time.perf_counter()
+    if one_to_one_mode and len(paths) != 2:
+        raise InputError(
+            f"--one-to-one links exactly two files; {len(paths)} were given",
+            "drop --one-to-one to link and deduplicate any number of agencies",
+        )
+    if progress:
+        progress(f"reading {len(paths)} upload(s)")
+    uploads, files = load_uploads(paths)
+    config = config_for(files, config_path)
+    result = match_uploads(uploads, config, one_to_one_mode=one_to_one_mode, progress=progress)
+    report = result.report
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_entities(out_dir / "entities.csv", uploads, labels)
-    _write_review(out_dir / "review.csv", uploads, ra, rb, scores, chosen, why)
+    _write_entities(out_dir / "entities.csv", uploads, result.labels)
+    _write_review(out_dir / "review.csv", uploads, result)
     report.seconds = round(time.perf_counter() - started, 3)
     with atomic_write(out_dir / "summary.json") as fh:
         fh.write(json.dumps(asdict(report), indent=2).encode() + b"\n")
@@ -337,20 +367,13 @@ def _write_entities(path: Path, uploads: Uploads, labels: npt.NDArray[np.int64])
         text.detach()
 
 
-def _write_review(
-    path: Path,
-    uploads: Uploads,
-    ra: npt.NDArray[np.int64],
-    rb: npt.NDArray[np.int64],
-    scores: npt.NDArray[np.float64],
-    chosen: npt.NDArray[np.int64],
-    why: list[str],
-) -> None:
+def _write_review(path: Path, uploads: Uploads, result: MatchResult) -> None:
+    ra, rb, scores = result.rows_a, result.rows_b, result.scores
     with atomic_write(path) as fh:
         text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
         w = csv.writer(text, lineterminator="\n")
         w.writerow(["agency_a", "record_id_a", "agency_b", "record_id_b", "score", "reason"])
-        for p, reason in zip(chosen.tolist(), why, strict=True):
+        for p, reason in zip(result.review.tolist(), result.review_reasons, strict=True):
             i, j = int(ra[p]), int(rb[p])
             w.writerow(
                 [
@@ -364,3 +387,29 @@ def _write_review(
             )
         text.flush()
         text.detach()
+
+
+def summary_lines(report: MatchReport, output: Path) -> list[str]:
+    """The one-screen summary of a match run."""
+    total = sum(report.records.values())
+    lines = [
+        f"matched {total:,} records from {len(report.records)} agencies "
+        f"({report.mode} mode) in {report.seconds:.1f}s",
+        "  records: " + ", ".join(f"{a} {n:,}" for a, n in report.records.items()),
+        f"  candidates: {report.candidates:,} pairs by {report.blocking['method']}",
+        f"  entities: {report.entities:,} ({report.multi_record_entities:,} with several records, "
+        f"{report.cross_agency_entities:,} seen by several agencies, "
+        f"{report.within_agency_duplicates:,} duplicate records within an agency)",
+        f"  links: {report.links:,} automatic; {report.review:,} pairs to review",
+    ]
+    if "reduction_ratio" in report.blocking:
+        lines.append(
+            f"  blocking: {report.blocking['comparisons']:,} comparisons, "
+            f"reduction ratio {report.blocking['reduction_ratio']:.6f}"
+        )
+    if report.refused:
+        why = ", ".join(f"{n} {r}" for r, n in sorted(report.refused.items()))
+        lines.append(f"  merges refused (sent to review): {why}")
+    lines.extend(f"warning: {w}" for w in report.warnings)
+    lines.append(f"wrote {output / 'entities.csv'}, {output / 'review.csv'}, summary.json")
+    return lines

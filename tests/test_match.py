@@ -20,11 +20,10 @@ from tests.test_cli import run
 @pytest.fixture(scope="module")
 def uploads(network, hmis_config, tmp_path_factory) -> list[Path]:
     """The network's three agencies encoded with one shared secret."""
-    from linkage.encoding.keys import generate_secret
     from linkage.encoding.pipeline import encode_file
 
     out = tmp_path_factory.mktemp("uploads")
-    secret = generate_secret()
+    secret = bytes(range(32))  # fixed, so that blocking outcomes are the same on every run
     paths = []
     for client in network:
         target = out / f"{client.parent.name}.clk"
@@ -145,20 +144,65 @@ def test_thresholds_come_from_the_config(uploads, tmp_path, capsys, monkeypatch)
     assert strict_n > default_n  # fewer links: more entities
 
 
-def test_lsh_and_all_pairs_agree_on_this_network(uploads, tmp_path, capsys, monkeypatch) -> None:
+def _candidates(uploads: list[Path], config_text: str, tmp_path: Path, name: str):
+    from linkage.match import config_for, load_uploads, match_uploads
+
+    path = tmp_path / f"{name}.toml"
+    path.write_text(config_text)
+    loaded, files = load_uploads(uploads)
+    result = match_uploads(loaded, config_for(files, path))
+    pairs = set(zip(result.rows_a.tolist(), result.rows_b.tolist(), strict=True))
+    return pairs, result
+
+
+def test_blocking_finds_the_pairs_all_pairs_finds(uploads, tmp_path) -> None:
+    from linkage.compare.pairs import pair_dice
+    from linkage.match import load_uploads
+
     text = builtin_config_path("hmis").read_text()
-    lsh = tmp_path / "lsh.toml"
-    lsh.write_text(text.replace('blocking = "auto"', 'blocking = "lsh"'))
-    code, out, err = run(
-        ["match", *uploads, "--config", lsh, "-o", tmp_path / "l"], capsys, monkeypatch
+    every, full = _candidates(uploads, text, tmp_path, "all")
+    assert full.report.blocking["method"] == "all pairs"
+    by_keys, keyed = _candidates(
+        uploads, text.replace('blocking = "auto"', 'blocking = "keys"'), tmp_path, "keys"
     )
-    assert code == 0, err
-    assert "LSH" in out
-    run(["match", *uploads, "-o", tmp_path / "a"], capsys, monkeypatch)
-    by_lsh = _rows(tmp_path / "l" / "entities.csv")
-    by_all = _rows(tmp_path / "a" / "entities.csv")
-    labels_lsh = np.unique([r["entity_id"] for r in by_lsh], return_inverse=True)[1]
-    labels_all = np.unique([r["entity_id"] for r in by_all], return_inverse=True)[1]
-    assert pairwise_quality(labels_lsh, labels_all).recall > 0.97
-    summary = json.loads((tmp_path / "l" / "summary.json").read_text())
-    assert summary["blocking"]["reduction_ratio"] > 0.5
+    by_lsh, hashed = _candidates(
+        uploads, text.replace('blocking = "auto"', 'blocking = "lsh"'), tmp_path, "lsh"
+    )
+    assert by_keys <= every and by_lsh <= every
+    # of the pairs all-pairs comparison links, blocking keys find nearly all
+    linked = {(i, j) for i, j in every if full.labels[i] == full.labels[j]}
+    assert len(linked & by_keys) >= 0.95 * len(linked)
+    assert keyed.report.blocking["reduction_ratio"] > 0.99
+    # LSH is designed to find pairs at record-level Dice 0.8 with probability 0.99
+    loaded, _ = load_uploads(uploads)
+    ordered = sorted(every)
+    ra, rb = (np.array(x, np.int64) for x in zip(*ordered, strict=True))
+    dice = pair_dice(loaded.clks, loaded.clks, ra, rb)
+    high = {p for p, s in zip(ordered, dice.tolist(), strict=True) if s >= 0.8}
+    assert len(high & by_lsh) >= 0.97 * len(high)
+    assert hashed.report.blocking["reduction_ratio"] > 0.5
+    # entities barely move
+    labels = (r.labels for r in (full, keyed, hashed))
+    base = next(labels)
+    for other in labels:
+        assert pairwise_quality(other, base).recall > 0.9
+
+
+def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
+    import dataclasses
+
+    from linkage.encoding.pipeline import encode_file
+    from linkage.errors import InputError
+    from linkage.match import load_uploads, match_uploads
+
+    plain = dataclasses.replace(hmis_config, blocking=())
+    paths = []
+    for client in network[:2]:
+        target = tmp_path / f"{client.parent.name}.clk"
+        encode_file(plain, bytes(32), client, target, client.parent.name, today=TODAY)
+        paths.append(target)
+    loaded, _ = load_uploads(paths)
+    assert loaded.block_keys is None
+    keys = dataclasses.replace(plain, match=dataclasses.replace(plain.match, blocking="keys"))
+    with pytest.raises(InputError, match="blocking keys"):
+        match_uploads(loaded, keys)

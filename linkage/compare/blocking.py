@@ -22,7 +22,7 @@ and reported, and their records are still compared through the other keys or tab
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,58 +170,69 @@ def _compare_blocks(
     return np.concatenate(found_a), np.concatenate(found_b)
 
 
+#: One way of putting records into blocks: a name, a key per record, and where it is valid.
+KeyColumn = tuple[str, npt.NDArray[np.uint64], npt.NDArray[np.bool_]]
+
+
+def key_columns(
+    keys: npt.NDArray[np.uint64], names: Sequence[str] | None = None
+) -> Iterator[KeyColumn]:
+    """The columns of a (records x keys) matrix of agency blocking keys (0: no key)."""
+    for c in range(keys.shape[1]):
+        column = np.ascontiguousarray(keys[:, c])
+        yield (names[c] if names else f"key {c + 1}"), column, column != 0
+
+
 def blocked_candidates(
     filters: npt.NDArray[np.uint8],
-    keys: npt.NDArray[np.uint64],
-    valid: npt.NDArray[np.bool_],
+    columns: Iterable[KeyColumn],
     threshold: float,
     *,
-    names: list[str] | None = None,
     party: npt.NDArray[np.int32] | None = None,
     max_block: int = MAX_BLOCK,
     method: str = "keys",
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Candidates, BlockingStats]:
     """Pairs sharing a block under any key column, with record-level Dice >= ``threshold``.
 
-    ``keys[:, c]`` is each record's key under key column c, used where ``valid[:, c]``. With
-    ``party`` (one integer per record), only pairs of different parties are returned (two-party
-    linkage); without it, every pair once (deduplication). Returns ``(rows_a, rows_b, scores)``
-    with rows_a < rows_b, sorted, and the blocking statistics.
+    Each column gives every record a key, used where it is valid; columns are consumed one at
+    a time, so LSH tables are made and dropped one by one. With ``party`` (one integer per
+    record), only pairs of different parties are returned (two-party linkage); without it,
+    every pair once (deduplication). Returns ``(rows_a, rows_b, scores)`` with rows_a < rows_b,
+    sorted, and the blocking statistics.
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
-    if keys.ndim != 2 or keys.shape != valid.shape or keys.shape[0] != filters.shape[0]:
-        raise ValueError("keys and valid must be (records x key columns), like the filters")
     words = _words(filters)
+    n = len(words)
     pop = _popcounts(words)
     cross = party is not None
-    parties = np.zeros(len(words), np.int32) if party is None else np.asarray(party, np.int32)
+    parties = np.zeros(n, np.int32) if party is None else np.asarray(party, np.int32)
     stats = BlockingStats(method=method)
-    all_a: list[npt.NDArray[np.int64]] = []
-    all_b: list[npt.NDArray[np.int64]] = []
-    usable = valid & (pop > 0)[:, None]  # two empty filters never match
-    for c in range(keys.shape[1]):
-        members, starts, sizes, big, big_records = _groups(
-            np.ascontiguousarray(keys[:, c]), usable[:, c], max_block
-        )
+    found = np.zeros(0, np.int64)  # pairs as low * n + high, kept unique
+    fresh: list[npt.NDArray[np.int64]] = []
+    pending = 0
+    nonempty = pop > 0  # two empty filters never match
+    for name, keys, valid in columns:
+        if keys.shape != (n,) or valid.shape != (n,):
+            raise ValueError("each key column must hold one key per record")
+        members, starts, sizes, big, big_records = _groups(keys, valid & nonempty, max_block)
         stats.blocks += len(sizes)
         stats.oversized_blocks += big
         stats.oversized_records += big_records
         done = int((sizes * (sizes - 1) // 2).sum())
         stats.comparisons += done
-        if names is not None:
-            stats.per_key[names[c]] = done
+        stats.per_key[name] = done
         ra, rb = _compare_blocks(words, pop, members, starts, sizes, parties, cross, threshold)
-        all_a.append(ra)
-        all_b.append(rb)
+        fresh.append(ra * n + rb)
+        pending += len(ra)
+        if pending > max(len(found), 1 << 20):  # the same pair recurs across tables: fold
+            found = np.unique(np.concatenate([found, *fresh]))
+            fresh, pending = [], 0
         if progress is not None:
-            progress(c + 1, keys.shape[1])
-    ra = np.concatenate(all_a) if all_a else np.zeros(0, np.int64)
-    rb = np.concatenate(all_b) if all_b else np.zeros(0, np.int64)
-    if len(ra):
-        unique = np.unique(ra * len(words) + rb)
-        ra, rb = unique // len(words), unique % len(words)
+            progress(name)
+    found = np.unique(np.concatenate([found, *fresh]))
+    ra, rb = found // max(n, 1), found % max(n, 1)
     scores = _exact(words, pop, ra, rb)
     sure = scores >= threshold
     ra, rb, scores = ra[sure], rb[sure], scores[sure]
@@ -268,10 +279,10 @@ def lsh_parameters(
     return sample, max(1, tables)
 
 
-def lsh_keys(
+def lsh_columns(
     filters: npt.NDArray[np.uint8], sample: int, tables: int, seed: int = 0
-) -> npt.NDArray[np.uint64]:
-    """(records x tables) bucket keys: each table's sampled bits packed into a uint64.
+) -> Iterator[KeyColumn]:
+    """One key column per LSH table: each table's sampled bits packed into a uint64.
 
     The positions are drawn from ``seed`` alone; they need not be secret (the coordinator
     already holds the filters), only the same for every record."""
@@ -279,12 +290,11 @@ def lsh_keys(
         raise ValueError("bits per table must be between 1 and 64")
     rng = np.random.default_rng(seed)
     n_bits = filters.shape[1] * 8
-    out = np.zeros((filters.shape[0], tables), np.uint64)
+    everyone = np.ones(filters.shape[0], dtype=bool)
     for t in range(tables):
         positions = rng.choice(n_bits, size=min(sample, n_bits), replace=False)
         key = np.zeros(filters.shape[0], np.uint64)
         for pos in positions.tolist():
             bit = (filters[:, pos >> 3] >> np.uint8(7 - (pos & 7))) & np.uint8(1)
             key = (key << np.uint64(1)) | bit.astype(np.uint64)
-        out[:, t] = key
-    return out
+        yield f"table {t + 1}", key, everyone

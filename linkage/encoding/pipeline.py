@@ -25,7 +25,17 @@ import numpy.typing as npt
 from linkage import __version__
 from linkage._atomic import atomic_write
 from linkage.config import Config
-from linkage.container import CLKS, FIELD_CLKS, IDS, ClkWriter, Header, Section, encode_ids
+from linkage.container import (
+    BLOCK_KEYS,
+    CLKS,
+    FIELD_CLKS,
+    IDS,
+    ClkWriter,
+    Header,
+    Section,
+    encode_ids,
+)
+from linkage.encoding.blocking_keys import BlockingKeyMaker
 from linkage.encoding.encoder import EncodedChunk, Encoder
 from linkage.encoding.keys import key_check_value, record_id_key
 from linkage.errors import InputError
@@ -128,6 +138,7 @@ class _Context:
     """What a process needs to turn a raw block into container-ready bytes."""
 
     encoder: Encoder
+    blocking: BlockingKeyMaker | None
     layout: Layout
     positions: _FieldPos
     id_key: bytes  # empty unless record ids are pseudonymised
@@ -143,6 +154,7 @@ class _Done:
     lines: npt.NDArray[np.int64]
     id_map: bytes
     encoded: EncodedChunk
+    block_keys: npt.NDArray[np.uint8] | None
     stats: ReadStats
 
 
@@ -158,7 +170,19 @@ def _init_worker(
     id_key: bytes,
 ) -> None:
     global _context
-    _context = _Context(Encoder(config, secret, today=today), layout, positions, id_key)
+    _context = _make_context(config, secret, today, layout, positions, id_key)
+
+
+def _make_context(
+    config: Config,
+    secret: bytes,
+    today: _dt.date,
+    layout: Layout,
+    positions: _FieldPos,
+    id_key: bytes,
+) -> _Context:
+    blocking = BlockingKeyMaker(config, secret, today) if config.blocking else None
+    return _Context(Encoder(config, secret, today=today), blocking, layout, positions, id_key)
 
 
 def _work(block: bytes, line: int, ctx: _Context | None = None) -> _Done:
@@ -166,7 +190,9 @@ def _work(block: bytes, line: int, ctx: _Context | None = None) -> _Done:
     ctx = ctx or _context
     assert ctx is not None
     chunk, stats = parse_block(block, line, ctx.layout)
-    encoded = ctx.encoder.encode(*_split(chunk, ctx.positions))
+    columns, qualities = _split(chunk, ctx.positions)
+    encoded = ctx.encoder.encode(columns, qualities)
+    block_keys = ctx.blocking.keys(columns, qualities) if ctx.blocking else None
     ids = chunk.ids
     id_map = b""
     if ctx.id_key:
@@ -180,6 +206,7 @@ def _work(block: bytes, line: int, ctx: _Context | None = None) -> _Done:
         lines=np.array(chunk.lines, np.int64),
         id_map=id_map,
         encoded=encoded,
+        block_keys=block_keys,
         stats=stats,
     )
 
@@ -195,6 +222,9 @@ def make_header(config: Config, secret: bytes, agency: str, pseudonymous: bool) 
     sections = [Section(IDS, 0), Section(CLKS, config.output_length // 8)]
     if config.field_length:
         sections.append(Section(FIELD_CLKS, len(config.fields) * config.output_field_length // 8))
+    if config.blocking:
+        # optional: a coordinator that cannot use keys still reads the filters
+        sections.append(Section(BLOCK_KEYS, 8 * len(config.blocking), required=False))
     return Header(
         config_fingerprint=config.fingerprint,
         config_name=config.name,
@@ -255,6 +285,8 @@ def encode_file(
             sections: dict[str, npt.NDArray[np.uint8]] = {CLKS: done.encoded.clks}
             if done.encoded.field_clks is not None:
                 sections[FIELD_CLKS] = done.encoded.field_clks
+            if done.block_keys is not None:
+                sections[BLOCK_KEYS] = done.block_keys
             writer.write_encoded(done.n, done.ids_payload, sections)
             for name, counts in done.encoded.status_counts.items():
                 totals[name] += counts
@@ -286,8 +318,7 @@ def _encoded_blocks(
     """Finished blocks in input order, from this process or from ``workers`` processes that
     each parse, encode and serialise whole blocks (this one only reads and writes)."""
     if workers <= 1:
-        config, secret, today, layout, positions, id_key = ctx
-        local = _Context(Encoder(config, secret, today=today), layout, positions, id_key)
+        local = _make_context(*ctx)
         for block, line in reader.blocks():
             yield _work(block, line, local)
         return

@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.compare import dice_candidates
-from linkage.compare.blocking import blocked_candidates, lsh_keys, lsh_parameters
+from linkage.compare.blocking import (
+    blocked_candidates,
+    key_columns,
+    lsh_columns,
+    lsh_parameters,
+)
 from linkage.compare.reference import dice_scores
 
 
@@ -52,8 +57,9 @@ def test_blocked_pairs_are_exactly_the_shared_block_pairs(
     keys = rng.integers(0, 4, (n, n_keys)).astype(np.uint64)
     valid = rng.random((n, n_keys)) < 0.8
     party = rng.integers(0, 2, n).astype(np.int32) if two_party else None
+    columns = [(f"k{c}", keys[:, c].copy(), valid[:, c].copy()) for c in range(n_keys)]
     (ra, rb, sc), stats = blocked_candidates(
-        x, keys, valid, threshold, party=party, max_block=max_block
+        x, columns, threshold, party=party, max_block=max_block
     )
     want, scores = _brute(x, keys, valid, threshold, party, max_block)
     got = list(zip(ra.tolist(), rb.tolist(), strict=True))
@@ -66,10 +72,9 @@ def test_blocked_pairs_are_exactly_the_shared_block_pairs(
 def test_oversized_blocks_are_skipped_and_counted() -> None:
     rng = np.random.default_rng(1)
     x = _noisy_copies(rng, 50, 0.02)  # row i and row i + 50 are near copies
-    keys = np.zeros((100, 2), np.uint64)
-    keys[:, 1] = np.arange(100) % 50  # key 2 puts each pair of copies together
-    valid = np.ones_like(keys, dtype=bool)
-    (ra, rb, _), stats = blocked_candidates(x, keys, valid, 0.8, max_block=10)
+    keys = np.ones((100, 2), np.uint64)  # key 1 puts everyone in one block
+    keys[:, 1] = np.arange(100) % 50 + 1  # key 2 puts each pair of copies together
+    (ra, rb, _), stats = blocked_candidates(x, key_columns(keys), 0.8, max_block=10)
     assert stats.oversized_blocks == 1 and stats.oversized_records == 100
     assert set(zip(ra.tolist(), rb.tolist(), strict=True)) == {(i, i + 50) for i in range(50)}
     assert stats.comparisons == 50
@@ -81,8 +86,8 @@ def test_lsh_finds_near_copies_with_far_fewer_comparisons() -> None:
     n = 2000
     x = _noisy_copies(rng, n // 2, 0.04)
     sample, tables = lsh_parameters(n, 1024, 0.35, 0.8)
-    keys = lsh_keys(x, sample, tables)
-    (ra, rb, _), stats = blocked_candidates(x, keys, np.ones_like(keys, dtype=bool), 0.7)
+    (ra, rb, _), stats = blocked_candidates(x, lsh_columns(x, sample, tables), 0.7)
+    assert len(stats.per_key) == tables
     full = dice_candidates(x, None, 0.7)
     found = set(zip(ra.tolist(), rb.tolist(), strict=True))
     allpairs = set(zip(full[0].tolist(), full[1].tolist(), strict=True))
@@ -97,4 +102,5 @@ def test_lsh_parameters_follow_the_risk() -> None:
     assert large[0] > small[0]  # more records: more bits, or buckets fill with strangers
     loose = lsh_parameters(1_000_000, 1024, 0.35, 0.7)
     assert loose[1] > large[1]  # lower design Dice: more tables for the same recall
-    assert lsh_keys(np.zeros((3, 8), np.uint8), 10, 4).shape == (3, 4)
+    columns = list(lsh_columns(np.zeros((3, 8), np.uint8), 10, 4))
+    assert len(columns) == 4 and all(key.shape == (3,) for _, key, _ in columns)
