@@ -170,6 +170,15 @@ def _compare_blocks(
     return np.concatenate(found_a), np.concatenate(found_b)
 
 
+def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Sorted distinct values. (numpy 2.3's hash-based ``np.unique`` took 20 s on 25M pair
+    codes here; sorting takes under 2.)"""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
+
+
 #: One way of putting records into blocks: a name, a key per record, and where it is valid.
 KeyColumn = tuple[str, npt.NDArray[np.uint64], npt.NDArray[np.bool_]]
 
@@ -227,11 +236,11 @@ def blocked_candidates(
         fresh.append(ra * n + rb)
         pending += len(ra)
         if pending > max(len(found), 1 << 20):  # the same pair recurs across tables: fold
-            found = np.unique(np.concatenate([found, *fresh]))
+            found = _distinct(np.concatenate([found, *fresh]))
             fresh, pending = [], 0
         if progress is not None:
             progress(name)
-    found = np.unique(np.concatenate([found, *fresh]))
+    found = _distinct(np.concatenate([found, *fresh]))
     ra, rb = found // max(n, 1), found % max(n, 1)
     scores = _exact(words, pop, ra, rb)
     sure = scores >= threshold

@@ -66,10 +66,17 @@ def cluster(
     """
     if not 0.0 < lower <= upper <= 1.0:
         raise ValueError("thresholds need 0 < lower <= upper <= 1")
-    support = scores >= lower
-    ra, rb, sc = rows_a[support], rows_b[support], scores[support]
-    if np.any(ra == rb):
+    if np.any(rows_a == rows_b):
         raise ValueError("a record cannot be paired with itself")
+    # A record with no pair at or above upper never joins anyone, so a supporting pair that
+    # touches one can never be counted: dropping those keeps the loop below to the records
+    # that matter (on a million records, a few percent of the candidate pairs).
+    strong_records = np.zeros(n, bool)
+    strong_pairs = scores >= upper
+    strong_records[rows_a[strong_pairs]] = True
+    strong_records[rows_b[strong_pairs]] = True
+    support = (scores >= lower) & strong_records[rows_a] & strong_records[rows_b]
+    ra, rb, sc = rows_a[support], rows_b[support], scores[support]
     parent = np.arange(n, dtype=np.int64)
     members: dict[int, list[int]] = {}
     links: dict[int, dict[int, int]] = {}
