@@ -117,7 +117,9 @@ def name_parts(raw: str) -> tuple[str, ...]:
     text = _NOT_LETTER.sub("", fold(raw).replace("'", "").replace(".", " ").replace(",", " "))
     words = [w for w in _SPACES.split(text) if w and w not in _SUFFIXES]
     joined = "".join(words)
-    return tuple(p for p in joined.split("-") if p)
+    # a suffix can also stand as a hyphen half ("V-" after folding "V¯"): drop it there too,
+    # or normalising the result again would drop it then, and the two would differ
+    return tuple(p for p in joined.split("-") if p and p not in _SUFFIXES)
 
 
 def normalize_name(raw: str, quality: str = "") -> Value:
