@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,12 @@ class Uploads:
     field_clks: npt.NDArray[np.uint8] | None
     block_keys: npt.NDArray[np.uint64] | None
     n_fields: int
+
+    @cached_property
+    def density(self) -> float:
+        """Mean share of bits set, from up to 20k filters (enough for two decimals)."""
+        sample = self.clks[:20_000]
+        return float(np.unpackbits(sample).mean()) if len(sample) else 0.0
 
 
 def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[ClkData]]:
@@ -189,9 +196,8 @@ def find_candidates(
         assert uploads.block_keys is not None
         columns.append(key_columns(uploads.block_keys))
     if method in ("lsh", "keys+lsh"):
-        density = float(np.unpackbits(uploads.clks[: min(n, 20_000)]).mean()) if n else 0.5
         design = max(LSH_DESIGN_DICE, floor)
-        sample, tables = lsh_parameters(n, uploads.clks.shape[1] * 8, density, design)
+        sample, tables = lsh_parameters(n, uploads.clks.shape[1] * 8, uploads.density, design)
         columns.append(lsh_columns(uploads.clks, sample, tables))
     (ra, rb, sc), stats = blocked_candidates(
         uploads.clks,
@@ -294,8 +300,7 @@ def match_uploads(
     why = ["review band"] * len(band) + list(reasons)
     report.review = len(chosen)
     _entity_counts(report, labels, uploads.party)
-    density = float(np.unpackbits(uploads.clks[: min(n, 20_000)]).mean()) if n else 0.0
-    report.warnings = threshold_warnings(scores, th.upper, th.lower, density)
+    report.warnings = threshold_warnings(scores, th.upper, th.lower, uploads.density)
     if blocking.get("oversized_blocks"):
         report.warnings.append(
             f"{blocking['oversized_blocks']} blocks were too large to compare "

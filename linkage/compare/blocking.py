@@ -22,7 +22,7 @@ and reported, and their records are still compared through the other keys or tab
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from linkage.compare.kernel import _dice, _intersection, _popcounts, _words
+from linkage.compare.pairs import pair_dice
 from linkage.compare.reference import Candidates
 
 #: Default size above which a block is left out (and reported).
@@ -183,13 +184,11 @@ def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 KeyColumn = tuple[str, npt.NDArray[np.uint64], npt.NDArray[np.bool_]]
 
 
-def key_columns(
-    keys: npt.NDArray[np.uint64], names: Sequence[str] | None = None
-) -> Iterator[KeyColumn]:
+def key_columns(keys: npt.NDArray[np.uint64]) -> Iterator[KeyColumn]:
     """The columns of a (records x keys) matrix of agency blocking keys (0: no key)."""
     for c in range(keys.shape[1]):
         column = np.ascontiguousarray(keys[:, c])
-        yield (names[c] if names else f"key {c + 1}"), column, column != 0
+        yield f"key {c + 1}", column, column != 0
 
 
 def blocked_candidates(
@@ -200,7 +199,6 @@ def blocked_candidates(
     party: npt.NDArray[np.int32] | None = None,
     max_block: int = MAX_BLOCK,
     method: str = "keys",
-    progress: Callable[[str], None] | None = None,
 ) -> tuple[Candidates, BlockingStats]:
     """Pairs sharing a block under any key column, with record-level Dice >= ``threshold``.
 
@@ -238,34 +236,14 @@ def blocked_candidates(
         if pending > max(len(found), 1 << 20):  # the same pair recurs across tables: fold
             found = _distinct(np.concatenate([found, *fresh]))
             fresh, pending = [], 0
-        if progress is not None:
-            progress(name)
     found = _distinct(np.concatenate([found, *fresh]))
     ra, rb = found // max(n, 1), found % max(n, 1)
-    scores = _exact(words, pop, ra, rb)
+    # rescored in float64 as the kernel scores them: the block passes kept float32
+    scores = pair_dice(filters, filters, ra, rb)
     sure = scores >= threshold
     ra, rb, scores = ra[sure], rb[sure], scores[sure]
     stats.candidates = len(ra)
     return (ra, rb, scores), stats
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _exact_scores(words: Any, pop: Any, ra: Any, rb: Any, out: Any) -> None:
-    for p in prange(ra.shape[0]):
-        total = pop[ra[p]] + pop[rb[p]]
-        out[p] = 2.0 * _intersection(words, ra[p], words, rb[p]) / total if total else 0.0
-
-
-def _exact(
-    words: npt.NDArray[np.uint64],
-    pop: npt.NDArray[np.int64],
-    ra: npt.NDArray[np.int64],
-    rb: npt.NDArray[np.int64],
-) -> npt.NDArray[np.float64]:
-    """float64 scores, computed as the kernel computes them (the block pass kept float32)."""
-    out = np.empty(len(ra), np.float64)
-    _exact_scores(words, pop, ra, rb, out)
-    return out
 
 
 def lsh_parameters(
