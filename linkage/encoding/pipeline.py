@@ -161,26 +161,17 @@ class _Done:
 _context: _Context | None = None
 
 
-def _init_worker(
-    config: Config,
-    secret: bytes,
-    today: _dt.date,
-    layout: Layout,
-    positions: _FieldPos,
-    id_key: bytes,
-) -> None:
+#: What a process is given to build its context: plain data that pickles to workers.
+_ContextArgs = tuple[Config, bytes, _dt.date, Layout, _FieldPos, bytes]
+
+
+def _init_worker(*args: *_ContextArgs) -> None:
     global _context
-    _context = _make_context(config, secret, today, layout, positions, id_key)
+    _context = _make_context(args)
 
 
-def _make_context(
-    config: Config,
-    secret: bytes,
-    today: _dt.date,
-    layout: Layout,
-    positions: _FieldPos,
-    id_key: bytes,
-) -> _Context:
+def _make_context(args: _ContextArgs) -> _Context:
+    config, secret, today, layout, positions, id_key = args
     blocking = BlockingKeyMaker(config, secret, today) if config.blocking else None
     return _Context(Encoder(config, secret, today=today), blocking, layout, positions, id_key)
 
@@ -311,14 +302,14 @@ def _csv_cell(text: str) -> str:
 
 
 def _encoded_blocks(
-    ctx: tuple[Config, bytes, _dt.date, Layout, _FieldPos, bytes],
+    ctx: _ContextArgs,
     reader: BlockReader,
     workers: int,
 ) -> Iterator[_Done]:
     """Finished blocks in input order, from this process or from ``workers`` processes that
     each parse, encode and serialise whole blocks (this one only reads and writes)."""
     if workers <= 1:
-        local = _make_context(*ctx)
+        local = _make_context(ctx)
         for block, line in reader.blocks():
             yield _work(block, line, local)
         return
