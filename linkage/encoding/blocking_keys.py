@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -57,46 +58,40 @@ class BlockingKeyMaker:
         self.today = today
         self.key = derive(secret, config.fingerprint, "blocking", 32)
         self.position = {f.name: i for i, f in enumerate(config.fields)}
-        self._parts: dict[tuple[str, str, str], str] = {}
+        # per field: (raw, quality) -> normalised text; per (field, transform): text -> part.
+        # Names and dates repeat, so each distinct value is normalised and transformed once.
+        self._texts: dict[str, dict[tuple[str, str], str]] = {}
+        self._parts: dict[tuple[str, str], dict[str, str]] = {}
 
-    def _part(self, spec_name: str, transform: str, raw: str, quality: str) -> str:
-        cache_key = (spec_name, raw, quality)
-        text = self._parts.get(cache_key)
-        if text is None:
-            value = normalize(raw, quality, self.config.field(spec_name), self.today)
-            text = value.text if value.status in (Status.PRESENT, Status.PARTIAL) else ""
-            if len(self._parts) > 1 << 20:
-                self._parts.clear()
-            self._parts[cache_key] = text
-        return _TRANSFORM[transform](text) if text else ""
+    def _normalised(
+        self, name: str, columns: Sequence[Sequence[str]], qualities: Sequence[Sequence[str] | None]
+    ) -> list[str]:
+        """Each record's normalised value of field ``name`` ("" when missing or invalid)."""
+        spec = self.config.field(name)
+        pos = self.position[name]
+        raws, quals = columns[pos], qualities[pos]
+        memo = _bounded(self._texts, name)
+        out = []
+        for key in zip(raws, quals if quals is not None else [""] * len(raws), strict=True):
+            text = memo.get(key)
+            if text is None:
+                value = normalize(key[0], key[1], spec, self.today)
+                ok = value.status in (Status.PRESENT, Status.PARTIAL)
+                text = memo[key] = value.text if ok else ""
+            out.append(text)
+        return out
 
-    def _one(
-        self,
-        key: BlockingKey,
-        columns: Sequence[Sequence[str]],
-        qualities: Sequence[Sequence[str] | None],
-        n: int,
-    ) -> npt.NDArray[np.uint64]:
-        parts = []
-        for part in key.parts:
-            name, _, transform = part.partition(":")
-            pos = self.position[name]
-            quals = qualities[pos]
-            raws = columns[pos]
-            parts.append(
-                [
-                    self._part(name, transform or "value", raws[r], quals[r] if quals else "")
-                    for r in range(n)
-                ]
-            )
-        out = np.zeros(n, np.uint64)
-        prefix = key.name.encode() + b"\x1f"
-        for r, values in enumerate(zip(*parts, strict=True)):
-            if all(values):
-                digest = hashlib.blake2b(
-                    prefix + "\x1f".join(values).encode(), digest_size=8, key=self.key
-                ).digest()
-                out[r] = int.from_bytes(digest, "little") or 1
+    def _column(self, part: str, texts: list[str]) -> list[str]:
+        """Each record's blocking part ``field:transform`` from its normalised texts."""
+        name, _, transform = part.partition(":")
+        apply = _TRANSFORM[transform or "value"]
+        memo = _bounded(self._parts, (name, transform))
+        out = []
+        for text in texts:
+            value = memo.get(text)
+            if value is None:
+                value = memo[text] = apply(text) if text else ""
+            out.append(value)
         return out
 
     def keys(
@@ -104,7 +99,40 @@ class BlockingKeyMaker:
     ) -> npt.NDArray[np.uint8]:
         """(records x 8 bytes per key): the section as it is written to the .clk file."""
         n = len(columns[0]) if columns else 0
-        out = np.zeros((n, len(self.config.blocking)), np.uint64)
+        texts: dict[str, list[str]] = {}
+        parts: dict[str, list[str]] = {}
+        out = np.zeros((n, len(self.config.blocking)), "<u8")
         for c, key in enumerate(self.config.blocking):
-            out[:, c] = self._one(key, columns, qualities, n)
-        return out.astype("<u8").view(np.uint8).reshape(n, 8 * len(self.config.blocking))
+            for part in key.parts:
+                if part not in parts:
+                    name = part.partition(":")[0]
+                    if name not in texts:
+                        texts[name] = self._normalised(name, columns, qualities)
+                    parts[part] = self._column(part, texts[name])
+            out[:, c] = self._digests(key, [parts[p] for p in key.parts], n)
+        return out.view(np.uint8).reshape(n, 8 * len(self.config.blocking))
+
+    def _digests(self, key: BlockingKey, parts: list[list[str]], n: int) -> npt.NDArray[np.uint64]:
+        """The keyed 64-bit digest of each record's parts; 0 where any part is missing."""
+        prefix = key.name + "\x1f"
+        blake, secret, none = hashlib.blake2b, self.key, bytes(8)
+        digests = [
+            blake((prefix + "\x1f".join(values)).encode(), digest_size=8, key=secret).digest()
+            if all(values)
+            else none
+            for values in zip(*parts, strict=True)
+        ]
+        out = np.frombuffer(b"".join(digests), "<u8").astype(np.uint64)
+        present = np.ones(n, bool)
+        for column in parts:
+            present &= np.fromiter(map(bool, column), bool, n)
+        out[present & (out == 0)] = 1  # 0 means "no key"; a digest of 0 (p = 2^-64) becomes 1
+        return out
+
+
+def _bounded(memos: dict[Any, dict[Any, str]], name: Any) -> dict[Any, str]:
+    """The memo for ``name``, emptied once it holds a million values (bounds memory)."""
+    memo = memos.setdefault(name, {})
+    if len(memo) > 1 << 20:
+        memo.clear()
+    return memo
