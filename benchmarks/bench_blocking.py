@@ -14,7 +14,6 @@ cached between runs under the temp folder.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import resource
 import subprocess
@@ -29,7 +28,7 @@ from linkage.config import builtin_config_path, load_config
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
 from linkage.evaluate.metrics import pairwise_quality
-from linkage.evaluate.synth import write_network
+from linkage.evaluate.synth import truth_labels, write_network
 
 AGENCIES = 3
 COVERAGE = 0.5
@@ -69,28 +68,15 @@ def run_one(folder: Path, method: str) -> dict[str, object]:
     result = match_uploads(uploads, config)
     finished = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    keys = [
-        (uploads.agencies[p], rid)
-        for p, rid in zip(uploads.party.tolist(), uploads.ids, strict=True)
-    ]
-    row_of = {k: i for i, k in enumerate(keys)}
-    groups: dict[str, list[int]] = {}
-    with open(folder / "exports" / "truth.csv", newline="") as fh:
-        for r in csv.DictReader(fh):
-            groups.setdefault(r["person_id"], []).append(row_of[(r["agency"], r["record_id"])])
+    records = zip((uploads.agencies[p] for p in uploads.party.tolist()), uploads.ids, strict=True)
+    person = truth_labels(folder / "exports" / "truth.csv", records)
+    order = np.argsort(person, kind="stable")  # rows of one person together, ascending
+    groups = np.split(order, np.flatnonzero(np.diff(person[order])) + 1)
     pairs = np.array(
-        [
-            (min(a, b), max(a, b))
-            for rows in groups.values()
-            for i, a in enumerate(rows)
-            for b in rows[i + 1 :]
-        ],
+        [(a, b) for rows in groups for i, a in enumerate(rows.tolist()) for b in rows[i + 1 :]],
         np.int64,
     ).reshape(-1, 2)
     n = len(uploads.ids)
-    person = np.empty(n, np.int64)
-    for label, rows in enumerate(groups.values()):
-        person[rows] = label
     quality = pairwise_quality(result.labels, person)
     reachable = pair_dice(uploads.clks, uploads.clks, pairs[:, 0], pairs[:, 1]) >= (
         config.thresholds.candidate

@@ -17,7 +17,7 @@ from linkage.config import builtin_config_path, load_config
 from linkage.encoding.keys import read_secret, write_secret
 from linkage.encoding.pipeline import encode_file
 from linkage.evaluate.metrics import Quality, pairwise_quality
-from linkage.evaluate.synth import write_network
+from linkage.evaluate.synth import truth_labels, write_network
 from linkage.inspect import summarize
 from linkage.match import run_match, summary_lines
 
@@ -64,10 +64,9 @@ def run_demo(out: Path, people: int, agencies: int, seed: int) -> Iterator[str]:
 
 
 def _quality(entities: Path, truth: Path) -> Quality:
-    with open(truth, newline="") as fh:
-        person = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
     with open(entities, newline="") as fh:
         rows = list(csv.DictReader(fh))
     found = np.unique([r["entity_id"] for r in rows], return_inverse=True)[1]
-    real = np.unique([person[(r["agency"], r["record_id"])] for r in rows], return_inverse=True)
-    return pairwise_quality(found, real[1])
+    return pairwise_quality(
+        found, truth_labels(truth, ((r["agency"], r["record_id"]) for r in rows))
+    )

@@ -13,6 +13,7 @@ import pytest
 from linkage.config import builtin_config_path
 from linkage.encoding.keys import write_secret
 from linkage.evaluate.metrics import pairwise_quality
+from linkage.evaluate.synth import truth_labels
 from tests.conftest import TODAY
 from tests.test_cli import run
 
@@ -38,12 +39,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _truth_labels(network: list[Path], rows: list[dict[str, str]]) -> np.ndarray:
-    truth = {
-        (r["agency"], r["record_id"]): r["person_id"]
-        for r in _rows(network[0].parent.parent / "truth.csv")
-    }
-    people = [truth[(r["agency"], r["record_id"])] for r in rows]
-    return np.unique(people, return_inverse=True)[1]
+    records = [(r["agency"], r["record_id"]) for r in rows]
+    return truth_labels(network[0].parent.parent / "truth.csv", records)
 
 
 def test_match_writes_every_record_and_finds_people(
@@ -83,6 +80,8 @@ def test_one_to_one_links_each_record_at_most_once(uploads, tmp_path, capsys, mo
     assert sum(len(v) == 2 for v in per_entity.values()) > 50
     code, _, err = run(["match", *uploads, "--one-to-one", "-o", tmp_path], capsys, monkeypatch)
     assert code == 2 and "exactly two files" in err
+    code, _, err = run(["match", "-o", tmp_path / "none"], capsys, monkeypatch)
+    assert code == 2 and "at least one .clk file" in err and not (tmp_path / "none").exists()
 
 
 def _refused(args, capsys, monkeypatch, out: Path) -> str:

@@ -12,9 +12,12 @@ import csv
 import datetime as _dt
 import io
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from faker import Faker
 from nicknames import NickNamer
 
@@ -233,3 +236,12 @@ def write_network(
     with atomic_write(out_dir / "truth.csv") as fh:
         fh.write(truth.getvalue().encode())
     return paths
+
+
+def truth_labels(path: Path, records: Iterable[tuple[str, str]]) -> npt.NDArray[np.int64]:
+    """Person label (0..k-1) of each ``(agency, record_id)``, from a ``truth.csv`` written by
+    :func:`write_network`: what match results are scored against."""
+    with open(path, newline="") as fh:
+        person = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
+    people = [person[record] for record in records]
+    return np.unique(people, return_inverse=True)[1].astype(np.int64)
