@@ -37,7 +37,10 @@ def test_fingerprint_ignores_column_names_but_not_weights() -> None:
 def test_fingerprint_ignores_matcher_thresholds() -> None:
     raw = _raw()
     raw["thresholds"] = {"upper": 0.9, "lower": 0.75}
+    raw["match"] = {"score": "record", "blocking": "lsh", "max_cluster": 5}
     assert parse_config(raw).fingerprint == parse_config(_raw()).fingerprint
+    raw["blocking"].pop()  # blocking keys set bytes in the upload: they are in it
+    assert parse_config(raw).fingerprint != parse_config(_raw()).fingerprint
 
 
 @pytest.mark.parametrize(
@@ -56,6 +59,25 @@ def test_fingerprint_ignores_matcher_thresholds() -> None:
         (lambda d: d["fields"].append(dict(d["fields"][0])), "defined twice"),
         (lambda d: d["hardening"].append({"step": "blip"}), "blip needs"),
         (lambda d: d.update(thresholds={"upper": 0.5, "lower": 0.9}), "lower <= upper"),
+        (lambda d: d["thresholds"].update(candidate=1.5), "'candidate' must be in"),
+        (
+            lambda d: d.update(
+                match={"score": "record"},
+                thresholds={"upper": 0.8, "lower": 0.7, "candidate": 0.75},
+            ),
+            "must not exceed 'lower'",
+        ),
+        (lambda d: d["match"].update(score="best"), "'score' is 'best'"),
+        (lambda d: d["match"].update(blocking="fast"), "'blocking' is 'fast'"),
+        (lambda d: d["match"].update(max_cluster=1), "'max_cluster' must be at least 2"),
+        (lambda d: d["match"].update(min_support=1.0), "'min_support' must be in"),
+        (lambda d: d["match"].update(all_pairs_limit=-1), "'all_pairs_limit'"),
+        (lambda d: d["hardening"].append({"step": "balance"}), "cannot tell a missing field"),
+        (lambda d: d["filter"].update(field_length=0), "needs field-level filters"),
+        (lambda d: d["blocking"][0].update(parts=["dob:soundex"]), "does not apply to a date"),
+        (lambda d: d["blocking"][0].update(parts=["dob:reverse"]), "unknown transform"),
+        (lambda d: d["blocking"][0].update(parts=["height"]), "names no defined field"),
+        (lambda d: d["blocking"][0].update(parts=[]), "has no parts"),
     ],
 )
 def test_invalid_configs_name_the_problem(mutate, expected: str) -> None:
