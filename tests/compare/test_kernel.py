@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -52,9 +56,11 @@ def test_matches_reference(seed, n_a, n_b, nbytes, density, threshold, k, dedup)
 
 @pytest.mark.parametrize("dedup", [False, True])
 @pytest.mark.parametrize("k", [None, 3])
-def test_adversarial_filters(dedup: bool, k: int | None) -> None:
-    """Empty, all-ones, identical and one-bit filters, duplicated so ties abound."""
-    nbytes = 16
+@pytest.mark.parametrize("nbytes", [16, 1064])
+def test_adversarial_filters(dedup: bool, k: int | None, nbytes: int) -> None:
+    """Empty, all-ones, identical and one-bit filters, duplicated so ties abound. 1064 bytes
+    is 33 whole vectors and a tail word: all-ones rows would wrap the kernel's byte counters
+    if it summed more than 31 vectors before widening them."""
     rows = [
         np.zeros(nbytes, np.uint8),
         np.full(nbytes, 255, np.uint8),
@@ -74,6 +80,7 @@ def test_block_boundaries_and_row_overflow(monkeypatch) -> None:
     """Small blocks and tiny per-row buffers force every path: several blocks, rescans."""
     monkeypatch.setattr(kernel, "BLOCK_ROWS", 7)
     monkeypatch.setattr(kernel, "ROW_BUFFER", 2)
+    monkeypatch.setattr(kernel, "_SLOT_BYTES", 0)  # no sampled widening of the buffers
     rng = np.random.default_rng(5)
     a = _filters(rng, 53, 32, 0.4)
     b = np.concatenate([_noisy(rng, a, 0.1), _noisy(rng, a, 0.1)])
@@ -81,6 +88,18 @@ def test_block_boundaries_and_row_overflow(monkeypatch) -> None:
         _same(dice_candidates(a, b, th), dice_candidates_reference(a, b, th))
         _same(dice_candidates(a, None, th), dice_candidates_reference(a, None, th))
         _same(dice_candidates(a, b, th, 2), dice_candidates_reference(a, b, th, 2))
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 0.5, 2 / 3, 0.7, 0.8, 0.9, 0.95, 1.0])
+def test_need_table_is_the_exact_float_boundary(threshold: float) -> None:
+    """The kernel keeps a pair when shared >= need[pa + pb]; that must be exactly the pairs
+    whose float64 score 2*shared/denom reaches the threshold, for every possible denominator."""
+    need = kernel._need(threshold, 2048)
+    denom = np.arange(1, 2049)
+    assert np.all(2.0 * need[1:] / denom >= threshold)
+    below = need[1:] - 1
+    assert np.all((below < 0) | (2.0 * below / denom < threshold))
+    assert need[0] > 1024  # two empty filters: no overlap is enough
 
 
 def test_threads_do_not_change_the_answer() -> None:
@@ -109,3 +128,30 @@ def test_bad_arguments() -> None:
         dice_candidates(a, np.zeros((2, 16), np.uint8))
     with pytest.raises(ValueError, match="k must be"):
         dice_candidates(a, k=0)
+
+
+def test_portable_path_without_avx2(tmp_path) -> None:
+    """On a CPU without AVX2 (ARM, old x86) the tile kernel sums counts with generic vector
+    code; compiled for a generic x86 CPU, it must still agree with the reference."""
+    script = (
+        "import numpy as np\n"
+        "from linkage.compare import dice_candidates, dice_candidates_reference, kernel\n"
+        "assert not kernel._AVX2\n"
+        "rng = np.random.default_rng(3)\n"
+        "a = np.packbits(rng.random((37, 1064 * 8)) < 0.3, axis=1)\n"
+        "b = np.concatenate([a[::2] ^ np.packbits(rng.random((19, 1064 * 8)) < 0.02, axis=1), a])\n"
+        "for got, want in zip(dice_candidates(a, b, 0.6), dice_candidates_reference(a, b, 0.6)):\n"
+        "    assert np.array_equal(got, want)\n"
+        "print('ok')\n"
+    )
+    env = {
+        **os.environ,
+        "NUMBA_CPU_NAME": "generic",
+        "NUMBA_CPU_FEATURES": "",
+        "NUMBA_CACHE_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
