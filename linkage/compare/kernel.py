@@ -526,7 +526,7 @@ def _need(threshold: float, max_denom: int) -> npt.NDArray[np.int64]:
     replaces a division."""
     d = np.arange(max_denom + 1, dtype=np.int64)
     safe = np.maximum(d, 1)
-    need = np.ceil(threshold * d / 2.0).astype(np.int64)
+    need: npt.NDArray[np.int64] = np.ceil(threshold * d / 2.0).astype(np.int64)
     while True:  # the float ceil may be one off either way: settle on the exact boundary
         lower = (need > 0) & (2.0 * (need - 1) / safe >= threshold)
         higher = 2.0 * need / safe < threshold
