@@ -110,9 +110,11 @@ class Thresholds:
     candidate: float = 0.7
 
 
-#: How a candidate pair is scored: "fields" averages the field-level Dice over the fields both
-#: records hold (a missing value neither helps nor hurts); "record" is the record-level Dice.
-SCORES = ("fields", "record")
+#: How a candidate pair is scored: "weights" is the match probability of a Fellegi-Sunter model
+#: fitted to the candidates (field agreement levels, rare values worth more; see
+#: linkage.compare.weights); "fields" averages the field-level Dice over the fields both records
+#: hold (a missing value neither helps nor hurts); "record" is the record-level Dice.
+SCORES = ("weights", "fields", "record")
 #: How candidate pairs are found: "auto" compares all pairs up to ``all_pairs_limit`` records,
 #: then uses the agencies' blocking keys together with LSH on the filters when every file
 #: carries keys, else LSH alone.
@@ -401,11 +403,11 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         raise th._err("thresholds need 0 < lower <= upper <= 1")
     m = top.sub("match")
     score = m.choice("score", SCORES, "fields" if field_length else "record")
-    if score == "fields" and not field_length:
-        raise m._err("score = 'fields' needs field-level filters ([filter] field_length > 0)")
-    if score == "fields" and any(h.step in ("balance", "blip") for h in hardening):
+    if score != "record" and not field_length:
+        raise m._err(f"score = '{score}' needs field-level filters ([filter] field_length > 0)")
+    if score != "record" and any(h.step in ("balance", "blip") for h in hardening):
         raise m._err(
-            "score = 'fields' cannot tell a missing field from a present one after balance or "
+            f"score = '{score}' cannot tell a missing field from a present one after balance or "
             "blip hardening; use score = 'record'"
         )
     candidate = th.get("candidate", float, lower if score == "record" else min(lower, 0.5))

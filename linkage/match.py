@@ -33,6 +33,7 @@ from linkage.compare.blocking import (
     lsh_parameters,
 )
 from linkage.compare.pairs import field_scores
+from linkage.compare.weights import estimate, field_levels, match_probability, value_frequencies
 from linkage.config import Config, builtin_config_path, load_config
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
 from linkage.errors import ConfigError, InputError
@@ -60,6 +61,7 @@ class MatchReport:
     refused: dict[str, int] = field(default_factory=dict)
     blocking: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    model: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -73,7 +75,11 @@ class Uploads:
     clks: npt.NDArray[np.uint8]
     field_clks: npt.NDArray[np.uint8] | None
     block_keys: npt.NDArray[np.uint64] | None
-    n_fields: int
+    fields: tuple[str, ...]
+
+    @property
+    def n_fields(self) -> int:
+        return len(self.fields)
 
     @cached_property
     def density(self) -> float:
@@ -128,7 +134,7 @@ def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[ClkData]]:
         clks=clks,
         field_clks=field_clks,
         block_keys=keys,
-        n_fields=len(first.fields),
+        fields=first.fields,
     )
     return uploads, files
 
@@ -260,15 +266,17 @@ def match_uploads(
     (ra, rb, rec_scores), blocking = find_candidates(uploads, config, one_to_one_mode, progress)
     report.blocking = blocking
     report.candidates = len(ra)
-    if settings.score == "fields":
+    scores = rec_scores
+    if settings.score != "record":
         if uploads.field_clks is None:
             raise InputError(
                 "the config scores field by field, but the uploads carry no field filters",
                 "set [match] score = 'record' in the config",
             )
-        scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
-    else:
-        scores = rec_scores
+        if settings.score == "fields":
+            scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
+        else:
+            scores, report.model = _weighted_scores(uploads, uploads.field_clks, ra, rb)
     if progress:
         progress(f"resolving {len(ra):,} candidate pairs into entities")
     n = len(uploads.ids)
@@ -308,6 +316,38 @@ def match_uploads(
             "compared through the other keys or tables only"
         )
     return MatchResult(labels, ra, rb, scores, chosen, why, report)
+
+
+def _weighted_scores(
+    uploads: Uploads,
+    field_clks: npt.NDArray[np.uint8],
+    ra: npt.NDArray[np.int64],
+    rb: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.float64], dict[str, object]]:
+    """Match probabilities from a Fellegi-Sunter model fitted to these candidates, and the
+    model as the summary reports it (per field: m, u and the weight of each level)."""
+    levels = field_levels(field_clks, field_clks, ra, rb, uploads.n_fields)
+    model = estimate(levels)
+    freq = value_frequencies(field_clks, uploads.n_fields)
+    scores = match_probability(levels, model, freq, ra)
+    table = model.weights()
+    names = ("exact", "high", "middle", "low")
+    described: dict[str, object] = {
+        "prior": round(model.prior, 6),
+        "em_rounds": model.rounds,
+        "fields": {
+            name: {
+                level: {
+                    "m": round(float(model.m[f, k]), 5),
+                    "u": round(float(model.u[f, k]), 5),
+                    "weight": round(float(table[f, k]), 2),
+                }
+                for k, level in enumerate(names)
+            }
+            for f, name in enumerate(uploads.fields)
+        },
+    }
+    return scores, described
 
 
 def run_match(

@@ -45,6 +45,8 @@ MAX_CANDIDATES = 50_000_000
 _TILE = 8
 #: 256-bit vectors whose byte-wise counts are summed before widening (8 * 31 < 256).
 _FLUSH = 31
+#: Tiles a thread takes at a time (dynamic scheduling of the parallel loops).
+_CHUNK_TILES = 4
 #: Tiles of a block counted first to size the candidate buffers.
 _SAMPLE_TILES = 64
 #: Bound on one block's candidate buffers (16 bytes a slot).
@@ -430,9 +432,13 @@ def dice_candidates(
     if threads is not None:
         most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
         numba.set_num_threads(max(1, min(threads, most)))
+    # tiles are dealt to threads a few at a time: windows differ in length with the popcount,
+    # so equal contiguous shares (the default) leave one thread idle while the other finishes
+    chunk = numba.set_parallel_chunksize(_CHUNK_TILES)
     try:
         return _candidates(wa, wb, dedup, threshold, k, max_candidates)
     finally:
+        numba.set_parallel_chunksize(chunk)
         numba.set_num_threads(previous)
 
 
