@@ -33,7 +33,13 @@ from linkage.compare.blocking import (
     lsh_parameters,
 )
 from linkage.compare.pairs import field_scores
-from linkage.compare.weights import estimate, field_levels, match_probability, value_frequencies
+from linkage.compare.weights import (
+    estimate,
+    field_levels,
+    match_probability,
+    random_pair_u,
+    value_frequencies,
+)
 from linkage.config import Config, builtin_config_path, load_config
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
 from linkage.errors import ConfigError, InputError
@@ -324,25 +330,28 @@ def _weighted_scores(
     ra: npt.NDArray[np.int64],
     rb: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.float64], dict[str, object]]:
-    """Match probabilities from a Fellegi-Sunter model fitted to these candidates, and the
-    model as the summary reports it (per field: m, u and the weight of each level)."""
+    """Match probabilities from the Fellegi-Sunter model, and the model as the summary reports
+    it (per field: m, u and the weight in bits of each agreement level)."""
     levels = field_levels(field_clks, field_clks, ra, rb, uploads.n_fields)
-    model = estimate(levels)
+    u = random_pair_u(field_clks, uploads.n_fields)
+    model = estimate(levels, u, len(uploads.ids))
     freq = value_frequencies(field_clks, uploads.n_fields)
     scores = match_probability(levels, model, freq, ra)
     table = model.weights()
     names = ("exact", "high", "middle", "low")
     described: dict[str, object] = {
-        "prior": round(model.prior, 6),
-        "em_rounds": model.rounds,
+        "prior_bits": round(model.prior_bits, 2),
         "fields": {
             name: {
-                level: {
-                    "m": round(float(model.m[f, k]), 5),
-                    "u": round(float(model.u[f, k]), 5),
-                    "weight": round(float(table[f, k]), 2),
-                }
-                for k, level in enumerate(names)
+                "m_from": "anchors" if model.anchored[f] else "defaults",
+                **{
+                    level: {
+                        "m": round(float(model.m[f, k]), 5),
+                        "u": round(float(model.u[f, k]), 5),
+                        "weight": round(float(table[f, k]), 2),
+                    }
+                    for k, level in enumerate(names)
+                },
             }
             for f, name in enumerate(uploads.fields)
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def _truth_labels(network: list[Path], rows: list[dict[str, str]]) -> np.ndarray
 
 
 def test_match_writes_every_record_and_finds_people(
-    uploads, network, tmp_path, capsys, monkeypatch
+    uploads, network, hmis_config, tmp_path, capsys, monkeypatch
 ) -> None:
     code, out, err = run(["match", *uploads, "-o", tmp_path / "res"], capsys, monkeypatch)
     assert code == 0, err
@@ -58,9 +59,14 @@ def test_match_writes_every_record_and_finds_people(
     assert quality.precision > 0.97 and quality.recall > 0.85
     assert abs(quality.count_error) < 0.1
     review = _rows(tmp_path / "res" / "review.csv")
-    assert all(0.65 <= float(r["score"]) < 0.75 or r["reason"] != "review band" for r in review)
+    th = hmis_config.thresholds
+    band = [float(r["score"]) for r in review if r["reason"] == "review band"]
+    assert band and all(th.lower <= s < th.upper for s in band)
     summary = json.loads((tmp_path / "res" / "summary.json").read_text())
     assert summary["entities"] == len(set(r["entity_id"] for r in rows))
+    # the fitted model is reported: agreeing on a date of birth is evidence, disagreeing is not
+    dob = summary["model"]["fields"]["dob"]
+    assert dob["exact"]["weight"] > 5 > 0 > dob["low"]["weight"]
     assert f"{exported:,} records from 3 agencies" in out
     # the summary never shows a record's content: only counts and file names
     assert all(r["record_id"] not in out for r in rows[:50])
@@ -130,9 +136,8 @@ def test_thresholds_come_from_the_config(uploads, tmp_path, capsys, monkeypatch)
     """[thresholds] are not in the fingerprint: a coordinator may tune them."""
     text = builtin_config_path("hmis").read_text()
     strict = tmp_path / "strict.toml"
-    strict.write_text(
-        text.replace("upper = 0.75", "upper = 0.95").replace("lower = 0.65", "lower = 0.9")
-    )
+    text = re.sub(r"(?m)^upper = [0-9.]+", "upper = 0.999", text)
+    strict.write_text(re.sub(r"(?m)^lower = [0-9.]+", "lower = 0.99", text))
     code, _, err = run(
         ["match", *uploads, "--config", strict, "-o", tmp_path / "s"], capsys, monkeypatch
     )

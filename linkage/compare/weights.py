@@ -7,18 +7,23 @@ Weights fix both:
 
 * each field's Dice score is put into an agreement level (exact, high, middle, low; missing
   when either record lacks the field, which then counts for nothing);
-* for each field and level, ``m`` (how often a true match shows it) and ``u`` (how often a
-  non-match among the candidates does) and the share of matches among the candidates are
-  estimated by expectation-maximisation (Winkler's EM for the Fellegi-Sunter model). It runs on
-  the counts of each distinct pattern of levels, a few thousand at most, whatever the number of
-  pairs, so it costs nothing next to the comparisons;
+* ``u`` (how often two records of different people show each level) comes from random pairs of
+  records, which at any useful size are almost all non-matches;
+* ``m`` (how often two records of one person do) starts from typical error rates and is then
+  re-estimated per field from "anchor" candidates: pairs whose *other* fields alone make them
+  near-certain matches. EM over all candidates is the textbook route but fails here: candidates
+  are chosen for being similar, so among them agreement and disagreement are strongly
+  dependent, and EM duly learns that sharing a first name is evidence against a match;
+* the prior is one true partner per record on average, 1 / (records - 1) for a random pair, so
+  the evidence needed grows with the size of the community: a shared name and nothing else
+  links two records among a thousand, but only goes to review among a million;
 * exact agreement is worth more on a rare value than on a common one: equal values give equal
   field filters, so the coordinator counts how many records share each field filter (it can
-  see that anyway) and shifts the exact-level weight by log2(average frequency / frequency of
-  this value), as Splink does with its term-frequency adjustments.
+  see that anyway) and replaces the field's average exact-agreement rate by this value's, as
+  Splink does with its term-frequency adjustments.
 
-The score of a pair is its posterior match probability among the candidates, in [0, 1], so
-the [thresholds] keep their meaning: links at ``upper`` and above, review from ``lower``.
+The score of a pair is its posterior match probability, in [0, 1], so the [thresholds] keep
+their meaning: links at ``upper`` and above, review from ``lower``.
 """
 
 from __future__ import annotations
@@ -36,23 +41,30 @@ from linkage.compare.kernel import _popcount, _words
 #: the last is "low". Level index len(LEVELS) is low, -1 is missing.
 LEVELS = (1.0, 0.85, 0.6)
 _N_LEVELS = len(LEVELS) + 1
+#: m where the data cannot say better: exact, high, middle, low agreement between two records of
+#: one person (typos, nicknames and swapped dates put a few in the lower levels).
+DEFAULT_M = (0.85, 0.06, 0.05, 0.04)
 #: Probabilities are kept inside [_EPS, 1 - _EPS] so that no level has an infinite weight.
 _EPS = 1e-4
-#: EM stops when no parameter moves by more than this, or after _ROUNDS rounds.
-_TOLERANCE = 1e-7
-_ROUNDS = 200
+#: A candidate anchors field f when its other fields alone give it at least this posterior.
+_ANCHOR = 0.999
+#: Fewest anchors holding a field for its m to be estimated rather than left at DEFAULT_M.
+_MIN_ANCHORS = 50
+#: Rounds of re-estimating m from anchors (each round's weights choose the next anchors).
+_ROUNDS = 3
+#: Random pairs drawn to estimate u.
+RANDOM_PAIRS = 1_000_000
 
 
 @dataclass(frozen=True)
 class WeightModel:
-    """An estimated model: ``m`` and ``u`` per field and level (rows: fields; columns: exact,
-    high, middle, low), the share of matches among the candidates, and how many EM rounds it
-    took. ``weights()`` gives each level's log2 Bayes factor, for reports and charts."""
+    """m and u per field and level (rows: fields; columns: exact, high, middle, low) and the
+    prior log-odds of a match. ``weights()`` gives each level's log2 Bayes factor."""
 
     m: npt.NDArray[np.float64]
     u: npt.NDArray[np.float64]
-    prior: float
-    rounds: int
+    prior_bits: float
+    anchored: tuple[bool, ...]
 
     def weights(self) -> npt.NDArray[np.float64]:
         """log2(m / u) per field and level: what agreeing at that level is worth, in bits."""
@@ -138,66 +150,63 @@ def value_frequencies(fields: npt.NDArray[np.uint8], n_fields: int) -> Frequenci
     return Frequencies(share, agreement)
 
 
-def estimate(levels: npt.NDArray[np.int8]) -> WeightModel:
-    """m, u and the share of matches among candidate pairs, by EM on their level patterns.
-
-    Starts from "matches mostly agree exactly, non-matches mostly do not" so that the two
-    classes cannot swap; a field missing from a pair carries no information either way."""
-    n_fields = levels.shape[1]
-    if not len(levels):
-        return WeightModel(_start_m(n_fields), _start_u(n_fields), 0.5, 0)
-    code = np.zeros(len(levels), np.int64)
+def random_pair_u(
+    fields: npt.NDArray[np.uint8], n_fields: int, pairs: int = RANDOM_PAIRS, seed: int = 0
+) -> npt.NDArray[np.float64]:
+    """u per field and level: the share of each level among random pairs of distinct records
+    holding the field. (A pair of one person turns up about once in n random pairs.)"""
+    n = len(fields)
+    if n < 2:
+        return _normalise(np.ones((n_fields, _N_LEVELS)))
+    rng = np.random.default_rng(seed)
+    ra = rng.integers(0, n, pairs)
+    rb = (ra + rng.integers(1, n, pairs)) % n
+    levels = field_levels(fields, fields, ra, rb, n_fields)
+    counts = np.zeros((n_fields, _N_LEVELS))
     for f in range(n_fields):
-        code = code * (_N_LEVELS + 1) + (levels[:, f].astype(np.int64) + 1)
-    patterns, counts = np.unique(code, return_counts=True)
-    table = np.empty((len(patterns), n_fields), np.int64)  # level + 1; 0 is missing
-    rest = patterns.copy()
-    for f in range(n_fields - 1, -1, -1):
-        table[:, f] = rest % (_N_LEVELS + 1)
-        rest //= _N_LEVELS + 1
-    weight = counts.astype(np.float64)
-    m, u, prior = _start_m(n_fields), _start_u(n_fields), 0.5
-    rounds = 0
-    while rounds < _ROUNDS:
-        rounds += 1
-        like_m = np.full(len(table), prior)
-        like_u = np.full(len(table), 1.0 - prior)
+        held = levels[:, f] >= 0
+        counts[f] = np.bincount(levels[held, f], minlength=_N_LEVELS)
+    return _normalise(counts + 0.5)  # a level never drawn is rare, not impossible
+
+
+def estimate(levels: npt.NDArray[np.int8], u: npt.NDArray[np.float64], records: int) -> WeightModel:
+    """m per field from anchor candidates (see the module notes), with ``u`` from random pairs
+    and the prior of one true partner per record among ``records``."""
+    n_fields = levels.shape[1]
+    prior_bits = -float(np.log2(max(records - 1, 1)))
+    m = np.tile(np.array(DEFAULT_M), (n_fields, 1))
+    anchored = [False] * n_fields
+    need = np.log2(_ANCHOR / (1.0 - _ANCHOR))
+    for _ in range(_ROUNDS):
+        model = WeightModel(m, u, prior_bits, tuple(anchored))
+        per_field = _field_weights(levels, model.weights())
+        total = prior_bits + per_field.sum(axis=1)
+        new_m = m.copy()
         for f in range(n_fields):
-            held = table[:, f] > 0
-            like_m[held] *= m[f, table[held, f] - 1]
-            like_u[held] *= u[f, table[held, f] - 1]
-        g = like_m / (like_m + like_u)
-        new_prior = float(np.clip((weight * g).sum() / weight.sum(), _EPS, 1.0 - _EPS))
-        new_m, new_u = np.empty_like(m), np.empty_like(u)
-        for f in range(n_fields):
-            for level in range(_N_LEVELS):
-                at = table[:, f] == level + 1
-                new_m[f, level] = (weight[at] * g[at]).sum()
-                new_u[f, level] = (weight[at] * (1.0 - g[at])).sum()
-        new_m = _normalise(new_m)
-        new_u = _normalise(new_u)
-        moved = max(
-            float(np.abs(new_m - m).max()), float(np.abs(new_u - u).max()), abs(new_prior - prior)
-        )
-        m, u, prior = new_m, new_u, new_prior
-        if moved < _TOLERANCE:
-            break
-    return WeightModel(m, u, prior, rounds)
+            anchors = (total - per_field[:, f] >= need) & (levels[:, f] >= 0)
+            if np.count_nonzero(anchors) < _MIN_ANCHORS:
+                continue
+            counts = np.bincount(levels[anchors, f], minlength=_N_LEVELS).astype(np.float64)
+            new_m[f] = _normalise((counts + 0.5)[None, :])[0]
+            anchored[f] = True
+        m = new_m
+    return WeightModel(m, u, prior_bits, tuple(anchored))
 
 
-def _start_m(n_fields: int) -> npt.NDArray[np.float64]:
-    return np.tile(np.array([0.7, 0.15, 0.1, 0.05]), (n_fields, 1))
-
-
-def _start_u(n_fields: int) -> npt.NDArray[np.float64]:
-    return np.tile(np.array([0.05, 0.1, 0.25, 0.6]), (n_fields, 1))
+def _field_weights(
+    levels: npt.NDArray[np.int8], table: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Each pair's weight from each field (0 where the field is missing)."""
+    out = np.zeros(levels.shape, np.float64)
+    for f in range(levels.shape[1]):
+        held = levels[:, f] >= 0
+        out[held, f] = table[f, levels[held, f]]
+    return out
 
 
 def _normalise(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Rows to probabilities within [_EPS, 1 - _EPS]; a field no pair holds keeps uniform."""
-    totals = counts.sum(axis=1, keepdims=True)
-    probs = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 1.0 / _N_LEVELS)
-    probs = np.clip(probs, _EPS, 1.0 - _EPS)
+    """Rows to probabilities within [_EPS, 1 - _EPS]."""
+    probs = np.clip(counts / counts.sum(axis=1, keepdims=True), _EPS, 1.0 - _EPS)
     return np.asarray(probs / probs.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
@@ -207,21 +216,16 @@ def match_probability(
     freq: Frequencies | None = None,
     rows: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Posterior match probability of each pair among the candidates.
+    """Posterior match probability of each pair.
 
     With value frequencies and each pair's row on one side (``rows``; on exact agreement both
     records hold the same value), exact agreement on a value is worth log2(agreement / share)
     more than the field's exact-level weight: positive for a rare name, negative for a common
     one, zero on average over random agreements."""
-    w = np.full(len(levels), np.log2(model.prior / (1.0 - model.prior)))
-    table = model.weights()
-    for f in range(levels.shape[1]):
-        at = levels[:, f]
-        held = at >= 0
-        w[held] += table[f, at[held]]
-        if freq is None or rows is None:
-            continue
-        exact = np.flatnonzero(at == 0)
-        share = freq.share[rows[exact], f]
-        w[exact] += np.log2(freq.agreement[f] / np.maximum(share, 1e-12))
+    w = model.prior_bits + _field_weights(levels, model.weights()).sum(axis=1)
+    if freq is not None and rows is not None:
+        for f in range(levels.shape[1]):
+            exact = np.flatnonzero(levels[:, f] == 0)
+            share = freq.share[rows[exact], f]
+            w[exact] += np.log2(freq.agreement[f] / np.maximum(share, 1e-12))
     return np.asarray(1.0 / (1.0 + np.exp2(-w)), dtype=np.float64)

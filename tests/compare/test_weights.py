@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 
 from linkage.compare.pairs import field_scores_reference
 from linkage.compare.weights import (
+    DEFAULT_M,
     LEVELS,
     Frequencies,
     estimate,
     field_levels,
     match_probability,
+    random_pair_u,
     value_frequencies,
 )
 
@@ -61,32 +63,55 @@ def test_value_frequencies_count_identical_field_filters() -> None:
     assert np.isclose(freq.agreement[1], 1.0)
 
 
-def test_em_recovers_a_known_model() -> None:
-    """Pairs drawn from a known two-class model: EM finds its m, u and match share."""
-    rng = np.random.default_rng(7)
-    m = np.array([[0.8, 0.1, 0.06, 0.04], [0.6, 0.25, 0.1, 0.05], [0.9, 0.04, 0.03, 0.03]])
-    u = np.array([[0.02, 0.05, 0.23, 0.7], [0.1, 0.1, 0.3, 0.5], [0.3, 0.1, 0.1, 0.5]])
-    n, share = 200_000, 0.3
+def test_u_comes_from_random_pairs() -> None:
+    """Half the records hold one value, half another, field 1 is empty everywhere: random
+    pairs agree exactly about half the time on field 0, and field 1 holds no information."""
+    rng = np.random.default_rng(2)
+    one, two = _filters(rng, 1, 8, 0.4), _filters(rng, 1, 8, 0.4)
+    first = np.concatenate([one] * 500 + [two] * 500)
+    fields = np.concatenate([first, np.zeros_like(first)], axis=1)
+    u = random_pair_u(fields, 2, pairs=20_000)
+    assert abs(u[0, 0] - 0.5) < 0.03  # exact: the two values agree with themselves
+    assert np.allclose(u.sum(axis=1), 1.0)
+    assert np.allclose(u[1], 0.25)  # never held: uniform, so every level weighs nothing
+
+
+def _simulated(rng: np.random.Generator, m: np.ndarray, u: np.ndarray, n: int, share: float):
     match = rng.random(n) < share
-    levels = np.empty((n, 3), np.int8)
-    for f in range(3):
+    levels = np.empty((n, len(m)), np.int8)
+    for f in range(len(m)):
         levels[match, f] = rng.choice(4, match.sum(), p=m[f])
         levels[~match, f] = rng.choice(4, (~match).sum(), p=u[f])
-    levels[rng.random((n, 3)) < 0.1] = -1  # missing values carry no information
-    model = estimate(levels)
-    assert abs(model.prior - share) < 0.01
-    assert np.abs(model.m - m).max() < 0.02
-    assert np.abs(model.u - u).max() < 0.02
-    weights = model.weights()
-    assert np.all(weights[:, 0] > 0) and np.all(weights[:, 3] < 0)
+    return levels, match
+
+
+def test_m_is_learnt_from_anchor_pairs() -> None:
+    """Candidates from a known model: m is recovered for each field from the pairs that the
+    other fields make certain, and the weights separate matches from non-matches."""
+    rng = np.random.default_rng(7)
+    m = np.array([[0.7, 0.1, 0.1, 0.1], [0.9, 0.04, 0.03, 0.03], [0.8, 0.1, 0.05, 0.05]])
+    u = np.array([[3e-3, 0.01, 0.03, 0.957], [5e-4, 3e-3, 5e-3, 0.9915], [1e-3, 0.02, 0.07, 0.909]])
+    levels, match = _simulated(rng, m, u, 100_000, 0.2)
+    model = estimate(levels, u, records=100)
+    assert all(model.anchored)
+    assert np.abs(model.m - m).max() < 0.03
+    p = match_probability(levels, model)
+    assert (p[match] >= 0.5).mean() > 0.95 and (p[~match] >= 0.5).mean() < 0.01
+
+
+def test_more_records_need_more_evidence() -> None:
+    """The prior is one partner per record: the same agreement that links two records among a
+    thousand is not enough among a million."""
+    u = np.tile(np.array([0.003, 0.002, 0.005, 0.99]), (2, 1))
+    levels = np.array([[0, 0]], np.int8)  # two fields agree exactly, nothing else known
+    small = match_probability(levels, estimate(levels, u, records=1_000))
+    large = match_probability(levels, estimate(levels, u, records=1_000_000))
+    assert small[0] > 0.5 > large[0]
 
 
 def test_probability_rewards_rare_values_and_ignores_missing() -> None:
-    rng = np.random.default_rng(3)
-    n = 5000
-    match = rng.random(n) < 0.4
-    levels = np.where(match[:, None], 0, rng.choice(4, (n, 2), p=[0.1, 0.1, 0.3, 0.5]))
-    model = estimate(levels.astype(np.int8))
+    u = np.tile(np.array([0.01, 0.02, 0.07, 0.9]), (2, 1))
+    model = estimate(np.zeros((0, 2), np.int8), u, records=1000)
     # records 0-9 share a common first value, records 10 and 11 a rare one; field 1 all unique
     share = np.zeros((12, 2))
     share[:10, 0], share[10:, 0], share[:, 1] = 0.5, 0.01, 0.01
@@ -105,7 +130,9 @@ def test_probability_rewards_rare_values_and_ignores_missing() -> None:
     assert np.all((p >= 0) & (p <= 1))
 
 
-def test_no_candidates_gives_the_starting_model() -> None:
-    model = estimate(np.zeros((0, 3), np.int8))
-    assert model.rounds == 0 and model.m.shape == (3, 4)
+def test_no_candidates_keeps_the_default_m() -> None:
+    u = np.tile(np.array([0.01, 0.02, 0.07, 0.9]), (3, 1))
+    model = estimate(np.zeros((0, 3), np.int8), u, records=10)
+    assert not any(model.anchored)
+    assert np.allclose(model.m, DEFAULT_M)
     assert len(match_probability(np.zeros((0, 3), np.int8), model)) == 0
