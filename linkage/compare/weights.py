@@ -171,32 +171,80 @@ def random_pair_u(
 
 def estimate(levels: npt.NDArray[np.int8], u: npt.NDArray[np.float64], records: int) -> WeightModel:
     """m per field from anchor candidates (see the module notes), with ``u`` from random pairs
-    and the prior of one true partner per record among ``records``."""
+    and the prior of one true partner per record among ``records``. Works on the distinct
+    patterns of levels (a few thousand at most) and their counts, not on each pair."""
     n_fields = levels.shape[1]
     prior_bits = -float(np.log2(max(records - 1, 1)))
     m = np.tile(np.array(DEFAULT_M), (n_fields, 1))
     anchored = [False] * n_fields
+    codes = _pattern_codes(levels)
+    counts = np.bincount(codes, minlength=_N_PATTERNS**n_fields).astype(np.float64)
+    seen = np.flatnonzero(counts)
+    table, weight = _pattern_levels(seen, n_fields), counts[seen]
     need = np.log2(_ANCHOR / (1.0 - _ANCHOR))
     for _ in range(_ROUNDS):
-        model = WeightModel(m, u, prior_bits, tuple(anchored))
-        per_field = _field_weights(levels, model.weights())
+        per_field = _field_weights(table, np.log2(m / u))
         total = prior_bits + per_field.sum(axis=1)
         new_m = m.copy()
         for f in range(n_fields):
-            anchors = (total - per_field[:, f] >= need) & (levels[:, f] >= 0)
-            if np.count_nonzero(anchors) < _MIN_ANCHORS:
+            anchors = (total - per_field[:, f] >= need) & (table[:, f] >= 0)
+            if weight[anchors].sum() < _MIN_ANCHORS:
                 continue
-            counts = np.bincount(levels[anchors, f], minlength=_N_LEVELS).astype(np.float64)
-            new_m[f] = _normalise((counts + 0.5)[None, :])[0]
+            by_level = np.bincount(table[anchors, f], weight[anchors], minlength=_N_LEVELS)
+            new_m[f] = _normalise(np.asarray(by_level + 0.5, np.float64)[None, :])[0]
             anchored[f] = True
         m = new_m
     return WeightModel(m, u, prior_bits, tuple(anchored))
 
 
+#: Values a field takes in a pattern: missing or one of the levels.
+_N_PATTERNS = _N_LEVELS + 1
+#: Up to this many possible patterns (9 fields), they are counted in a dense table.
+_DENSE_PATTERNS = 1 << 21
+
+
+def _pattern_codes(levels: npt.NDArray[np.int8]) -> npt.NDArray[np.int64]:
+    """Each pair's levels as one integer (base _N_PATTERNS, missing as 0)."""
+    codes = np.zeros(len(levels), np.int64)
+    for f in range(levels.shape[1]):
+        codes = codes * _N_PATTERNS + (levels[:, f] + 1)
+    return codes
+
+
+def _patterns(
+    codes: npt.NDArray[np.int64], n_fields: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Distinct pattern codes, each pair's index among them, and how many pairs show each.
+    A dense table while the patterns possible are few; sorting beyond that (many fields)."""
+    if _N_PATTERNS**n_fields <= _DENSE_PATTERNS:
+        counts = np.bincount(codes, minlength=_N_PATTERNS**n_fields)
+        distinct = np.flatnonzero(counts)
+        index = np.zeros(len(counts), np.int64)
+        index[distinct] = np.arange(len(distinct))
+        return distinct, index[codes], counts[distinct].astype(np.float64)
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    inverse = np.empty(len(codes), np.int64)
+    inverse[order] = np.cumsum(np.concatenate(([True], ordered[1:] != ordered[:-1]))) - 1
+    sizes = np.diff(np.append(starts, len(codes))).astype(np.float64)
+    return ordered[starts], inverse, sizes
+
+
+def _pattern_levels(codes: npt.NDArray[np.int64], n_fields: int) -> npt.NDArray[np.int8]:
+    """The inverse of _pattern_codes."""
+    out = np.empty((len(codes), n_fields), np.int8)
+    rest = codes.copy()
+    for f in range(n_fields - 1, -1, -1):
+        out[:, f] = rest % _N_PATTERNS - 1
+        rest //= _N_PATTERNS
+    return out
+
+
 def _field_weights(
     levels: npt.NDArray[np.int8], table: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    """Each pair's weight from each field (0 where the field is missing)."""
+    """Each row's weight from each field (0 where the field is missing)."""
     out = np.zeros(levels.shape, np.float64)
     for f in range(levels.shape[1]):
         held = levels[:, f] >= 0
@@ -222,7 +270,11 @@ def match_probability(
     records hold the same value), exact agreement on a value is worth log2(agreement / share)
     more than the field's exact-level weight: positive for a rare name, negative for a common
     one, zero on average over random agreements."""
-    w = model.prior_bits + _field_weights(levels, model.weights()).sum(axis=1)
+    n_fields = levels.shape[1]
+    # weights per pattern of levels, then one lookup per pair: no (pairs x fields) floats
+    seen, inverse, _ = _patterns(_pattern_codes(levels), n_fields)
+    by_pattern = _field_weights(_pattern_levels(seen, n_fields), model.weights()).sum(axis=1)
+    w = model.prior_bits + by_pattern[inverse]
     if freq is not None and rows is not None:
         for f in range(levels.shape[1]):
             exact = np.flatnonzero(levels[:, f] == 0)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linkage.compare import weights
 from linkage.compare.pairs import field_scores_reference
 from linkage.compare.weights import (
     DEFAULT_M,
@@ -136,3 +137,19 @@ def test_no_candidates_keeps_the_default_m() -> None:
     assert not any(model.anchored)
     assert np.allclose(model.m, DEFAULT_M)
     assert len(match_probability(np.zeros((0, 3), np.int8), model)) == 0
+
+
+def test_many_fields_count_patterns_by_sorting(monkeypatch) -> None:
+    """Ten fields have 5**10 possible patterns, too many for a dense table: the sorted count
+    must give the same model and probabilities as the dense one."""
+    rng = np.random.default_rng(4)
+    u = np.tile(np.array([0.01, 0.02, 0.07, 0.9]), (10, 1))
+    m = np.tile(np.array([0.8, 0.1, 0.05, 0.05]), (10, 1))
+    levels, _ = _simulated(rng, m, u, 20_000, 0.3)
+    levels[rng.random(levels.shape) < 0.1] = -1
+    sorted_model = estimate(levels, u, records=500)
+    sorted_p = match_probability(levels, sorted_model)
+    monkeypatch.setattr(weights, "_DENSE_PATTERNS", 5**10)
+    dense_model = estimate(levels, u, records=500)
+    assert np.array_equal(dense_model.m, sorted_model.m)
+    assert np.array_equal(match_probability(levels, dense_model), sorted_p)
