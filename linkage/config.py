@@ -116,8 +116,7 @@ class Thresholds:
 #: hold (a missing value neither helps nor hurts); "record" is the record-level Dice.
 SCORES = ("weights", "fields", "record")
 #: How candidate pairs are found: "auto" compares all pairs up to ``all_pairs_limit`` records,
-#: then uses the agencies' blocking keys together with LSH on the filters when every file
-#: carries keys, else LSH alone.
+#: then uses the agencies' blocking keys when every file carries them, else LSH on the filters.
 BLOCKING_METHODS = ("auto", "all", "keys", "lsh", "keys+lsh")
 
 

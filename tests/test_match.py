@@ -173,6 +173,14 @@ def test_blocking_finds_the_pairs_all_pairs_finds(uploads, tmp_path) -> None:
         uploads, text.replace('blocking = "auto"', 'blocking = "lsh"'), tmp_path, "lsh"
     )
     assert by_keys <= every and by_lsh <= every
+    # above all_pairs_limit, auto blocks with the agencies' keys
+    over, auto = _candidates(
+        uploads,
+        text.replace('blocking = "auto"', 'blocking = "auto"\nall_pairs_limit = 10'),
+        tmp_path,
+        "auto",
+    )
+    assert auto.report.blocking["method"] == "blocking keys" and over == by_keys
     # of the pairs all-pairs comparison links, blocking keys find nearly all
     linked = {(i, j) for i, j in every if full.labels[i] == full.labels[j]}
     assert len(linked & by_keys) >= 0.95 * len(linked)
