@@ -98,7 +98,7 @@ def main() -> None:
         print(f"  linkage 1 thread:  {pairs / t1:.2e} pairs/s")
         print(f"  linkage 2 threads: {pairs / t2:.2e} pairs/s  ({t1 / t2:.2f}x one thread)")
         if n1 > args.anonlink_max:
-            print(f"  anonlink: skipped ({n1:,} candidates would not fit in memory)")
+            print(f"  anonlink: skipped ({n1:,} candidates, over --anonlink-max)")
             continue
         result = time_anonlink(a, b, threshold)
         if result is None:
