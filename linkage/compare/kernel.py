@@ -70,19 +70,18 @@ def _popcount(typingctx: Any, x: Any) -> Any:
     return sig, codegen
 
 
+def _row_matrices(a: Any, b: Any) -> bool:
+    """Whether numba types a and b are C-contiguous 2-D arrays (rows the intrinsics address
+    by pointer arithmetic)."""
+    return all(isinstance(x, types.Array) and x.layout == "C" and x.ndim == 2 for x in (a, b))
+
+
 @intrinsic
 def _intersection(typingctx: Any, a: Any, i: Any, b: Any, j: Any) -> Any:
     """popcount(a[i] & b[j]) over whole rows of two C-contiguous uint64 arrays, written as
     LLVM vector code: ``ctpop`` on <4 x i64> compiles to the AVX2 nibble-table popcount
     (vpshufb, vpsadbw) where the CPU has it and to scalar POPCNT elsewhere."""
-    if not (
-        isinstance(a, types.Array)
-        and isinstance(b, types.Array)
-        and a.layout == "C"
-        and b.layout == "C"
-        and a.ndim == 2
-        and b.ndim == 2
-    ):
+    if not _row_matrices(a, b):
         return None
     sig = types.int64(a, types.intp, b, types.intp)
 
@@ -149,14 +148,7 @@ def _tile_reaches(typingctx: Any, a: Any, i: Any, b: Any, j: Any, floor: Any) ->
     b[j] serves all _TILE rows, byte-wise counts (vpshufb) are summed once per row, and the
     _TILE totals are reduced together by shuffles rather than one horizontal sum each. The
     caller recounts the rare tiles that answer yes, row by row."""
-    if not (
-        isinstance(a, types.Array)
-        and isinstance(b, types.Array)
-        and a.layout == "C"
-        and b.layout == "C"
-        and a.ndim == 2
-        and b.ndim == 2
-    ):
+    if not _row_matrices(a, b):
         return None
     sig = types.boolean(a, types.intp, b, types.intp, types.int64)
 

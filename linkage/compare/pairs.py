@@ -31,6 +31,21 @@ def _pair_dice(wa: Any, wb: Any, ra: Any, rb: Any, out: Any) -> None:
         out[p] = 2.0 * _intersection(wa, i, wb, j) / total if total else 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _field_counts(wa: Any, i: int, wb: Any, j: int, start: int, stop: int) -> tuple[int, int, int]:
+    """Shared bits and each side's bits of rows i and j over words [start, stop): one field."""
+    shared = 0
+    ca = 0
+    cb = 0
+    for w in range(start, stop):
+        x = wa[i, w]
+        y = wb[j, w]
+        shared += _popcount(x & y)
+        ca += _popcount(x)
+        cb += _popcount(y)
+    return shared, ca, cb
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _field_mean(wa: Any, wb: Any, ra: Any, rb: Any, n_fields: int, out: Any) -> None:
     per = wa.shape[1] // n_fields
@@ -39,15 +54,7 @@ def _field_mean(wa: Any, wb: Any, ra: Any, rb: Any, n_fields: int, out: Any) -> 
         acc = 0.0
         held = 0
         for f in range(n_fields):
-            shared = 0
-            ca = 0
-            cb = 0
-            for w in range(f * per, (f + 1) * per):
-                x = wa[i, w]
-                y = wb[j, w]
-                shared += _popcount(x & y)
-                ca += _popcount(x)
-                cb += _popcount(y)
+            shared, ca, cb = _field_counts(wa, i, wb, j, f * per, (f + 1) * per)
             if ca and cb:
                 acc += 2.0 * shared / (ca + cb)
                 held += 1
@@ -70,6 +77,19 @@ def _check(
         if rows.size and (rows.min() < 0 or rows.max() >= arr.shape[0]):
             raise IndexError("a pair names a row that does not exist")
     return ra, rb
+
+
+def check_field_pairs(
+    a: npt.NDArray[np.uint8],
+    b: npt.NDArray[np.uint8],
+    rows_a: npt.NDArray[np.int64],
+    rows_b: npt.NDArray[np.int64],
+    n_fields: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The pair checks of :func:`pair_dice`, and that each field is whole 64-bit words."""
+    if n_fields < 1 or a.shape[1] % (8 * n_fields):
+        raise ValueError("each field filter must be a whole number of 64-bit words")
+    return _check(a, b, rows_a, rows_b)
 
 
 def pair_dice(
@@ -97,9 +117,7 @@ def field_scores(
     ``a`` and ``b`` hold each record's field filters side by side (the ``field_clks`` section
     of a .clk file); each field's filter must be a whole number of 64-bit words.
     """
-    if n_fields < 1 or a.shape[1] % (8 * n_fields):
-        raise ValueError("each field filter must be a whole number of 64-bit words")
-    ra, rb = _check(a, b, rows_a, rows_b)
+    ra, rb = check_field_pairs(a, b, rows_a, rows_b, n_fields)
     out = np.empty(len(ra), np.float64)
     _field_mean(_words(a), _words(b), ra, rb, n_fields, out)
     return out

@@ -35,7 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from linkage.compare.kernel import _popcount, _words
+from linkage.compare.kernel import _words
+from linkage.compare.pairs import _field_counts, check_field_pairs
 
 #: Lower bounds of the agreement levels on field Dice, best first: exact, high, middle; below
 #: the last is "low". Level index len(LEVELS) is low, -1 is missing.
@@ -77,15 +78,7 @@ def _levels(wa: Any, wb: Any, ra: Any, rb: Any, n_fields: int, bounds: Any, out:
     for p in prange(ra.shape[0]):
         i, j = ra[p], rb[p]
         for f in range(n_fields):
-            shared = 0
-            ca = 0
-            cb = 0
-            for w in range(f * per, (f + 1) * per):
-                x = wa[i, w]
-                y = wb[j, w]
-                shared += _popcount(x & y)
-                ca += _popcount(x)
-                cb += _popcount(y)
+            shared, ca, cb = _field_counts(wa, i, wb, j, f * per, (f + 1) * per)
             if ca == 0 or cb == 0:
                 out[p, f] = -1
                 continue
@@ -106,11 +99,10 @@ def field_levels(
     """Agreement level of each pair on each field: 0 exact, 1 high, 2 middle, 3 low, -1
     missing (either record lacks the field). ``a`` and ``b`` are field filters side by side,
     each a whole number of 64-bit words, as in the ``field_clks`` section."""
-    if n_fields < 1 or a.shape[1] % (8 * n_fields):
-        raise ValueError("each field filter must be a whole number of 64-bit words")
-    out = np.empty((len(rows_a), n_fields), np.int8)
+    ra, rb = check_field_pairs(a, b, rows_a, rows_b, n_fields)
+    out = np.empty((len(ra), n_fields), np.int8)
     bounds = np.array(LEVELS, np.float64)
-    _levels(_words(a), _words(b), rows_a, rows_b, n_fields, bounds, out)
+    _levels(_words(a), _words(b), ra, rb, n_fields, bounds, out)
     return out
 
 
@@ -224,9 +216,10 @@ def _patterns(
         return distinct, index[codes], counts[distinct].astype(np.float64)
     order = np.argsort(codes, kind="stable")
     ordered = codes[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    starts = np.flatnonzero(first)
     inverse = np.empty(len(codes), np.int64)
-    inverse[order] = np.cumsum(np.concatenate(([True], ordered[1:] != ordered[:-1]))) - 1
+    inverse[order] = np.cumsum(first) - 1
     sizes = np.diff(np.append(starts, len(codes))).astype(np.float64)
     return ordered[starts], inverse, sizes
 

@@ -153,3 +153,11 @@ def test_many_fields_count_patterns_by_sorting(monkeypatch) -> None:
     dense_model = estimate(levels, u, records=500)
     assert np.array_equal(dense_model.m, sorted_model.m)
     assert np.array_equal(match_probability(levels, dense_model), sorted_p)
+
+
+def test_levels_refuse_bad_pairs_and_fields() -> None:
+    a = np.zeros((3, 16), np.uint8)
+    with pytest.raises(IndexError):
+        field_levels(a, a, np.array([0, 3]), np.array([1, 1]), 2)
+    with pytest.raises(ValueError, match="64-bit words"):
+        field_levels(a, a, np.array([0]), np.array([1]), 3)
