@@ -73,6 +73,17 @@ def test_fingerprint_ignores_matcher_thresholds() -> None:
         (lambda d: d["match"].update(min_support=1.0), "'min_support' must be in"),
         (lambda d: d["match"].update(all_pairs_limit=-1), "'all_pairs_limit'"),
         (lambda d: d["hardening"].append({"step": "balance"}), "cannot tell a missing field"),
+        (
+            lambda d: (
+                d["match"].update(score="weights"),
+                d["hardening"].append({"step": "balance"}),
+            ),
+            "score = 'weights' cannot tell a missing field",
+        ),
+        (
+            lambda d: (d["match"].update(score="fields"), d["filter"].update(field_length=0)),
+            "score = 'fields' needs field-level filters",
+        ),
         (lambda d: d["filter"].update(field_length=0), "needs field-level filters"),
         (lambda d: d["blocking"][0].update(parts=["dob:soundex"]), "does not apply to a date"),
         (lambda d: d["blocking"][0].update(parts=["dob:reverse"]), "unknown transform"),
