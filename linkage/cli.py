@@ -363,6 +363,65 @@ def demo(out: Path, people: int, agencies: int, seed: int) -> None:
         click.echo(line)
 
 
+@cli.command(
+    epilog=_example(
+        "linkage synth network --people 20000 --agencies 3 --seed 7",
+        "linkage synth noisy --people 5000 --noise 2.0",
+    )
+)
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--people",
+    type=click.IntRange(1, 10_000_000),
+    default=20_000,
+    show_default=True,
+    help="Size of the true population.",
+)
+@click.option(
+    "--agencies", type=click.IntRange(1, 50), default=3, show_default=True, help="Agencies."
+)
+@click.option(
+    "--coverage",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Chance that an agency serves a given person.",
+)
+@click.option(
+    "--noise",
+    type=click.FloatRange(0.0, 10.0),
+    default=1.0,
+    show_default=True,
+    help="Scale of every error rate (0: clean records; 2: twice the documented rates).",
+)
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same bytes)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def synth(
+    out: Path, people: int, agencies: int, coverage: float, noise: float, seed: int, quiet: bool
+) -> None:
+    """Generate a synthetic community: HMIS exports of several agencies with ground truth.
+
+    Writes OUT/agency_K/Client.csv and Enrollment.csv (FY2024 columns) for each agency,
+    OUT/truth.csv (agency, record_id, person_id) and OUT/manifest.json (parameters, error rates
+    and how often each error was applied). Names come from Faker's weighted tables; no record
+    is real. The error model is described in docs/synthetic-data.md.
+    """
+    from linkage.evaluate.synth import write_network
+
+    bar = _progress(not quiet, "generating")
+    bar.unit, bar.unit_scale = " records", False
+    try:
+        paths = write_network(
+            out, people, agencies, seed, noise=noise, coverage=coverage, progress=bar.update
+        )
+    finally:
+        bar.close()
+    if not quiet:
+        click.echo(f"wrote {len(paths)} agency exports, truth.csv and manifest.json to {out}")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line and an exit code."""
     try:
