@@ -201,9 +201,10 @@ def find_candidates(
             a, b = uploads.clks[:split], uploads.clks[split:]
             ra, rb, sc = dice_candidates(a, b, floor)
             rb = rb + split
+            all_pairs = split * (n - split)
         else:
             ra, rb, sc = dice_candidates(uploads.clks, None, floor)
-        all_pairs = n * (n - 1) // 2
+            all_pairs = n * (n - 1) // 2
         return (ra, rb, sc), {"method": "all pairs", "comparisons": all_pairs}
     columns: list[Iterable[KeyColumn]] = []
     if method in ("keys", "keys+lsh"):
