@@ -58,11 +58,24 @@ def test_every_command_has_help_with_an_example(capsys, monkeypatch) -> None:
         ["export"],
         ["match"],
         ["demo"],
+        ["synth"],
+        ["evaluate"],
+        ["attack"],
     ]
     for cmd in commands:
         code, out, _ = run([*cmd, "--help"], capsys, monkeypatch)
         assert code == 0 and "Example" in out, cmd
-    assert set(cli.commands) >= {"keygen", "config", "encode", "inspect", "export", "demo"}
+    assert set(cli.commands) >= {
+        "keygen",
+        "config",
+        "encode",
+        "inspect",
+        "export",
+        "demo",
+        "synth",
+        "evaluate",
+        "attack",
+    }
 
 
 def test_encode_end_to_end_and_inspect(network, key_file, tmp_path, capsys, monkeypatch) -> None:

@@ -103,7 +103,9 @@ def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     denom = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
     half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+    low = 0.0 if successes == 0 else max(0.0, float(centre - half))
+    high = 1.0 if successes == trials else min(1.0, float(centre + half))
+    return low, high
 
 
 def true_pair_count(truth: npt.NDArray[np.int64], party: npt.NDArray[np.int32] | None) -> int:
