@@ -156,10 +156,12 @@ def render_html(data: dict[str, Any]) -> str:
             parts.append(_quality_rows("plaintext, 2 of 3 exact", data["baseline"]["two_of_three"]))
         parts.append("</table>")
         if "baseline" in data:
-            cost = data["baseline"]["linkage"]["f1"] - data["linkage"]["f1"]
+            gap = data["linkage"]["f1"] - data["baseline"]["linkage"]["f1"]
+            side = "above" if gap >= 0 else "below"
             parts.append(
-                f"<p>Privacy costs <strong>{100 * cost:+.2f} points of F1</strong> against the "
-                f"plaintext baseline ({e(data['baseline']['method'])}).</p>"
+                f"<p id='privacy-cost'>The encoded linkage is <strong>{100 * abs(gap):.2f} "
+                f"points of F1 {side}</strong> the plaintext baseline "
+                f"({e(data['baseline']['method'])}).</p>"
             )
         b = data["blocking"]
         parts.append(
