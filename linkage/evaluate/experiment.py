@@ -200,7 +200,8 @@ def labelled_estimates(
     """Precision and recall from a file of hand-labelled pairs (``agency_a, record_a,
     agency_b, record_b, match`` with match 1 or 0), with 95% Wilson intervals. Estimates are
     unbiased only if the pairs were drawn at random (docs/evaluation.md)."""
-    linked_true = linked_all = true_found = true_all = 0
+    # a labelled match that was linked counts for precision and for recall alike
+    linked_true = linked_all = true_all = rows = 0
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         need = {"agency_a", "record_a", "agency_b", "record_b", "match"}
@@ -221,14 +222,14 @@ def labelled_estimates(
             if row["match"] not in ("0", "1"):
                 raise InputError(f"{path}:{line}: column match must be 1 or 0")
             is_match, linked = row["match"] == "1", labels[a] == labels[b]
+            rows += 1
             linked_all += int(linked)
             linked_true += int(linked and is_match)
             true_all += int(is_match)
-            true_found += int(linked and is_match)
     p_low, p_high = wilson(linked_true, linked_all)
-    r_low, r_high = wilson(true_found, true_all)
+    r_low, r_high = wilson(linked_true, true_all)
     return {
-        "labelled_pairs": sum(1 for _ in open(path)) - 1,
+        "labelled_pairs": rows,
         "precision": {
             "estimate": linked_true / linked_all if linked_all else None,
             "low": p_low,
@@ -236,7 +237,7 @@ def labelled_estimates(
             "pairs": linked_all,
         },
         "recall": {
-            "estimate": true_found / true_all if true_all else None,
+            "estimate": linked_true / true_all if true_all else None,
             "low": r_low,
             "high": r_high,
             "pairs": true_all,
