@@ -87,6 +87,12 @@ class Uploads:
     def n_fields(self) -> int:
         return len(self.fields)
 
+    def records(self) -> list[tuple[str, str]]:
+        """(agency, record id) of each global row: how results name records."""
+        return [
+            (self.agencies[p], rid) for p, rid in zip(self.party.tolist(), self.ids, strict=True)
+        ]
+
     @cached_property
     def density(self) -> float:
         """Mean share of bits set, from up to 20k filters (enough for two decimals)."""
@@ -414,12 +420,14 @@ def entity_ids(labels: npt.NDArray[np.int64]) -> list[str]:
 
 
 def _write_entities(path: Path, uploads: Uploads, labels: npt.NDArray[np.int64]) -> None:
-    names = [uploads.agencies[p] for p in uploads.party.tolist()]
     with atomic_write(path) as fh:
         text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
         w = csv.writer(text, lineterminator="\n")
         w.writerow(["agency", "record_id", "entity_id"])
-        w.writerows(zip(names, uploads.ids, entity_ids(labels), strict=True))
+        w.writerows(
+            (agency, rid, entity)
+            for (agency, rid), entity in zip(uploads.records(), entity_ids(labels), strict=True)
+        )
         text.flush()
         text.detach()
 

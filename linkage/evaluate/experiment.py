@@ -102,14 +102,14 @@ def sweep(
     truth: npt.NDArray[np.int64],
     config: Config,
     two_files: bool,
-    party: npt.NDArray[np.int32] | None,
+    all_true: int,
 ) -> dict[str, Any]:
     """Quality at each threshold of :data:`SWEEP`: once as pairs (how many candidate pairs at
     or above the threshold are true, and how many true pairs they find), once after resolution
-    into entities (what setting ``upper`` to that value would give)."""
+    into entities (what setting ``upper`` to that value would give). ``all_true`` is the number
+    of true pairs the mode can find (:func:`true_pair_count`)."""
     n = len(truth)
     same = truth[linked.rows_a] == truth[linked.rows_b]
-    all_true = true_pair_count(truth, party if two_files else None)
     rows = []
     for t in SWEEP:
         above = linked.scores >= t
@@ -258,10 +258,7 @@ def encode_dataset(dataset: Dataset, config: Config, folder: Path, secret: bytes
 
 def truth_for(dataset: Dataset, uploads: Uploads) -> npt.NDArray[np.int64]:
     """The true person of each upload row, as labels 0..k-1."""
-    people = [
-        dataset.person(uploads.agencies[p], rid)
-        for p, rid in zip(uploads.party.tolist(), uploads.ids, strict=True)
-    ]
+    people = [dataset.person(agency, rid) for agency, rid in uploads.records()]
     return np.unique(people, return_inverse=True)[1].astype(np.int64)
 
 
@@ -314,10 +311,7 @@ def evaluate(
     linked = Linked(result.rows_a, result.rows_b, result.scores, result.labels)
     report["cluster_sizes"] = {"found": cluster_sizes(result.labels)}
     if labels_path is not None:
-        index = {
-            (uploads.agencies[p], rid): i
-            for i, (p, rid) in enumerate(zip(uploads.party.tolist(), uploads.ids, strict=True))
-        }
+        index = {record: i for i, record in enumerate(uploads.records())}
         report["labelled"] = labelled_estimates(result.labels, index, labels_path)
     if dataset.truth is None:
         return report
@@ -338,7 +332,7 @@ def evaluate(
         "reduction_ratio": 1.0 - comparisons / all_pairs if all_pairs else 0.0,
     }
     say("sweeping thresholds")
-    report["sweep"] = sweep(linked, truth, config, two_files, party)
+    report["sweep"] = sweep(linked, truth, config, two_files, all_true)
     report["histogram"] = histograms(linked, truth)
     if sample:
         report["sampled"] = sampled_estimates(result.labels, truth, sample, seed)
@@ -371,8 +365,8 @@ def plaintext_baseline(
     order = {(a, r): i for i, (a, r) in enumerate(zip(agencies, frame["record_id"], strict=True))}
     # the baseline's rows follow the CSV files; map them onto the uploads' rows
     to_upload = np.empty(len(order), np.int64)
-    for i, (p, rid) in enumerate(zip(uploads.party.tolist(), uploads.ids, strict=True)):
-        to_upload[order[(uploads.agencies[p], rid)]] = i
+    for i, record in enumerate(uploads.records()):
+        to_upload[order[record]] = i
     party = uploads.party[to_upload] if two_files else None
     pairs = link_plaintext(frame, truth[to_upload], party, seed=seed)
     a, b = to_upload[pairs.rows_a], to_upload[pairs.rows_b]

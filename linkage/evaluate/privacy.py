@@ -42,11 +42,14 @@ def variant(base: Config, steps: list[dict[str, Any]]) -> Config:
     return parse_config(data, source=base.source)
 
 
-def plaintext_names(dataset: Dataset, uploads: Uploads) -> dict[str, list[str]]:
-    """Normalised first name and surname of each upload row ("" when missing): the ground
-    truth the attack is scored against, never shown to it."""
+Names = dict[tuple[str, str], tuple[str, str]]
+
+
+def plaintext_names(dataset: Dataset) -> Names:
+    """Normalised first name and surname of each (agency, record id) ("" when missing): the
+    ground truth the attack is scored against, never shown to it."""
     roles = dataset.roles
-    values: dict[tuple[str, str], tuple[str, str]] = {}
+    values: Names = {}
     for agency, path in dataset.sources:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             for row in csv.DictReader(fh):
@@ -55,10 +58,11 @@ def plaintext_names(dataset: Dataset, uploads: Uploads) -> dict[str, list[str]]:
                     v = normalize_name(row[column], row.get(roles.quality.get(column, ""), ""))
                     pair.append(v.text if v.status in (Status.PRESENT, Status.PARTIAL) else "")
                 values[(agency, row[roles.id_column])] = (pair[0], pair[1])
-    rows = [
-        values[(uploads.agencies[p], rid)]
-        for p, rid in zip(uploads.party.tolist(), uploads.ids, strict=True)
-    ]
+    return values
+
+
+def _in_upload_order(values: Names, uploads: Uploads) -> dict[str, list[str]]:
+    rows = [values[record] for record in uploads.records()]
     return {"first_name": [r[0] for r in rows], "last_name": [r[1] for r in rows]}
 
 
@@ -74,6 +78,7 @@ def tradeoff(
         raise ValueError("the trade-off needs a data set with truth")
     rows = []
     secret = generate_secret()
+    plaintext = plaintext_names(dataset)  # read once: every variant encodes the same records
     for name in names or list(VARIANTS):
         if progress:
             progress(f"hardening '{name}': encoding, linking and attacking")
@@ -83,7 +88,7 @@ def tradeoff(
         quality = quality_dict(pairwise_quality(result.labels, truth), result.labels, truth)
         assert uploads.field_clks is not None
         attack = reidentification(
-            config, uploads.field_clks, plaintext_names(dataset, uploads), public_tables()
+            config, uploads.field_clks, _in_upload_order(plaintext, uploads), public_tables()
         )
         rows.append(
             {
