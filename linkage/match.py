@@ -43,7 +43,13 @@ from linkage.compare.weights import (
 from linkage.config import Config, builtin_config_path, load_config
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
 from linkage.errors import ConfigError, InputError
-from linkage.resolve import cluster, dense_labels, one_to_one, review_pairs, threshold_warnings
+from linkage.resolve import (
+    cluster,
+    one_to_one,
+    one_to_one_labels,
+    review_pairs,
+    threshold_warnings,
+)
 
 #: The Dice a pair should be found at with LSH's target probability (see lsh_parameters).
 LSH_DESIGN_DICE = 0.8
@@ -297,9 +303,7 @@ def match_uploads(
     n = len(uploads.ids)
     if one_to_one_mode:
         accepted = one_to_one(ra, rb, scores, th.upper)
-        labels = np.arange(n, dtype=np.int64)
-        labels[rb[accepted]] = ra[accepted]
-        labels = dense_labels(labels)
+        labels = one_to_one_labels(n, ra, rb, accepted)
         report.links = len(accepted)
         refused: npt.NDArray[np.int64] = np.zeros(0, np.int64)
         reasons: tuple[str, ...] = ()

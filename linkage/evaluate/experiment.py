@@ -30,7 +30,7 @@ from linkage.evaluate.metrics import (
     wilson,
 )
 from linkage.match import MatchResult, Uploads, load_uploads, match_uploads
-from linkage.resolve import cluster, dense_labels, one_to_one
+from linkage.resolve import cluster, one_to_one, one_to_one_labels
 
 Progress = Callable[[str], None]
 
@@ -61,10 +61,7 @@ def resolve(
 ) -> npt.NDArray[np.int64]:
     """Entities from scored pairs with the matcher's own resolution step, at ``upper``."""
     if two_files:
-        accepted = one_to_one(rows_a, rows_b, scores, upper)
-        labels = np.arange(n, dtype=np.int64)
-        labels[rows_b[accepted]] = rows_a[accepted]
-        return dense_labels(labels)
+        return one_to_one_labels(n, rows_a, rows_b, one_to_one(rows_a, rows_b, scores, upper))
     lower = min(config.thresholds.lower, upper)
     return cluster(
         n,

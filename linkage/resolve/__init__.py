@@ -1,14 +1,14 @@
 """Resolution of scored pairs into entities (people), on the coordinator side.
 
 Public API: :func:`cluster` (multi-party linkage and within-agency deduplication),
-:func:`one_to_one` (the classic two-party mode), :func:`review_pairs`,
+:func:`one_to_one` and :func:`one_to_one_labels` (the classic two-party mode), :func:`review_pairs`,
 :func:`threshold_warnings` and :func:`dense_labels`. Pure functions over arrays: no file,
 no plaintext, no secret.
 """
 
 from linkage.resolve.clusters import Clustering, cluster, dense_labels
 from linkage.resolve.diagnostics import threshold_warnings
-from linkage.resolve.one_to_one import one_to_one
+from linkage.resolve.one_to_one import one_to_one, one_to_one_labels
 from linkage.resolve.review import review_pairs
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "cluster",
     "dense_labels",
     "one_to_one",
+    "one_to_one_labels",
     "review_pairs",
     "threshold_warnings",
 ]

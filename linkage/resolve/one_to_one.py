@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from linkage.resolve.clusters import dense_labels
+
 
 def one_to_one(
     rows_a: npt.NDArray[np.int64],
@@ -30,3 +32,16 @@ def one_to_one(
         used_b.add(j)
         accepted.append(p)
     return np.asarray(sorted(accepted), np.int64)
+
+
+def one_to_one_labels(
+    n: int,
+    rows_a: npt.NDArray[np.int64],
+    rows_b: npt.NDArray[np.int64],
+    accepted: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Entity labels of ``n`` records when each accepted pair (from :func:`one_to_one`) is one
+    entity and every other record is its own."""
+    labels = np.arange(n, dtype=np.int64)
+    labels[rows_b[accepted]] = rows_a[accepted]
+    return dense_labels(labels)

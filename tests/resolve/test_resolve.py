@@ -92,3 +92,12 @@ def test_threshold_warnings() -> None:
     band = np.concatenate([rng.uniform(0.7, 0.8, 800), rng.uniform(0.8, 1.0, 100)])
     assert any("review band" in w for w in threshold_warnings(band, 0.8, 0.7, 0.35))
     assert any("dense" in w for w in threshold_warnings(good, 0.8, 0.7, 0.7))
+
+
+def test_one_to_one_labels_make_each_accepted_pair_one_entity() -> None:
+    from linkage.resolve import one_to_one_labels
+
+    # global rows: party a is 0-2, party b is 3-4; a1-b4 is the best pair, then a0-b3
+    ra, rb, sc = _pairs([(0, 3, 0.9), (1, 4, 0.95), (1, 3, 0.92), (2, 4, 0.3)])
+    labels = one_to_one_labels(5, ra, rb, one_to_one(ra, rb, sc, 0.8))
+    assert labels.tolist() == [0, 1, 2, 0, 1]
