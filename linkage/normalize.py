@@ -53,7 +53,7 @@ INVALID = Value(Status.INVALID)
 #: HMIS data-quality codes: 1 full, 2 partial, 8 doesn't know, 9 prefers not to answer,
 #: 99 not collected. An empty code is read as 99.
 QUALITY_CODES = frozenset({"1", "2", "8", "9", "99", ""})
-_MISSING_CODES = frozenset({"8", "9", "99"})
+MISSING_CODES = frozenset({"8", "9", "99"})
 
 _PLACEHOLDER_NAMES = frozenset(
     {
@@ -93,7 +93,7 @@ _PLACEHOLDER_SSNS = frozenset({"123456789", "987654321", "078051120", "219099999
 
 def _quality(code: str) -> Status | None:
     """Status forced by a data-quality code, or None when the value should be read."""
-    if code in _MISSING_CODES:
+    if code in MISSING_CODES:
         return Status.MISSING
     if code == "2":
         return Status.PARTIAL
@@ -246,7 +246,7 @@ _SEX = {"0": "f", "1": "m", "f": "f", "m": "m", "female": "f", "male": "m"}
 def normalize_sex(raw: str, quality: str = "") -> Value:
     """Sex as ``f`` or ``m``; HMIS codes 8, 9, 99 and empty are missing."""
     text = raw.strip().lower()
-    if not text or text in _MISSING_CODES:
+    if not text or text in MISSING_CODES:
         return MISSING
     code = _SEX.get(text)
     return Value(Status.PRESENT, code) if code else INVALID
@@ -295,7 +295,7 @@ def ssn_digits_batch(
     cells = np.array(raws, dtype=str)
     lengths = np.strings.str_len(cells)
     codes = np.array(quals, dtype=str) if quals is not None else np.full(n, "", dtype=str)
-    forced_missing = np.isin(codes, list(_MISSING_CODES))
+    forced_missing = np.isin(codes, list(MISSING_CODES))
     nine = (lengths == 9) & ~forced_missing
     if nine.any():
         cp = cells[nine].astype("<U9").view(np.uint32).reshape(-1, 9).astype(np.int64) - 48
@@ -371,7 +371,7 @@ def date_batch(
         return status, ymd, year_only
     cells = np.array(raws, dtype=str)
     codes = np.array(quals, dtype=str) if quals is not None else np.full(n, "", dtype=str)
-    forced_missing = np.isin(codes, list(_MISSING_CODES))
+    forced_missing = np.isin(codes, list(MISSING_CODES))
     stripped = np.strings.strip(cells)
     empty = np.strings.str_len(stripped) == 0
     lengths = np.strings.str_len(cells)

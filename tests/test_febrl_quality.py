@@ -17,13 +17,9 @@ import pytest
 
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
+from linkage.evaluate.datasets import febrl_person
 from linkage.evaluate.metrics import pairwise_quality
 from linkage.match import run_match
-
-
-def _person(record_id: str) -> str:
-    """FEBRL ids: rec-12-org and rec-12-dup-0 are one person."""
-    return record_id.removesuffix("-org").split("-dup")[0]
 
 
 def _unrelated(n: int, tag: str, rng: np.random.Generator) -> pd.DataFrame:
@@ -58,7 +54,7 @@ def _quality(febrl_config, tmp_path: Path, noise: int, one_to_one: bool):
         rows = list(csv.DictReader(fh))
     found = np.unique([r["entity_id"] for r in rows], return_inverse=True)[1]
     people = [
-        _person(r["record_id"]) if not r["record_id"].startswith("noise") else r["record_id"]
+        febrl_person(r["record_id"]) if not r["record_id"].startswith("noise") else r["record_id"]
         for r in rows
     ]
     truth = np.unique(people, return_inverse=True)[1]

@@ -21,8 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from linkage.evaluate.datasets import Dataset
-
-_MISSING_CODES = {"8", "9", "99"}
+from linkage.normalize import MISSING_CODES
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class BaselinePairs:
 def _column(frame: pd.DataFrame, name: str, quality: str | None) -> pd.Series:
     values = frame[name].fillna("").astype(str).str.strip().str.lower()
     if quality is not None and quality in frame:
-        values = values.where(~frame[quality].fillna("").astype(str).isin(_MISSING_CODES), "")
+        values = values.where(~frame[quality].fillna("").astype(str).isin(MISSING_CODES), "")
     return values.replace("", np.nan)
 
 

@@ -89,7 +89,7 @@ def load_dataset(source: str, work: Path) -> Dataset:
             "make one with 'linkage synth DIR', or lay out DIR/AGENCY/Client.csv",
         )
     truth_path = folder / "truth.csv"
-    truth = _read_truth(truth_path) if truth_path.exists() else None
+    truth = read_truth(truth_path) if truth_path.exists() else None
     return Dataset(
         name=folder.name,
         sources=[(p.parent.name, p) for p in clients],
@@ -99,7 +99,8 @@ def load_dataset(source: str, work: Path) -> Dataset:
     )
 
 
-def _read_truth(path: Path) -> dict[tuple[str, str], str]:
+def read_truth(path: Path) -> dict[tuple[str, str], str]:
+    """(agency, record_id) -> person_id from a ``truth.csv`` written by ``linkage synth``."""
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         wanted = {"agency", "record_id", "person_id"}

@@ -30,6 +30,7 @@ from anyascii import anyascii
 from nicknames import NickNamer
 
 from linkage._atomic import atomic_write
+from linkage.evaluate.datasets import read_truth
 from linkage.evaluate.names import FRENCH_SHARE, locale_tables
 from linkage.ingest.hmis import CLIENT_SIGNATURE
 
@@ -628,7 +629,6 @@ def _write_agency(
 def truth_labels(path: Path, records: Iterable[tuple[str, str]]) -> npt.NDArray[np.int64]:
     """Person label (0..k-1) of each ``(agency, record_id)``, from a ``truth.csv`` written by
     :func:`write_network`: what match results are scored against."""
-    with open(path, newline="") as fh:
-        person = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
+    person = read_truth(path)
     people = [person[record] for record in records]
     return np.unique(people, return_inverse=True)[1].astype(np.int64)
