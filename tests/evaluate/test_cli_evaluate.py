@@ -76,8 +76,27 @@ def test_evaluate_bad_inputs_are_one_line(tmp_path: Path, capsys, monkeypatch) -
         ["evaluate", network, "--no-baseline", "--labels", labels], capsys, monkeypatch
     )
     assert code != 0 and f"{labels}:2" in err and err.count("\n") == 1
+    for text, expected in (
+        ("a,b\n1,2\n", "a labels file needs the columns"),
+        (
+            "agency_a,record_a,agency_b,record_b,match\nagency_1,10000001,agency_1,10000002,yes\n",
+            f"{labels}:2: column match must be 1 or 0",
+        ),
+    ):
+        labels.write_text(text)
+        code, _, err = run(
+            ["evaluate", network, "--no-baseline", "--labels", labels], capsys, monkeypatch
+        )
+        assert code != 0 and expected in err and err.count("\n") == 1
     code, _, err = run(["attack", network, "--hardening", "rot13"], capsys, monkeypatch)
     assert code != 0 and "unknown hardening setting 'rot13'" in err
+    (network / "truth.csv").unlink()
+    code, _, err = run(["attack", network], capsys, monkeypatch)
+    assert code != 0 and "no truth.csv" in err and err.count("\n") == 1
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = run(["synth", blocker, "--people", "10", "-q"], capsys, monkeypatch)
+    assert code != 0 and err.startswith("error: cannot access") and "Traceback" not in err
 
 
 def test_evaluate_febrl4_beats_the_plaintext_baseline_goal(capsys, monkeypatch) -> None:
