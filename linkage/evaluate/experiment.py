@@ -23,7 +23,6 @@ from linkage.encoding.pipeline import encode_file
 from linkage.errors import InputError
 from linkage.evaluate.datasets import Dataset
 from linkage.evaluate.metrics import (
-    Quality,
     bcubed,
     pairwise_quality,
     true_pair_count,
@@ -42,12 +41,11 @@ HISTOGRAM_BINS = 50
 
 @dataclass(frozen=True)
 class Linked:
-    """What one method decided: scored candidate pairs and the entity of each record."""
+    """A method's scored candidate pairs (what the sweep and the histograms read)."""
 
     rows_a: npt.NDArray[np.int64]
     rows_b: npt.NDArray[np.int64]
     scores: npt.NDArray[np.float64]
-    labels: npt.NDArray[np.int64]
 
 
 def resolve(
@@ -75,9 +73,10 @@ def resolve(
     ).labels
 
 
-def quality_dict(
-    q: Quality, labels: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]
-) -> dict[str, Any]:
+def quality_dict(labels: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """Pairwise and B-cubed quality and the unduplicated count of ``labels`` against
+    ``truth``, as the report shows them."""
+    q = pairwise_quality(labels, truth)
     b = bcubed(labels, truth)
     return {
         "precision": q.precision,
@@ -305,7 +304,7 @@ def evaluate(
         "seconds": {"encode_and_match": round(seconds, 2)},
         "match": {"candidates": len(result.rows_a), "review": result.report.review},
     }
-    linked = Linked(result.rows_a, result.rows_b, result.scores, result.labels)
+    linked = Linked(result.rows_a, result.rows_b, result.scores)
     report["cluster_sizes"] = {"found": cluster_sizes(result.labels)}
     if labels_path is not None:
         index = {record: i for i, record in enumerate(uploads.records())}
@@ -314,8 +313,7 @@ def evaluate(
         return report
     truth = truth_for(dataset, uploads)
     party = uploads.party if two_files else None
-    q = pairwise_quality(result.labels, truth)
-    report["linkage"] = quality_dict(q, result.labels, truth)
+    report["linkage"] = quality_dict(result.labels, truth)
     report["cluster_sizes"]["true"] = cluster_sizes(truth)
     same = truth[result.rows_a] == truth[result.rows_b]
     all_true = true_pair_count(truth, party)
@@ -376,7 +374,7 @@ def plaintext_baseline(
         "seconds": round(pairs.seconds, 2),
     }
     labels = resolve(n, a, b, pairs.probability, config, 0.5, two_files)
-    out["linkage"] = quality_dict(pairwise_quality(labels, truth), labels, truth)
+    out["linkage"] = quality_dict(labels, truth)
     rule = resolve(n, a, b, pairs.rule.astype(np.float64), config, 0.5, two_files)
-    out["two_of_three"] = quality_dict(pairwise_quality(rule, truth), rule, truth)
+    out["two_of_three"] = quality_dict(rule, truth)
     return out

@@ -18,7 +18,6 @@ from linkage.encoding.keys import generate_secret
 from linkage.evaluate.attack import reidentification
 from linkage.evaluate.datasets import Dataset
 from linkage.evaluate.experiment import link_encoded, quality_dict, truth_for
-from linkage.evaluate.metrics import pairwise_quality
 from linkage.evaluate.names import public_tables
 from linkage.match import Uploads
 from linkage.normalize import Status, normalize_name
@@ -85,7 +84,7 @@ def tradeoff(
         config = variant(base, VARIANTS[name])
         uploads, result, seconds = link_encoded(dataset, config, work / name, False, secret)
         truth = truth_for(dataset, uploads)
-        quality = quality_dict(pairwise_quality(result.labels, truth), result.labels, truth)
+        quality = quality_dict(result.labels, truth)
         assert uploads.field_clks is not None
         attack = reidentification(
             config, uploads.field_clks, _in_upload_order(plaintext, uploads), public_tables()
