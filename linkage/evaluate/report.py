@@ -192,7 +192,14 @@ def render_html(data: dict[str, Any]) -> str:
                 f"(<code>{e(s['hardening'])}</code>) the config lets the frequency attack "
                 f"re-identify <strong>{_pct(s['reidentified'])}</strong> of records (unhardened: "
                 f"{_pct(s['unhardened_reidentified'])}), at a cost of "
-                f"<strong>{100 * s['f1_cost']:.2f} points of F1</strong> against no hardening.</p>"
+                f"<strong>{100 * s['f1_cost']:.2f} points of F1</strong> against no hardening"
+                + (
+                    f" (mean of {s['repeats']} secrets; {100 * s['f1_cost_range'][0]:.2f} to "
+                    f"{100 * s['f1_cost_range'][1]:.2f})"
+                    if s["repeats"] > 1
+                    else ""
+                )
+                + ".</p>"
             )
         parts.append(
             "<table><tr><th>hardening</th><th>F1</th><th>count error</th>"

@@ -1,0 +1,42 @@
+"""The privacy trade-off over several secrets: rows hold means, the cost is paired per secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from linkage.config import load_config
+from linkage.evaluate.datasets import load_dataset
+from linkage.evaluate.experiment import evaluate
+from linkage.evaluate.privacy import summary, tradeoff
+from linkage.evaluate.report import write_report
+from linkage.evaluate.synth import write_network
+
+
+def test_repeats_average_over_secrets_and_pair_the_cost(tmp_path: Path) -> None:
+    write_network(tmp_path / "net", people=300, agencies=2, seed=5)
+    dataset = load_dataset(str(tmp_path / "net"), tmp_path / "work")
+    base = load_config(dataset.config)
+    rows = tradeoff(dataset, base, tmp_path / "work", ["none", "xor_fold"], repeats=2)
+    by = {r["hardening"]: r for r in rows}
+    for r in rows:
+        assert r["repeats"] == 2 and len(r["f1_runs"]) == 2
+        assert r["f1"] == pytest.approx(sum(r["f1_runs"]) / 2)
+        assert r["attack"]["reidentified"] <= r["attack"]["reidentified_max"]
+    assert by["xor_fold"]["default"] and not by["none"]["default"]
+    s = summary(rows)
+    costs = [n - x for n, x in zip(by["none"]["f1_runs"], by["xor_fold"]["f1_runs"], strict=True)]
+    assert s["f1_cost"] == pytest.approx(sum(costs) / 2)
+    assert s["f1_cost_range"] == [min(costs), max(costs)]
+    data = evaluate(dataset, tmp_path / "work", baseline=False)
+    data["privacy"] = {"rows": rows, "summary": s}
+    _, page = write_report(data, tmp_path / "r")
+    assert "mean of 2 secrets" in page.read_text()
+
+
+def test_repeats_must_be_positive(tmp_path: Path) -> None:
+    write_network(tmp_path / "net", people=50, agencies=2, seed=5)
+    dataset = load_dataset(str(tmp_path / "net"), tmp_path / "work")
+    with pytest.raises(ValueError, match="at least 1"):
+        tradeoff(dataset, load_config(dataset.config), tmp_path / "work", ["none"], repeats=0)
