@@ -275,8 +275,15 @@ def match_uploads(
     *,
     one_to_one_mode: bool = False,
     progress: Progress | None = None,
+    groups: npt.NDArray[np.int64] | None = None,
+    never: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
 ) -> MatchResult:
-    """Find, score and resolve candidate pairs: the whole decision, with no file written."""
+    """Find, score and resolve candidate pairs: the whole decision, with no file written.
+
+    ``groups`` and ``never`` (cluster mode only) carry what a by-name list already knows:
+    records linked before, which stay together, and pairs a clerk ruled apart."""
+    if one_to_one_mode and (groups is not None or never is not None):
+        raise ValueError("starting groups and never pairs apply to cluster mode only")
     th, settings = config.thresholds, config.match
     report = MatchReport(
         mode="one-to-one" if one_to_one_mode else "cluster",
@@ -317,6 +324,8 @@ def match_uploads(
             th.lower,
             max_cluster=settings.max_cluster,
             min_support=settings.min_support,
+            groups=groups,
+            never=never,
         )
         labels, refused, reasons = result.labels, result.refused, result.reasons
         report.links = int(np.count_nonzero((scores >= th.upper) & (labels[ra] == labels[rb])))

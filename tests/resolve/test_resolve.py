@@ -101,3 +101,33 @@ def test_one_to_one_labels_make_each_accepted_pair_one_entity() -> None:
     ra, rb, sc = _pairs([(0, 3, 0.9), (1, 4, 0.95), (1, 3, 0.92), (2, 4, 0.3)])
     labels = one_to_one_labels(5, ra, rb, one_to_one(ra, rb, sc, 0.8))
     assert labels.tolist() == [0, 1, 2, 0, 1]
+
+
+def test_starting_groups_are_never_split_and_grow_by_majority() -> None:
+    groups = np.array([0, 0, 2, 3], np.int64)  # records 0 and 1 were linked before
+    # nothing pairs 0 with 1 now: they stay together anyway
+    result = cluster(4, *_pairs([(2, 3, 0.1)]), 0.8, 0.7, groups=groups)
+    assert result.labels[0] == result.labels[1]
+    # record 2 matches one of the two only: 1 supporting pair of 2 is no majority
+    result = cluster(4, *_pairs([(0, 2, 0.95), (1, 2, 0.1)]), 0.8, 0.7, groups=groups)
+    assert result.labels[2] != result.labels[0] and result.reasons == ("weak support",)
+    result = cluster(4, *_pairs([(0, 2, 0.95), (1, 2, 0.75)]), 0.8, 0.7, groups=groups)
+    assert result.labels[2] == result.labels[0] == result.labels[1] != result.labels[3]
+
+
+def test_never_pairs_stay_apart_even_through_a_third_record() -> None:
+    never = (np.array([0], np.int64), np.array([1], np.int64))
+    result = cluster(2, *_pairs([(0, 1, 0.99)]), 0.8, 0.7, never=never)
+    assert result.labels[0] != result.labels[1] and result.reasons == ("never merge",)
+    # 2 matches both strongly: it may join one of them, never bridge the two
+    ra, rb, sc = _pairs([(0, 2, 0.97), (1, 2, 0.96), (0, 1, 0.9)])
+    result = cluster(3, ra, rb, sc, 0.8, 0.7, never=never)
+    assert result.labels[0] != result.labels[1]
+    assert result.labels[2] == result.labels[0]  # the best pair came first
+    assert "never merge" in result.reasons
+
+
+def test_a_never_pair_inside_a_starting_group_is_refused() -> None:
+    never = (np.array([0], np.int64), np.array([1], np.int64))
+    with pytest.raises(ValueError, match="inside one of the starting groups"):
+        cluster(2, *_pairs([]), 0.8, 0.7, groups=np.array([5, 5], np.int64), never=never)
