@@ -662,6 +662,121 @@ def _cost_range(s: dict[str, Any]) -> str:
     return f" ({100 * low:.2f} to {100 * high:.2f} over {s['repeats']} secrets)"
 
 
+@cli.group(
+    epilog=_example(
+        "linkage bnl init --db community.db",
+        "linkage bnl ingest --db community.db --month 2026-10 uploads/*.clk",
+    )
+)
+def bnl() -> None:
+    """The by-name list: people linked month after month, with stable ids.
+
+    The coordinator keeps one store (a SQLite file, or PostgreSQL by URL) per community.
+    Each month every agency's fresh upload is ingested; people keep their ids, and an id
+    changes only by a recorded merge.
+    """
+
+
+_DB_HELP = (
+    "The store: a file path (SQLite) or a URL such as postgresql://host/db. Or set LINKAGE_BNL_DB."
+)
+
+
+def _db_option(f: Any) -> Any:
+    return click.option(
+        "--db",
+        envvar="LINKAGE_BNL_DB",
+        default="bynamelist.db",
+        show_default=True,
+        help=_DB_HELP,
+    )(f)
+
+
+@bnl.command(
+    "init",
+    epilog=_example(
+        "linkage bnl init --db community.db",
+        "linkage bnl init --db postgresql://coordinator@localhost/bnl --config ours.toml",
+    ),
+)
+@_db_option
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="The config every agency encodes with (default: the built-in hmis config).",
+)
+def bnl_init(db: str, config: Path | None) -> None:
+    """Make a new, empty by-name-list store for uploads encoded with one config."""
+    from linkage.bynamelist import create_store
+    from linkage.config import builtin_config_path
+
+    store = create_store(db, config or builtin_config_path("hmis"))
+    click.echo(
+        f"made a store at {db} for config {store.config.name} "
+        f"(fingerprint {store.config.fingerprint[:12]}...)"
+    )
+
+
+@bnl.command(
+    "ingest",
+    epilog=_example("linkage bnl ingest --db community.db --month 2026-10 uploads/*.clk"),
+)
+@_db_option
+@click.option("--month", required=True, help="The month the uploads are for, as YYYY-MM.")
+@click.argument(
+    "files", metavar="FILE.clk...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+def bnl_ingest(db: str, month: str, files: tuple[Path, ...], quiet: bool) -> None:
+    """Link a month's uploads (one .clk file per agency) into the list, in one transaction.
+
+    New records join the people already on the list or become new people; people linked
+    before are never split; a file already ingested is skipped. If anything fails, the store
+    is left exactly as it was.
+    """
+    from linkage.bynamelist import ingest, open_store
+    from linkage.bynamelist.incremental import check_month
+
+    check_month(month)
+    store = open_store(db)
+    show = not quiet and sys.stderr.isatty()
+
+    def step(message: str) -> None:
+        if show:
+            click.echo(f"  {message}...", err=True)
+
+    report = ingest(store, list(files), month, progress=step)
+    if quiet:
+        return
+    for f in report.files:
+        detail = (
+            f"{f['records']} records, {f['new']} new, {f['updated']} changed"
+            if f["status"] == "ingested"
+            else f"{f['records']} records, already ingested: skipped"
+        )
+        click.echo(f"  {f['agency']}: {detail}")
+    click.echo(
+        f"{month}: {report.new_people} new people, {report.merges} merges; the list holds "
+        f"{report.people:,} people from {report.records:,} records; {report.review} pairs "
+        f"to review ({report.seconds:.1f}s)"
+    )
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}")
+
+
+@bnl.command("upgrade", epilog=_example("linkage bnl upgrade --db community.db"))
+@_db_option
+def bnl_upgrade(db: str) -> None:
+    """Migrate a store made by an older linkage to this version's schema (back it up first)."""
+    from linkage.bynamelist import upgrade_store
+
+    before, after = upgrade_store(db)
+    if before == after:
+        click.echo(f"{db} is at schema revision {after}: nothing to do")
+    else:
+        click.echo(f"{db}: schema revision {before} -> {after}")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line and an exit code."""
     try:

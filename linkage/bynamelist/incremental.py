@@ -1,0 +1,488 @@
+"""Monthly ingest: link new uploads against the people already on the list and each other.
+
+Every ingest re-links all the records the store holds, but starts from what it knew: each
+person's records begin as one group that is never split here, new records join a person only
+by the same majority rule as any merge, and a clerk's rulings hold ("same": one group from the
+start; "never": no merge may join them). So a person's id changes only by a recorded merge,
+and the older id survives it.
+
+An ingest is one database transaction: a crash or a kill at any point leaves the store as it
+was. A file already ingested (same SHA-256) is skipped, so re-running a month changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from linkage.bynamelist.schema import decisions, events, meta, people, records, review, uploads
+from linkage.bynamelist.store import Store, StoreError
+from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
+from linkage.match import Uploads, match_uploads
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, in counts only."""
+
+    month: str
+    files: list[dict[str, Any]] = field(default_factory=list)
+    new_people: int = 0
+    merges: int = 0
+    records: int = 0
+    people: int = 0
+    review: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def check_month(month: str) -> str:
+    if not _MONTH.match(month):
+        raise StoreError(f"month '{month}' is not YYYY-MM", "for example --month 2026-10")
+    return month
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the whole file: the same upload sent twice is the same digest."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def new_person_id(taken: set[str]) -> str:
+    """A random id with no relation to the person's data (60 bits: no collision in practice,
+    and checked anyway)."""
+    while True:
+        pid = "P" + base64.b32encode(secrets.token_bytes(8)).decode()[:12]
+        if pid not in taken:
+            taken.add(pid)
+            return pid
+
+
+@dataclass
+class _Row:
+    """One record as the linking sees it."""
+
+    db_id: int | None
+    agency: str
+    record_id: str
+    person: str | None
+    clk: bytes
+    field_clks: bytes | None
+    block_keys: bytes | None
+    first_upload: int
+    last_upload: int
+    changed: bool = False
+
+
+def _check_files(store: Store, paths: Sequence[Path], files: list[ClkData]) -> None:
+    fingerprint = store.config.fingerprint
+    agencies: dict[str, Path] = {}
+    for path, data in zip(paths, files, strict=True):
+        h = data.header
+        if h.config_fingerprint != fingerprint:
+            raise StoreError(
+                f"{path} was encoded with config fingerprint {h.config_fingerprint[:12]}..., "
+                f"the store links {store.config.name} ({fingerprint[:12]}...)",
+                "agencies must encode with the config the store was made with",
+            )
+        if h.agency in agencies:
+            raise StoreError(
+                f"{path} and {agencies[h.agency]} both come from agency '{h.agency}'",
+                "ingest one file per agency per month",
+            )
+        agencies[h.agency] = path
+        if len(set(data.ids)) != len(data.ids):
+            raise StoreError(f"{path} holds a record id twice", "re-encode the agency's export")
+    checks = {d.header.key_check_value for d in files}
+    stored = store.setting("key_check_value")
+    if len(checks) > 1 or (stored is not None and checks != {stored}):
+        raise StoreError(
+            "the uploads were encoded with a different secret from the store's earlier uploads "
+            "(key check values differ)",
+            "every agency must encode with the community's one shared secret",
+        )
+
+
+def ingest(
+    store: Store,
+    paths: Sequence[Path],
+    month: str,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest one month's uploads (one .clk file per agency) in one transaction."""
+    started = time.perf_counter()
+    report = IngestReport(check_month(month))
+    files = [read_clk(Path(p)) for p in paths]
+    _check_files(store, paths, files)
+    digests = [file_digest(Path(p)) for p in paths]
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        query = select(uploads.c.digest, uploads.c.month).where(uploads.c.digest.in_(digests))
+        seen = dict(conn.execute(query).all())
+        fresh = []
+        for path, data, digest in zip(paths, files, digests, strict=True):
+            entry = {"agency": data.header.agency, "file": str(path), "records": len(data.ids)}
+            if digest in seen:
+                if seen[digest] != month:
+                    raise StoreError(
+                        f"{path} was already ingested for {seen[digest]}",
+                        "send a fresh export for each month",
+                    )
+                report.files.append({**entry, "status": "already ingested"})
+                continue
+            fresh.append((data, digest, entry))
+        if fresh:
+            _ingest_fresh(conn, store, fresh, month, now, report, progress)
+        report.records = conn.execute(select(func.count()).select_from(records)).scalar_one()
+        report.review = conn.execute(select(func.count()).select_from(review)).scalar_one()
+        report.people = conn.execute(
+            select(func.count()).select_from(people).where(people.c.merged_into.is_(None))
+        ).scalar_one()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_fresh(
+    conn: Connection,
+    store: Store,
+    fresh: list[tuple[ClkData, str, dict[str, Any]]],
+    month: str,
+    now: datetime,
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    if store.setting("key_check_value") is None:
+        conn.execute(
+            insert(meta).values(key="key_check_value", value=fresh[0][0].header.key_check_value)
+        )
+    rows = _load_rows(conn)
+    index = {(r.agency, r.record_id): i for i, r in enumerate(rows)}
+    upload_of: dict[str, int] = {}
+    for data, digest, entry in fresh:
+        upload_id: int = conn.execute(
+            insert(uploads)
+            .values(
+                agency=data.header.agency,
+                month=month,
+                digest=digest,
+                records=len(data.ids),
+                ingested_at=now,
+            )
+            .returning(uploads.c.id)
+        ).scalar_one()
+        upload_of[data.header.agency] = upload_id
+        new, updated = _merge_upload(rows, index, data, upload_id)
+        report.files.append({**entry, "status": "ingested", "new": new, "updated": updated})
+        conn.execute(
+            insert(events).values(
+                at=now,
+                upload_id=upload_id,
+                kind="ingest",
+                reason=f"{data.header.agency} {month}: {len(data.ids)} records, {new} new, "
+                f"{updated} with a changed encoding",
+            )
+        )
+    if progress:
+        progress(f"linking {len(rows):,} records")
+    labels, result_pairs, review_rows, clerical = _link(conn, store, rows, index, report, progress)
+    first_upload = min(upload_of.values())
+    _assign_people(conn, rows, labels, result_pairs, clerical, first_upload, now, report)
+    _write_records(conn, rows)
+    conn.execute(delete(review))
+    if review_rows:
+        conn.execute(
+            insert(review),
+            [
+                {
+                    "agency_a": rows[a].agency,
+                    "record_a": rows[a].record_id,
+                    "agency_b": rows[b].agency,
+                    "record_b": rows[b].record_id,
+                    "score": s,
+                    "reason": why,
+                    "upload_id": first_upload,
+                }
+                for a, b, s, why in review_rows
+            ],
+        )
+
+
+def _load_rows(conn: Connection) -> list[_Row]:
+    query = select(
+        records.c.id,
+        records.c.agency,
+        records.c.record_id,
+        records.c.person_id,
+        records.c.clk,
+        records.c.field_clks,
+        records.c.block_keys,
+        records.c.first_upload,
+        records.c.last_upload,
+    ).order_by(records.c.id)
+    return [_Row(*r) for r in conn.execute(query)]
+
+
+def _merge_upload(
+    rows: list[_Row], index: dict[tuple[str, str], int], data: ClkData, upload_id: int
+) -> tuple[int, int]:
+    """Fold one upload into the record list: new records appended, known ones refreshed."""
+    agency = data.header.agency
+    fields = data.sections.get(FIELD_CLKS)
+    keys = data.sections.get(BLOCK_KEYS)
+    new = updated = 0
+    for i, rid in enumerate(data.ids):
+        clk = data.clks[i].tobytes()
+        fc = fields[i].tobytes() if fields is not None else None
+        bk = keys[i].tobytes() if keys is not None else None
+        at = index.get((agency, rid))
+        if at is None:
+            index[(agency, rid)] = len(rows)
+            rows.append(_Row(None, agency, rid, None, clk, fc, bk, upload_id, upload_id, True))
+            new += 1
+            continue
+        row = rows[at]
+        if (row.clk, row.field_clks, row.block_keys) != (clk, fc, bk):
+            row.clk, row.field_clks, row.block_keys = clk, fc, bk
+            updated += 1
+        row.last_upload = upload_id
+        row.changed = True
+    return new, updated
+
+
+def _stack(parts: list[bytes | None], dtype: type) -> npt.NDArray[Any] | None:
+    if any(p is None for p in parts):
+        return None
+    joined = b"".join(p for p in parts if p is not None)
+    return np.frombuffer(joined, np.uint8).reshape(len(parts), -1).copy().view(dtype)
+
+
+def _link(
+    conn: Connection,
+    store: Store,
+    rows: list[_Row],
+    index: dict[tuple[str, str], int],
+    report: IngestReport,
+    progress: Progress | None,
+) -> tuple[
+    npt.NDArray[np.int64],
+    tuple[Any, Any, Any],
+    list[tuple[int, int, float, str]],
+    set[tuple[str, str]],
+]:
+    n = len(rows)
+    persons = sorted({r.person for r in rows if r.person is not None})
+    person_label = {p: i for i, p in enumerate(persons)}
+    groups = np.array(
+        [person_label[r.person] if r.person else len(persons) + i for i, r in enumerate(rows)],
+        np.int64,
+    )
+    never_a: list[int] = []
+    never_b: list[int] = []
+    clerical: set[tuple[str, str]] = set()
+    for kind, aa, ra, ab, rb in conn.execute(
+        select(
+            decisions.c.kind,
+            decisions.c.agency_a,
+            decisions.c.record_a,
+            decisions.c.agency_b,
+            decisions.c.record_b,
+        )
+    ):
+        ia, ib = index.get((aa, ra)), index.get((ab, rb))
+        if ia is None or ib is None:
+            continue
+        if kind == "same":
+            ga, gb = groups[ia], groups[ib]
+            groups[groups == gb] = ga
+            pa, pb = rows[ia].person, rows[ib].person
+            if pa is not None and pb is not None and pa != pb:
+                clerical.add((min(pa, pb), max(pa, pb)))
+        else:
+            never_a.append(ia)
+            never_b.append(ib)
+    never_pairs = [(a, b) for a, b in zip(never_a, never_b, strict=True) if groups[a] != groups[b]]
+    if len(never_pairs) < len(never_a):
+        report.warnings.append(
+            f"{len(never_a) - len(never_pairs)} 'never' rulings lie inside one person "
+            "(split them with 'linkage bnl review')"
+        )
+    if n < 2:
+        empty = np.zeros(0, np.int64)
+        return np.zeros(n, np.int64), (empty, empty, np.zeros(0)), [], clerical
+    agencies = tuple(sorted({r.agency for r in rows}))
+    party_of = {a: i for i, a in enumerate(agencies)}
+    field_clks = _stack([r.field_clks for r in rows], np.uint8)
+    keys = _stack([r.block_keys for r in rows], np.uint64)
+    clks = _stack([r.clk for r in rows], np.uint8)
+    assert clks is not None
+    linked = Uploads(
+        agencies=agencies,
+        ids=[r.record_id for r in rows],
+        party=np.array([party_of[r.agency] for r in rows], np.int32),
+        clks=clks,
+        field_clks=field_clks,
+        block_keys=keys,
+        fields=tuple(f.name for f in store.config.fields),
+    )
+    never = (
+        (
+            np.array([a for a, _ in never_pairs], np.int64),
+            np.array([b for _, b in never_pairs], np.int64),
+        )
+        if never_pairs
+        else None
+    )
+    result = match_uploads(linked, store.config, groups=groups, never=never, progress=progress)
+    report.warnings.extend(result.report.warnings)
+    review_rows = [
+        (int(result.rows_a[p]), int(result.rows_b[p]), float(result.scores[p]), why)
+        for p, why in zip(result.review.tolist(), result.review_reasons, strict=True)
+    ]
+    return result.labels, (result.rows_a, result.rows_b, result.scores), review_rows, clerical
+
+
+def _assign_people(
+    conn: Connection,
+    rows: list[_Row],
+    labels: npt.NDArray[np.int64],
+    pairs: tuple[Any, Any, Any],
+    clerical: set[tuple[str, str]],
+    upload_id: int,
+    now: datetime,
+    report: IngestReport,
+) -> None:
+    """Give each entity a person id: its one existing person's, the oldest of several (the
+    others are merged into it, with the reason recorded), or a new one."""
+    created = dict(conn.execute(select(people.c.id, people.c.created_upload)).all())
+    taken = set(created)
+    best = _best_pairs(rows, labels, pairs)
+    by_entity: dict[int, list[int]] = {}
+    for i, label in enumerate(labels.tolist()):
+        by_entity.setdefault(label, []).append(i)
+    new_people: list[dict[str, Any]] = []
+    for members in by_entity.values():
+        known = sorted({p for p in (rows[i].person for i in members) if p is not None})
+        if not known:
+            pid = new_person_id(taken)
+            new_people.append({"id": pid, "created_upload": upload_id})
+        else:
+            pid = min(known, key=lambda p: (created[p], p))
+            for other in known:
+                if other == pid:
+                    continue
+                key = (min(pid, other), max(pid, other))
+                score = best.get(key)
+                if key in clerical:
+                    reason = "a clerk ruled two of their records the same person"
+                elif score is not None:
+                    reason = f"linked at match probability {score:.3f} (best pair of their records)"
+                else:
+                    reason = "joined through records new in this ingest"
+                _merge(conn, pid, other, reason, upload_id, now)
+                report.merges += 1
+        for i in members:
+            if rows[i].person != pid:
+                rows[i].person = pid
+                rows[i].changed = True
+    if new_people:
+        conn.execute(insert(people), new_people)
+    report.new_people = len(new_people)
+
+
+def _best_pairs(
+    rows: list[_Row], labels: npt.NDArray[np.int64], pairs: tuple[Any, Any, Any]
+) -> dict[tuple[str, str], float]:
+    """Best score of a linked pair joining two different existing people."""
+    best: dict[tuple[str, str], float] = {}
+    ra, rb, sc = pairs
+    same = labels[ra] == labels[rb]
+    for a, b, s in zip(ra[same].tolist(), rb[same].tolist(), sc[same].tolist(), strict=True):
+        pa, pb = rows[a].person, rows[b].person
+        if pa is None or pb is None or pa == pb:
+            continue
+        key = (min(pa, pb), max(pa, pb))
+        best[key] = max(best.get(key, 0.0), s)
+    return best
+
+
+def _merge(
+    conn: Connection, survivor: str, absorbed: str, reason: str, upload_id: int, now: datetime
+) -> None:
+    conn.execute(update(people).where(people.c.id == absorbed).values(merged_into=survivor))
+    conn.execute(
+        update(people).where(people.c.merged_into == absorbed).values(merged_into=survivor)
+    )
+    conn.execute(
+        insert(events).values(
+            at=now,
+            upload_id=upload_id,
+            kind="merge",
+            person_id=survivor,
+            other_person_id=absorbed,
+            reason=reason,
+        )
+    )
+
+
+def _write_records(conn: Connection, rows: list[_Row]) -> None:
+    fresh = [r for r in rows if r.db_id is None]
+    changed = [r for r in rows if r.db_id is not None and r.changed]
+    if changed:
+        conn.execute(
+            update(records)
+            .where(records.c.id == bindparam("rid"))
+            .values(
+                person_id=bindparam("person"),
+                clk=bindparam("clk_"),
+                field_clks=bindparam("field_clks_"),
+                block_keys=bindparam("block_keys_"),
+                last_upload=bindparam("last"),
+            ),
+            [
+                {
+                    "rid": r.db_id,
+                    "person": r.person,
+                    "clk_": r.clk,
+                    "field_clks_": r.field_clks,
+                    "block_keys_": r.block_keys,
+                    "last": r.last_upload,
+                }
+                for r in changed
+            ],
+        )
+    if fresh:
+        conn.execute(
+            insert(records),
+            [
+                {
+                    "agency": r.agency,
+                    "record_id": r.record_id,
+                    "person_id": r.person,
+                    "first_upload": r.first_upload,
+                    "last_upload": r.last_upload,
+                    "clk": r.clk,
+                    "field_clks": r.field_clks,
+                    "block_keys": r.block_keys,
+                }
+                for r in fresh
+            ],
+        )

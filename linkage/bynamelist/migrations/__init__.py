@@ -1,0 +1,1 @@
+"""Alembic migrations of the by-name-list store, run by :mod:`linkage.bynamelist.store`."""

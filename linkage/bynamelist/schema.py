@@ -1,0 +1,122 @@
+"""The by-name list's tables, as SQLAlchemy Core metadata.
+
+The schema is created and changed only by the Alembic migrations beside this module
+(``migrations/versions``); this metadata is what the code reads and writes through, and a test
+checks that the migrations build exactly it.
+
+Nothing here holds an identifier: records are named by (agency, record id) as the agencies
+sent them (pseudonymised where they chose to), and their encodings are the same bits the
+coordinator already received.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+#: Settings fixed when the store is made: the config (its TOML text and fingerprint) and the
+#: key check value of the shared secret, set by the first upload.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+#: One row per ingested .clk file; ``digest`` (SHA-256 of the file) makes re-ingesting it a
+#: no-op.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agency", String(200), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("records", Integer, nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+)
+
+#: People, by a random id that means nothing outside the store. A person merged into another
+#: keeps its row with ``merged_into`` set, so an id an agency was once given still resolves.
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("created_upload", Integer, ForeignKey("uploads.id"), nullable=False),
+    Column("merged_into", String(16), ForeignKey("people.id"), nullable=True),
+)
+
+#: Every record the agencies have sent, latest encoding kept.
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agency", String(200), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("person_id", String(16), ForeignKey("people.id"), nullable=False),
+    Column("first_upload", Integer, ForeignKey("uploads.id"), nullable=False),
+    Column("last_upload", Integer, ForeignKey("uploads.id"), nullable=False),
+    Column("clk", LargeBinary, nullable=False),
+    Column("field_clks", LargeBinary, nullable=True),
+    Column("block_keys", LargeBinary, nullable=True),
+    UniqueConstraint("agency", "record_id", name="uq_records_agency_record"),
+    Index("ix_records_person", "person_id"),
+)
+
+#: The audit trail: people made, merged and split, records forgotten, decisions taken, each
+#: with why. Reasons name records and scores, never values.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("upload_id", Integer, ForeignKey("uploads.id"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("person_id", String(16), nullable=True),
+    Column("other_person_id", String(16), nullable=True),
+    Column("reason", Text, nullable=False),
+)
+
+#: A clerk's rulings on pairs of records: "same" (one person) or "never" (not one person).
+#: Every later ingest honours them. Pairs are stored with (agency_a, record_a) first in order.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),
+    Column("agency_a", String(200), nullable=False),
+    Column("record_a", String(200), nullable=False),
+    Column("agency_b", String(200), nullable=False),
+    Column("record_b", String(200), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("agency_a", "record_a", "agency_b", "record_b", name="uq_decisions_pair"),
+)
+
+#: Pairs the last ingest left for a person to decide (review band, refused merges).
+review = Table(
+    "review",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agency_a", String(200), nullable=False),
+    Column("record_a", String(200), nullable=False),
+    Column("agency_b", String(200), nullable=False),
+    Column("record_b", String(200), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("upload_id", Integer, ForeignKey("uploads.id"), nullable=False),
+)

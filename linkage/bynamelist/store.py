@@ -1,0 +1,184 @@
+"""Opening, creating and upgrading the by-name-list store.
+
+The store is a SQLAlchemy database: a SQLite file by default (embedded, nothing to set up) or
+PostgreSQL by URL (install the ``postgres`` extra for its driver). Its schema is made and
+changed only by the Alembic migrations in ``migrations/``, so a store written by an older
+version is upgraded in place (``linkage bnl upgrade``), never rebuilt.
+
+The config is fixed when the store is made: every upload must be encoded with it, and its
+thresholds steer every ingest. It is kept in the store as TOML text, which is public (it
+travels in every agency's hands); the secret never reaches the coordinator.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from linkage.bynamelist.schema import meta
+from linkage.config import Config, load_config, parse_config
+from linkage.errors import LinkageError
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(LinkageError):
+    """The by-name-list store is missing, not initialised, out of date or unreachable."""
+
+
+def database_url(target: str) -> str:
+    """A URL as given (``postgresql://...``), or a file path turned into a SQLite URL."""
+    if "://" in target:
+        return target
+    return f"sqlite:///{Path(target).expanduser().resolve()}"
+
+
+def _engine(url: str) -> Engine:
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(
+            f"cannot open the store at {_safe(url)}: {type(exc).__name__}",
+            "give a file path or a URL such as postgresql://host/db "
+            "(PostgreSQL needs: pip install 'linkage[postgres]')",
+        ) from None
+    if engine.dialect.name == "sqlite":
+        # SQLite leaves foreign keys unchecked unless asked, per connection
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, fit for a message."""
+    head, sep, tail = url.partition("://")
+    if "@" in tail:
+        tail = tail.split("@", 1)[1]
+        return f"{head}{sep}…@{tail}"
+    return url
+
+
+def _alembic(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def head_revision() -> str:
+    """The schema revision this version of linkage writes."""
+    head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` in one transaction."""
+    cfg = _alembic(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open store: its engine and the config it links with."""
+
+    engine: Engine
+    config: Config
+    url: str
+
+    def setting(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+def create_store(target: str, config_path: Path) -> Store:
+    """Make a new store at ``target`` for uploads encoded with the config at ``config_path``."""
+    url = database_url(target)
+    config = load_config(config_path)
+    engine = _engine(url)
+    if inspect(engine).get_table_names():
+        raise StoreError(
+            f"{_safe(url)} already holds tables",
+            "a store is made once; use it as it is, or give a new path",
+        )
+    text = Path(config.source).read_text(encoding="utf-8")
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(meta),
+            [
+                {"key": "config_toml", "value": text},
+                {"key": "config_fingerprint", "value": config.fingerprint},
+                {"key": "config_name", "value": config.name},
+            ],
+        )
+    return Store(engine, config, url)
+
+
+def open_store(target: str) -> Store:
+    """Open an existing store, refusing one that is missing, foreign or of another schema."""
+    url = database_url(target)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StoreError(f"no store at {target}", "make one with 'linkage bnl init'")
+    engine = _engine(url)
+    try:
+        current = _current_revision(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot read the store at {_safe(url)}: {type(exc).__name__}",
+            "check the path or URL, and that the file is a linkage store",
+        ) from None
+    if current is None:
+        raise StoreError(
+            f"{_safe(url)} is not a linkage store (no schema revision)",
+            "make one with 'linkage bnl init'",
+        )
+    head = head_revision()
+    if current != head:
+        known = {s.revision for s in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
+        if current not in known:
+            raise StoreError(
+                f"{_safe(url)} has schema revision {current}, newer than this linkage knows",
+                "upgrade linkage on this machine",
+            )
+        raise StoreError(
+            f"{_safe(url)} has schema revision {current}; this linkage writes {head}",
+            "run 'linkage bnl upgrade' (back the store up first)",
+        )
+    with engine.connect() as conn:
+        settings = dict(conn.execute(select(meta.c.key, meta.c.value)).all())
+    config = parse_config(tomllib.loads(settings["config_toml"]), source=f"{target} (stored)")
+    return Store(engine, config, url)
+
+
+def upgrade_store(target: str) -> tuple[str | None, str]:
+    """Migrate an existing store to this version's schema; returns (from, to) revisions."""
+    url = database_url(target)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StoreError(f"no store at {target}", "make one with 'linkage bnl init'")
+    engine = _engine(url)
+    before = _current_revision(engine)
+    if before is None:
+        raise StoreError(f"{_safe(url)} is not a linkage store", "make one with 'linkage bnl init'")
+    migrate(engine)
+    return before, head_revision()
