@@ -4,7 +4,11 @@ a failure leaves the store as it was, clerical rulings hold."""
 from __future__ import annotations
 
 import csv
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from linkage.bynamelist.schema import decisions, events, people, records
 from linkage.config import builtin_config_path
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
+from linkage.evaluate.synth import write_network
 
 
 def _encode(
@@ -238,3 +243,31 @@ def test_a_never_ruling_keeps_linked_records_apart(tmp_path: Path, months) -> No
     _rule(store, "never", a, b)
     ingest(store, months["2026-10"][1:2], "2026-10")
     assert _persons(store)[a] != _persons(store)[b]
+
+
+def test_a_kill_mid_ingest_leaves_the_store_as_it_was(tmp_path: Path, hmis_config) -> None:
+    """SIGKILL the real command while its transaction is open (its journal file exists)."""
+    network = write_network(tmp_path / "net", people=3000, agencies=2, seed=11)
+    secret = generate_secret()
+    files = [
+        _encode(hmis_config, secret, client, f"agency_{i + 1}", tmp_path / f"{i}.clk")
+        for i, client in enumerate(network)
+    ]
+    path = tmp_path / "bnl.db"
+    store = create_store(str(path), builtin_config_path("hmis"))
+    ingest(store, files[:1], "2026-09")
+    store.engine.dispose()
+    snapshot = _dump(path)
+    journal = path.with_name(path.name + "-journal")
+    command = [sys.executable, "-c", "from linkage.cli import main; main()"]
+    command += ["bnl", "ingest", "--db", str(path)]
+    proc = subprocess.Popen([*command, "--month", "2026-10", str(files[1])])
+    deadline = time.monotonic() + 60
+    while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert proc.poll() is None, "the ingest ended before it could be killed mid-transaction"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _dump(path) == snapshot  # the next reader rolls the hot journal back
+    report = ingest(open_store(str(path)), files[1:], "2026-10")  # and the month can be redone
+    assert report.files[0]["status"] == "ingested"
