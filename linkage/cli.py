@@ -764,6 +764,27 @@ def bnl_ingest(db: str, month: str, files: tuple[Path, ...], quiet: bool) -> Non
         click.echo(f"  warning: {warning}")
 
 
+@bnl.command(
+    "export",
+    epilog=_example("linkage bnl export --db community.db --agency shelter-north -o north.csv"),
+)
+@_db_option
+@click.option("--agency", required=True, help="The agency whose records to export.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="CSV file to write."
+)
+def bnl_export(db: str, agency: str, output: Path) -> None:
+    """Write one agency's answer: record_id -> person_id for its own records only.
+
+    With [bynamelist] share_known_elsewhere = true in the store's config, a third column
+    says how many other agencies also know each person (a count, nothing more).
+    """
+    from linkage.bynamelist import open_store, write_agency_export
+
+    n = write_agency_export(open_store(db), agency, output)
+    click.echo(f"wrote {n} records of {agency} to {output}")
+
+
 @bnl.command("upgrade", epilog=_example("linkage bnl upgrade --db community.db"))
 @_db_option
 def bnl_upgrade(db: str) -> None:

@@ -4,8 +4,8 @@ Two agencies produce comparable encodings exactly when their configs have the sa
 *fingerprint*. The fingerprint covers everything that changes which bits are set (fields, kinds,
 tokenisers, weights, filter length, hashing, salting, hardening, blocking keys) and nothing that
 only says where to read a value (column names, quality columns), so partners whose exports use
-different column names can still link. Matcher-only settings (``[thresholds]``, ``[match]``) are
-also left out, so the coordinator may tune them without invalidating uploads.
+different column names can still link. Coordinator-only settings (``[thresholds]``, ``[match]``,
+``[bynamelist]``) are also left out, so the coordinator may tune them without new uploads.
 """
 
 from __future__ import annotations
@@ -132,6 +132,17 @@ class MatchSettings:
 
 
 @dataclass(frozen=True)
+class ByNameListSettings:
+    """How the coordinator keeps the by-name list (domain.md): when a person with no
+    activity becomes inactive, which report cells are too small to publish, and whether an
+    agency's export may say how many other agencies also know each of its clients."""
+
+    inactive_after_days: int = 90
+    suppress_below: int = 10
+    share_known_elsewhere: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated linkage config."""
 
@@ -148,6 +159,7 @@ class Config:
     deleted_column: str = ""
     thresholds: Thresholds = field(default_factory=Thresholds)
     match: MatchSettings = field(default_factory=MatchSettings)
+    bynamelist: ByNameListSettings = field(default_factory=ByNameListSettings)
     description: str = ""
     source: str = ""
 
@@ -429,6 +441,17 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     if not 0.0 <= settings.min_support < 1.0:
         raise m._err("'min_support' must be in [0, 1)")
     m.done()
+    b = top.sub("bynamelist")
+    list_settings = ByNameListSettings(
+        inactive_after_days=b.get("inactive_after_days", int, 90),
+        suppress_below=b.get("suppress_below", int, 10),
+        share_known_elsewhere=b.get("share_known_elsewhere", bool, False),
+    )
+    if list_settings.inactive_after_days < 1:
+        raise b._err("'inactive_after_days' must be at least 1")
+    if list_settings.suppress_below < 0:
+        raise b._err("'suppress_below' must be zero or more")
+    b.done()
     top.done()
     return Config(
         name=name,
@@ -445,6 +468,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         deleted_column=deleted_column,
         thresholds=Thresholds(upper=upper, lower=lower, candidate=candidate),
         match=settings,
+        bynamelist=list_settings,
         source=source,
     )
 

@@ -38,7 +38,10 @@ def test_fingerprint_ignores_matcher_thresholds() -> None:
     raw = _raw()
     raw["thresholds"] = {"upper": 0.9, "lower": 0.75}
     raw["match"] = {"score": "record", "blocking": "lsh", "max_cluster": 5}
-    assert parse_config(raw).fingerprint == parse_config(_raw()).fingerprint
+    raw["bynamelist"] = {"inactive_after_days": 30, "share_known_elsewhere": True}
+    parsed = parse_config(raw)
+    assert parsed.bynamelist.inactive_after_days == 30 and parsed.bynamelist.suppress_below == 10
+    assert parsed.fingerprint == parse_config(_raw()).fingerprint
     raw["blocking"].pop()  # blocking keys set bytes in the upload: they are in it
     assert parse_config(raw).fingerprint != parse_config(_raw()).fingerprint
 
@@ -48,6 +51,8 @@ def test_fingerprint_ignores_matcher_thresholds() -> None:
     [
         (lambda d: d.update(colour="blue"), "unknown key 'colour'"),
         (lambda d: d["fields"][0].update(wieght=3), "unknown key 'wieght'"),
+        (lambda d: d.update(bynamelist={"inactive_after_days": 0}), "'inactive_after_days' must"),
+        (lambda d: d.update(bynamelist={"supress_below": 5}), "unknown key 'supress_below'"),
         (lambda d: d["fields"][0]["tokens"][0].update(type="bogus"), "'type' is 'bogus'"),
         (lambda d: d["filter"].update(length=1000), "multiple of 64"),
         (lambda d: d.update(schema_version=99), "schema_version 99"),

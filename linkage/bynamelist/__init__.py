@@ -1,10 +1,12 @@
 """The by-name list: a longitudinal store of people linked month after month.
 
-Public API: :func:`create_store`, :func:`open_store`, :func:`upgrade_store` and
-:func:`ingest`. Coordinator side: reads ``.clk`` files through the container and links them
-with the matcher; never imports anything that reads plaintext or a secret.
+Public API: :func:`create_store`, :func:`open_store`, :func:`upgrade_store`, :func:`ingest`,
+:func:`agency_mapping` and :func:`write_agency_export`. Coordinator side: reads ``.clk`` files
+through the container and links them with the matcher; never imports anything that reads
+plaintext or a secret.
 """
 
+from linkage.bynamelist.export import agency_mapping, write_agency_export
 from linkage.bynamelist.incremental import IngestReport, ingest
 from linkage.bynamelist.store import Store, StoreError, create_store, open_store, upgrade_store
 
@@ -12,8 +14,10 @@ __all__ = [
     "IngestReport",
     "Store",
     "StoreError",
+    "agency_mapping",
     "create_store",
     "ingest",
     "open_store",
     "upgrade_store",
+    "write_agency_export",
 ]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
+from sqlalchemy import select
+
+from linkage.bynamelist import open_store
+from linkage.bynamelist.schema import records
 from linkage.config import builtin_config_path
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
@@ -59,3 +64,64 @@ def test_errors_are_one_line(tmp_path: Path, network, hmis_config, capsys, monke
         ["bnl", "ingest", "--db", db, "--month", "2026-10", upload], capsys, monkeypatch
     )
     assert code == 2 and "config fingerprint" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_agency_gets_its_own_records_only(
+    tmp_path: Path, network, hmis_config, capsys, monkeypatch
+) -> None:
+    secret = generate_secret()
+    files = []
+    for i, client in enumerate(network):
+        files.append(tmp_path / f"a{i}.clk")
+        encode_file(hmis_config, secret, client, files[-1], f"agency_{i + 1}")
+    # the community allows the count of other agencies; the fingerprint does not change
+    config = tmp_path / "hmis-shared.toml"
+    text = (
+        builtin_config_path("hmis").read_text() + "\n[bynamelist]\nshare_known_elsewhere = true\n"
+    )
+    config.write_text(text)
+    for db, extra in (("plain.db", []), ("shared.db", ["--config", config])):
+        run(["bnl", "init", "--db", tmp_path / db, *extra], capsys, monkeypatch)
+        code, _, err = run(
+            ["bnl", "ingest", "--db", tmp_path / db, "--month", "2026-10", *files],
+            capsys,
+            monkeypatch,
+        )
+        assert code == 0, err
+    out = tmp_path / "north.csv"
+    code, _, _ = run(
+        ["bnl", "export", "--db", tmp_path / "plain.db", "--agency", "agency_1", "-o", out],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(network[0], newline="", encoding="utf-8") as fh:
+        own = {r["PersonalID"] for r in csv.DictReader(fh)}
+    assert set(rows[0]) == {"record_id", "person_id"}
+    assert {r["record_id"] for r in rows} == own  # all of its records and nobody else's
+    # the shared export adds a count that matches the store
+    code, _, _ = run(
+        ["bnl", "export", "--db", tmp_path / "shared.db", "--agency", "agency_1", "-o", out],
+        capsys,
+        monkeypatch,
+    )
+    store = open_store(str(tmp_path / "shared.db"))
+    with store.engine.connect() as conn:
+        agencies: dict[str, set[str]] = {}
+        for agency, pid in conn.execute(select(records.c.agency, records.c.person_id)):
+            agencies.setdefault(pid, set()).add(agency)
+    with open(out, newline="") as fh:
+        shared = list(csv.DictReader(fh))
+    assert {r["record_id"] for r in shared} == own
+    assert all(
+        int(r["other_agencies"]) == len(agencies[r["person_id"]] - {"agency_1"}) for r in shared
+    )
+    assert any(int(r["other_agencies"]) > 0 for r in shared)
+    code, _, err = run(
+        ["bnl", "export", "--db", tmp_path / "plain.db", "--agency", "nobody", "-o", out],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2 and "no records from agency 'nobody'" in err
