@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -258,9 +258,10 @@ def _open(path: Path) -> BinaryIO:
         raise ContainerError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
 
 
-def iter_blocks(path: Path) -> Iterator[Header | Block]:
+def iter_blocks(path: Path) -> Generator[Header | Block, None, str]:
     """Yield the header, then each block; the checksum is verified after the last block, so a
-    caller must treat what it received as provisional until the iterator is exhausted."""
+    caller must treat what it received as provisional until the iterator is exhausted. Returns
+    the verified file digest (hex; see :attr:`ClkData.digest`)."""
     where = str(path)
     with _open(path) as fh:
         preamble, header_bytes, header, count = _open_header(fh, where)
@@ -303,6 +304,7 @@ def iter_blocks(path: Path) -> Iterator[Header | Block]:
                 f"{where}: checksum mismatch: the file was modified or corrupted",
                 "ask the agency to re-encode and send it again",
             )
+        return expected.hex()
 
 
 @dataclass
@@ -312,6 +314,8 @@ class ClkData:
     header: Header
     ids: list[str]
     sections: dict[str, npt.NDArray[np.uint8]]
+    #: The trailer's SHA-256 over every byte before it, verified: equal digests, equal files.
+    digest: str
 
     @property
     def clks(self) -> npt.NDArray[np.uint8]:
@@ -325,7 +329,12 @@ def read_clk(path: Path) -> ClkData:
     assert isinstance(header, Header)
     ids: list[str] = []
     parts: dict[str, list[npt.NDArray[np.uint8]]] = {}
-    for block in it:
+    while True:
+        try:
+            block = next(it)
+        except StopIteration as end:
+            digest: str = end.value
+            break
         assert isinstance(block, Block)
         ids.extend(block.ids)
         for name, arr in block.sections.items():
@@ -338,4 +347,4 @@ def read_clk(path: Path) -> ClkData:
         sections[sec.name] = (
             np.concatenate(chunks) if chunks else np.zeros((0, sec.width), np.uint8)
         )
-    return ClkData(header=header, ids=ids, sections=sections)
+    return ClkData(header=header, ids=ids, sections=sections, digest=digest)

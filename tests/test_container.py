@@ -58,6 +58,7 @@ def test_roundtrip_in_blocks(tmp_path: Path) -> None:
     assert np.array_equal(data.clks, filters)
     header, count = read_header(path)
     assert count == 25 and header.agency == "north"
+    assert bytes.fromhex(data.digest) == path.read_bytes()[-32:]  # the trailer's checksum
 
 
 def test_empty_upload_roundtrips(tmp_path: Path) -> None:
