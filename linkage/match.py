@@ -106,8 +106,9 @@ class Uploads:
         return float(np.unpackbits(sample).mean()) if len(sample) else 0.0
 
 
-def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[ClkData]]:
-    """Read and cross-check the uploads; refuse anything that cannot be linked as a whole."""
+def read_uploads(paths: Sequence[Path]) -> list[ClkData]:
+    """Read and cross-check the uploads (one config, one secret, one file per agency); refuse
+    anything that cannot be linked as a whole."""
     if not paths:
         raise InputError("no .clk files given", "pass one file per agency")
     files = [read_clk(Path(p)) for p in paths]
@@ -133,6 +134,13 @@ def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[ClkData]]:
                 "send one file per agency, encoded with distinct --agency names",
             )
         seen[h.agency] = path
+    return files
+
+
+def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[ClkData]]:
+    """Read and cross-check the uploads, and lay their records side by side."""
+    files = read_uploads(paths)
+    first = files[0].header
     sizes = [len(d.ids) for d in files]
     party = np.repeat(np.arange(len(files), dtype=np.int32), sizes)
     clks = np.concatenate([d.clks for d in files]) if files else np.zeros((0, 0), np.uint8)
