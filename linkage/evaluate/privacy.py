@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from linkage.config import Config, parse_config
@@ -85,16 +86,15 @@ def tradeoff(
         raise ValueError("the trade-off needs a data set with truth")
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
-    chosen = names or list(VARIANTS)
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
+    configs = {name: variant(base, VARIANTS[name]) for name in names or list(VARIANTS)}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     plaintext = plaintext_names(dataset)  # read once: every variant encodes the same records
     for rep in range(repeats):
         secret = generate_secret()
-        for name in chosen:
+        for name, config in configs.items():
             if progress:
                 label = f" (secret {rep + 1} of {repeats})" if repeats > 1 else ""
                 progress(f"hardening '{name}'{label}: encoding, linking and attacking")
-            config = variant(base, VARIANTS[name])
             uploads, result, seconds = link_encoded(
                 dataset, config, work / f"{name}-{rep}", False, secret
             )
@@ -112,26 +112,21 @@ def tradeoff(
             "hardening": name,
             "default": base_steps == [s["step"] for s in VARIANTS[name]],
             "repeats": repeats,
-            **{k: _mean(r[k] for r in rs) for k in ("f1", "precision", "recall", "count_error")},
+            **{k: fmean(r[k] for r in rs) for k in ("f1", "precision", "recall", "count_error")},
             "f1_runs": [r["f1"] for r in rs],
             "attack": {
                 "records": rs[0]["attack"]["records"],
                 "fields": {
-                    f: _mean(r["attack"]["fields"][f] for r in rs)
+                    f: fmean(r["attack"]["fields"][f] for r in rs)
                     for f in rs[0]["attack"]["fields"]
                 },
-                "reidentified": _mean(r["attack"]["reidentified"] for r in rs),
+                "reidentified": fmean(r["attack"]["reidentified"] for r in rs),
                 "reidentified_max": max(r["attack"]["reidentified"] for r in rs),
             },
-            "seconds": round(_mean(r["s"] for r in rs), 2),
+            "seconds": round(fmean(r["s"] for r in rs), 2),
         }
         for name, rs in runs.items()
     ]
-
-
-def _mean(values: Iterable[float]) -> float:
-    items = list(values)
-    return sum(items) / len(items)
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,7 +142,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "repeats": default["repeats"],
         "reidentified": default["attack"]["reidentified"],
         "reidentified_max": default["attack"]["reidentified_max"],
-        "f1_cost": _mean(costs),
+        "f1_cost": fmean(costs),
         "f1_cost_range": [min(costs), max(costs)],
         "unhardened_reidentified": by["none"]["attack"]["reidentified"],
     }
