@@ -28,8 +28,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-#: Settings fixed when the store is made: the config (its TOML text and fingerprint) and the
-#: key check value of the shared secret, set by the first upload.
+#: Settings fixed when the store is made: the config (its TOML text, and the fingerprint it
+#: gave then, checked on every opening) and the key check value of the shared secret, set by
+#: the first upload.
 meta = Table(
     "meta",
     metadata,

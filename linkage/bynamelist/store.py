@@ -106,10 +106,6 @@ class Store:
     config: Config
     url: str
 
-    def setting(self, key: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
-
 
 def create_store(target: str, config_path: Path) -> Store:
     """Make a new store at ``target`` for uploads encoded with the config at ``config_path``."""
@@ -129,14 +125,14 @@ def create_store(target: str, config_path: Path) -> Store:
             [
                 {"key": "config_toml", "value": text},
                 {"key": "config_fingerprint", "value": config.fingerprint},
-                {"key": "config_name", "value": config.name},
             ],
         )
     return Store(engine, config, url)
 
 
-def open_store(target: str) -> Store:
-    """Open an existing store, refusing one that is missing, foreign or of another schema."""
+def _open_existing(target: str) -> tuple[str, Engine, str]:
+    """URL, engine and schema revision of an existing store this linkage can read or upgrade;
+    refuses a missing, foreign, unreadable or newer one."""
     url = database_url(target)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise StoreError(f"no store at {target}", "make one with 'linkage bnl init'")
@@ -153,14 +149,20 @@ def open_store(target: str) -> Store:
             f"{_safe(url)} is not a linkage store (no schema revision)",
             "make one with 'linkage bnl init'",
         )
+    known = {s.revision for s in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
+    if current not in known:
+        raise StoreError(
+            f"{_safe(url)} has schema revision {current}, newer than this linkage knows",
+            "upgrade linkage on this machine",
+        )
+    return url, engine, current
+
+
+def open_store(target: str) -> Store:
+    """Open an existing store, refusing one that is missing, foreign or of another schema."""
+    url, engine, current = _open_existing(target)
     head = head_revision()
     if current != head:
-        known = {s.revision for s in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
-        if current not in known:
-            raise StoreError(
-                f"{_safe(url)} has schema revision {current}, newer than this linkage knows",
-                "upgrade linkage on this machine",
-            )
         raise StoreError(
             f"{_safe(url)} has schema revision {current}; this linkage writes {head}",
             "run 'linkage bnl upgrade' (back the store up first)",
@@ -168,17 +170,18 @@ def open_store(target: str) -> Store:
     with engine.connect() as conn:
         settings = dict(conn.execute(select(meta.c.key, meta.c.value)).all())
     config = parse_config(tomllib.loads(settings["config_toml"]), source=f"{target} (stored)")
+    if config.fingerprint != settings["config_fingerprint"]:
+        raise StoreError(
+            f"the config stored in {_safe(url)} now gives fingerprint "
+            f"{config.fingerprint[:12]}..., but the store was made for "
+            f"{settings['config_fingerprint'][:12]}...",
+            "use the linkage version that made the store",
+        )
     return Store(engine, config, url)
 
 
-def upgrade_store(target: str) -> tuple[str | None, str]:
+def upgrade_store(target: str) -> tuple[str, str]:
     """Migrate an existing store to this version's schema; returns (from, to) revisions."""
-    url = database_url(target)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise StoreError(f"no store at {target}", "make one with 'linkage bnl init'")
-    engine = _engine(url)
-    before = _current_revision(engine)
-    if before is None:
-        raise StoreError(f"{_safe(url)} is not a linkage store", "make one with 'linkage bnl init'")
+    _, engine, before = _open_existing(target)
     migrate(engine)
     return before, head_revision()

@@ -26,7 +26,13 @@ def test_the_store_keeps_its_config_and_reopens(tmp_path: Path, hmis_config) -> 
     create_store(str(tmp_path / "s.db"), builtin_config_path("hmis"))
     store = open_store(str(tmp_path / "s.db"))
     assert store.config.fingerprint == hmis_config.fingerprint
-    assert store.setting("key_check_value") is None  # set by the first upload
+    con = sqlite3.connect(tmp_path / "s.db")
+    keys = {k for (k,) in con.execute("SELECT key FROM meta")}
+    assert keys == {"config_toml", "config_fingerprint"}  # the secret's check: first upload
+    con.execute("UPDATE meta SET value = 'f00d' WHERE key = 'config_fingerprint'")
+    con.commit()
+    with pytest.raises(StoreError, match="was made for f00d"):
+        open_store(str(tmp_path / "s.db"))
 
 
 def test_a_store_is_made_once(tmp_path: Path) -> None:
@@ -48,8 +54,11 @@ def test_missing_foreign_and_newer_stores_are_refused(tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "s.db")
     con.execute("UPDATE alembic_version SET version_num = '9999'")
     con.commit()
-    with pytest.raises(StoreError, match="newer than this linkage knows"):
-        open_store(str(tmp_path / "s.db"))
+    for command in (open_store, upgrade_store):
+        with pytest.raises(StoreError, match="newer than this linkage knows"):
+            command(str(tmp_path / "s.db"))
+    with pytest.raises(StoreError, match="cannot read the store"):
+        upgrade_store(str(tmp_path / "junk.db"))
 
 
 def test_an_older_store_is_upgraded_in_place(tmp_path: Path) -> None:
