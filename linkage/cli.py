@@ -735,9 +735,7 @@ def bnl_ingest(db: str, month: str, files: tuple[Path, ...], quiet: bool) -> Non
     is left exactly as it was.
     """
     from linkage.bynamelist import ingest, open_store
-    from linkage.bynamelist.incremental import check_month
 
-    check_month(month)
     store = open_store(db)
     show = not quiet and sys.stderr.isatty()
 

@@ -50,7 +50,7 @@ def agency_mapping(store: Store, agency: str) -> list[Row]:
 def write_agency_export(store: Store, agency: str, output: Path) -> int:
     """Write ``agency``'s mapping as CSV (atomically); returns the number of records."""
     rows = agency_mapping(store, agency)
-    share = rows[0][2] is not None
+    share = store.config.bynamelist.share_known_elsewhere
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["record_id", "person_id", *(["other_agencies"] if share else [])])

@@ -13,7 +13,6 @@ was. A file already ingested (same SHA-256) is skipped, so re-running a month ch
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import secrets
 import time
@@ -29,8 +28,8 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from linkage.bynamelist.schema import decisions, events, meta, people, records, review, uploads
 from linkage.bynamelist.store import Store, StoreError
-from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
-from linkage.match import Uploads, match_uploads
+from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
+from linkage.match import Uploads, match_uploads, read_uploads
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -52,19 +51,11 @@ class IngestReport:
     seconds: float = 0.0
 
 
-def check_month(month: str) -> str:
+def _check_month(month: str) -> str:
+    """The month as given, once it is a real YYYY-MM."""
     if not _MONTH.match(month):
         raise StoreError(f"month '{month}' is not YYYY-MM", "for example --month 2026-10")
     return month
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of the whole file: the same upload sent twice is the same digest."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def new_person_id(taken: set[str]) -> str:
@@ -93,9 +84,10 @@ class _Row:
     changed: bool = False
 
 
-def _check_files(store: Store, paths: Sequence[Path], files: list[ClkData]) -> None:
+def _check_against_store(store: Store, paths: Sequence[Path], files: list[ClkData]) -> None:
+    """What the store adds to the cross-checks every set of uploads gets: the store's config,
+    and no record id twice (a record is keyed by agency and id for good)."""
     fingerprint = store.config.fingerprint
-    agencies: dict[str, Path] = {}
     for path, data in zip(paths, files, strict=True):
         h = data.header
         if h.config_fingerprint != fingerprint:
@@ -104,17 +96,17 @@ def _check_files(store: Store, paths: Sequence[Path], files: list[ClkData]) -> N
                 f"the store links {store.config.name} ({fingerprint[:12]}...)",
                 "agencies must encode with the config the store was made with",
             )
-        if h.agency in agencies:
-            raise StoreError(
-                f"{path} and {agencies[h.agency]} both come from agency '{h.agency}'",
-                "ingest one file per agency per month",
-            )
-        agencies[h.agency] = path
         if len(set(data.ids)) != len(data.ids):
             raise StoreError(f"{path} holds a record id twice", "re-encode the agency's export")
-    checks = {d.header.key_check_value for d in files}
-    stored = store.setting("key_check_value")
-    if len(checks) > 1 or (stored is not None and checks != {stored}):
+
+
+def _check_secret(conn: Connection, key_check: str) -> None:
+    """The first upload fixes the store's secret (by its key check value); later ones must
+    match it. Read and set inside the ingest's transaction."""
+    stored = conn.execute(select(meta.c.value).where(meta.c.key == "key_check_value")).scalar()
+    if stored is None:
+        conn.execute(insert(meta).values(key="key_check_value", value=key_check))
+    elif stored != key_check:
         raise StoreError(
             "the uploads were encoded with a different secret from the store's earlier uploads "
             "(key check values differ)",
@@ -130,10 +122,10 @@ def ingest(
 ) -> IngestReport:
     """Ingest one month's uploads (one .clk file per agency) in one transaction."""
     started = time.perf_counter()
-    report = IngestReport(check_month(month))
-    files = [read_clk(Path(p)) for p in paths]
-    _check_files(store, paths, files)
-    digests = [file_digest(Path(p)) for p in paths]
+    report = IngestReport(_check_month(month))
+    files = read_uploads(paths)
+    _check_against_store(store, paths, files)
+    digests = [data.digest for data in files]
     now = datetime.now(UTC)
     with store.engine.begin() as conn:
         query = select(uploads.c.digest, uploads.c.month).where(uploads.c.digest.in_(digests))
@@ -170,10 +162,7 @@ def _ingest_fresh(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
-    if store.setting("key_check_value") is None:
-        conn.execute(
-            insert(meta).values(key="key_check_value", value=fresh[0][0].header.key_check_value)
-        )
+    _check_secret(conn, fresh[0][0].header.key_check_value)
     rows = _load_rows(conn)
     index = {(r.agency, r.record_id): i for i, r in enumerate(rows)}
     upload_of: dict[str, int] = {}
@@ -295,8 +284,7 @@ def _link(
         [person_label[r.person] if r.person else len(persons) + i for i, r in enumerate(rows)],
         np.int64,
     )
-    never_a: list[int] = []
-    never_b: list[int] = []
+    ruled_apart: list[tuple[int, int]] = []
     clerical: set[tuple[str, str]] = set()
     for kind, aa, ra, ab, rb in conn.execute(
         select(
@@ -317,12 +305,11 @@ def _link(
             if pa is not None and pb is not None and pa != pb:
                 clerical.add((min(pa, pb), max(pa, pb)))
         else:
-            never_a.append(ia)
-            never_b.append(ib)
-    never_pairs = [(a, b) for a, b in zip(never_a, never_b, strict=True) if groups[a] != groups[b]]
-    if len(never_pairs) < len(never_a):
+            ruled_apart.append((ia, ib))
+    never_pairs = [(a, b) for a, b in ruled_apart if groups[a] != groups[b]]
+    if len(never_pairs) < len(ruled_apart):
         report.warnings.append(
-            f"{len(never_a) - len(never_pairs)} 'never' rulings lie inside one person "
+            f"{len(ruled_apart) - len(never_pairs)} 'never' rulings lie inside one person "
             "(split them with 'linkage bnl review')"
         )
     if n < 2:
@@ -343,14 +330,10 @@ def _link(
         block_keys=keys,
         fields=tuple(f.name for f in store.config.fields),
     )
-    never = (
-        (
-            np.array([a for a, _ in never_pairs], np.int64),
-            np.array([b for _, b in never_pairs], np.int64),
-        )
-        if never_pairs
-        else None
-    )
+    never = None
+    if never_pairs:
+        apart = np.array(never_pairs, np.int64)
+        never = (apart[:, 0].copy(), apart[:, 1].copy())
     result = match_uploads(linked, store.config, groups=groups, never=never, progress=progress)
     report.warnings.extend(result.report.warnings)
     review_rows = [

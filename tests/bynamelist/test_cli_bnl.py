@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from linkage.bynamelist import open_store
@@ -15,14 +16,18 @@ from linkage.encoding.pipeline import encode_file
 from tests.test_cli import run
 
 
-def test_init_ingest_and_reingest(
-    tmp_path: Path, network, hmis_config, capsys, monkeypatch
-) -> None:
+@pytest.fixture()
+def files(tmp_path: Path, network, hmis_config) -> list[Path]:
+    """One upload per synthetic agency, under one shared secret."""
     secret = generate_secret()
-    files = []
+    out = []
     for i, client in enumerate(network):
-        files.append(tmp_path / f"a{i}.clk")
-        encode_file(hmis_config, secret, client, files[-1], f"agency_{i + 1}")
+        out.append(tmp_path / f"a{i}.clk")
+        encode_file(hmis_config, secret, client, out[-1], f"agency_{i + 1}")
+    return out
+
+
+def test_init_ingest_and_reingest(tmp_path: Path, files, capsys, monkeypatch) -> None:
     db = tmp_path / "bnl.db"
     code, out, _ = run(["bnl", "init", "--db", db], capsys, monkeypatch)
     assert code == 0 and "config hmis" in out
@@ -67,13 +72,8 @@ def test_errors_are_one_line(tmp_path: Path, network, hmis_config, capsys, monke
 
 
 def test_an_agency_gets_its_own_records_only(
-    tmp_path: Path, network, hmis_config, capsys, monkeypatch
+    tmp_path: Path, network, files, capsys, monkeypatch
 ) -> None:
-    secret = generate_secret()
-    files = []
-    for i, client in enumerate(network):
-        files.append(tmp_path / f"a{i}.clk")
-        encode_file(hmis_config, secret, client, files[-1], f"agency_{i + 1}")
     # the community allows the count of other agencies; the fingerprint does not change
     config = tmp_path / "hmis-shared.toml"
     text = (

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from linkage.bynamelist import StoreError, create_store, ingest, open_store
 from linkage.bynamelist.schema import decisions, events, people, records
 from linkage.config import builtin_config_path
+from linkage.container import Block, ClkWriter, read_clk
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
 from linkage.evaluate.synth import write_network
@@ -271,3 +272,30 @@ def test_a_kill_mid_ingest_leaves_the_store_as_it_was(tmp_path: Path, hmis_confi
     assert _dump(path) == snapshot  # the next reader rolls the hot journal back
     report = ingest(open_store(str(path)), files[1:], "2026-10")  # and the month can be redone
     assert report.files[0]["status"] == "ingested"
+
+
+def test_a_never_ruling_inside_one_person_is_reported_not_applied(tmp_path: Path, months) -> None:
+    store = create_store(str(tmp_path / "bnl.db"), builtin_config_path("hmis"))
+    ingest(store, months["2026-10"][:2], "2026-10")
+    by_person: dict[str, list[tuple[str, str]]] = {}
+    for record, pid in _persons(store).items():
+        by_person.setdefault(pid, []).append(record)
+    a, b = next(v for v in by_person.values() if len(v) >= 2)[:2]
+    _rule(store, "never", a, b)
+    report = ingest(store, months["2026-10"][2:], "2026-10")
+    assert any("lie inside one person" in w for w in report.warnings)
+    assert _persons(store)[a] == _persons(store)[b]  # splitting is a clerk's act, not ingest's
+
+
+def test_a_record_id_twice_in_one_upload_is_refused(tmp_path: Path, months) -> None:
+    data = read_clk(months["2026-09"][0])
+    twice = tmp_path / "twice.clk"
+    writer = ClkWriter(twice, data.header)
+    writer.write(Block(ids=[*data.ids[:-1], data.ids[0]], sections=data.sections))
+    writer.close()
+    path = tmp_path / "bnl.db"
+    store = create_store(str(path), builtin_config_path("hmis"))
+    snapshot = _dump(path)
+    with pytest.raises(StoreError, match="holds a record id twice"):
+        ingest(store, [twice], "2026-09")
+    assert _dump(path) == snapshot
