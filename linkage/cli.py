@@ -7,6 +7,7 @@ Every user mistake surfaces as one line on stderr and a non-zero exit code (see
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +132,17 @@ def _resolve_config(config: Path | None, input_path: Path) -> Any:
     epilog=_example(
         "linkage encode export/Client.csv --config configs/hmis.toml \\",
         "    --secret-file community.key --agency shelter-north -o shelter-north.clk",
+        "linkage encode export/ --secret-file community.key --agency shelter-north \\",
+        "    -o shelter-north-2026-11.clk      # an HMIS export folder: adds activity",
     )
 )
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="With an export folder: the day its activity runs to "
+    "(default: ExportEndDate in Export.csv, else today).",
+)
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
@@ -179,6 +188,7 @@ def _resolve_config(config: Path | None, input_path: Path) -> Any:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def encode(
     input_path: Path,
+    as_of: Any,
     config: Path | None,
     secret_file: Path | None,
     agency: str,
@@ -195,16 +205,35 @@ def encode(
     Runs on the agency's machine. Only the .clk file is sent to the coordinator: it holds
     record ids (or pseudonyms) and bits, never a name, a date of birth or an SSN. A summary of
     data quality (counts only) is printed here.
+
+    INPUT is a client CSV file, or an HMIS CSV export folder: then its Client.csv is encoded
+    and each record also carries, for the by-name list, its last activity date, situation,
+    project type and population flags, derived here from Enrollment.csv, Project.csv,
+    Exit.csv, Services.csv and CurrentLivingSituation.csv.
     """
     from linkage.encoding.keys import read_secret
     from linkage.encoding.pipeline import encode_file
+    from linkage.errors import InputError
 
+    folder = input_path if input_path.is_dir() else None
+    if folder is not None:
+        input_path = folder / "Client.csv"
+        if not input_path.is_file():
+            raise InputError(
+                f"{folder} is a folder without a Client.csv",
+                "pass a client CSV file, or an HMIS CSV export folder",
+            )
+    elif as_of is not None:
+        raise click.UsageError("--as-of needs INPUT to be an HMIS export folder")
     cfg = _resolve_config(config, input_path)
     secret = read_secret(secret_file)
     if id_map is not None and not pseudonymize_ids:
         raise click.UsageError("--id-map needs --pseudonymize-ids")
     if pseudonymize_ids and id_map is None:
         id_map = output.with_name(output.name + ".idmap.csv")
+    activity = None
+    if folder is not None:
+        activity, activity_report = _read_activity(folder, as_of, on_error)
     bar = _progress(not quiet, "encoding")
 
     def tick(done: int, total: int) -> None:
@@ -223,6 +252,7 @@ def encode(
             id_map=id_map,
             input_encoding=input_encoding,
             progress=tick,
+            activity=activity,
         )
     finally:
         bar.close()
@@ -241,12 +271,38 @@ def encode(
         click.echo(f"  {report.skipped} malformed rows skipped: {reasons}")
     if report.id_map:
         click.echo(f"  record ids pseudonymised; keep {report.id_map} here, do not upload it")
+    if activity is not None:
+        _echo_activity(activity.as_of, activity_report)
     click.echo("data quality (records per field):")
     click.echo(f"  {'field':<14}{'present':>9}{'partial':>9}{'missing':>9}{'invalid':>9}")
     for name, c in report.quality.items():
         click.echo(
             f"  {name:<14}{c['present']:>9}{c['partial']:>9}{c['missing']:>9}{c['invalid']:>9}"
         )
+
+
+def _read_activity(folder: Path, as_of: Any, on_error: str) -> tuple[Any, Any]:
+    from linkage.ingest.activity import ActivityTable, export_end_date, read_activity
+
+    day = as_of.date() if as_of is not None else export_end_date(folder) or date.today()
+    activities, report = read_activity(folder, day, on_error)
+    return ActivityTable.build(activities, day), report
+
+
+def _echo_activity(as_of: date, report: Any) -> None:
+    click.echo(
+        f"  activity as of {as_of.isoformat()}: {report.with_activity} of {report.clients} "
+        f"clients have some (from {', '.join(['Enrollment.csv', 'Project.csv', *report.files])})"
+    )
+    if report.after_as_of:
+        click.echo(f"  {report.after_as_of} events dated after {as_of.isoformat()} were left out")
+    if report.unknown_client:
+        click.echo(f"  {report.unknown_client} rows name a PersonalID not in Client.csv")
+    if report.deleted:
+        click.echo(f"  {report.deleted} activity rows marked deleted (DateDeleted) were left out")
+    if report.skipped:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.skipped.items()))
+        click.echo(f"  activity rows skipped: {reasons}")
 
 
 @cli.command(epilog=_example("linkage inspect shelter-north.clk"))

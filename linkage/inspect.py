@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linkage.activity import ACTIVITY, AS_OF, Situation, unpack
 from linkage.container import CLKS, FIELD_CLKS, Block, Header, iter_blocks
 
 
@@ -21,9 +22,12 @@ def summarize(path: Path) -> list[str]:
     assert isinstance(header, Header)
     counts: list[np.ndarray] = []
     field_counts: list[np.ndarray] = []
+    situations: list[np.ndarray] = []
     n_fields = len(header.fields)
     for block in it:
         assert isinstance(block, Block)
+        if ACTIVITY in block.sections:
+            situations.append(unpack(block.sections[ACTIVITY]).situation)
         counts.append(np.bitwise_count(block.sections[CLKS]).sum(axis=1))
         if FIELD_CLKS in block.sections:
             per = block.sections[FIELD_CLKS].reshape(len(block.ids), n_fields, -1)
@@ -46,6 +50,10 @@ def summarize(path: Path) -> list[str]:
     if header.field_length:
         lines.append(f"field filters:     {header.field_length} bits each")
     lines.append(f"sections:          {', '.join(s.name for s in header.sections)}")
+    if header.section(ACTIVITY) is not None:
+        found = np.bincount(np.concatenate(situations or [np.zeros(0, np.uint8)]), minlength=6)
+        shares = ", ".join(f"{s.name.lower()} {int(found[s])}" for s in Situation)
+        lines.append(f"activity as of:    {header.extra.get(AS_OF, '?')}; situations: {shares}")
     if len(pop):
         q = np.percentile(pop, [5, 50, 95])
         lines += [

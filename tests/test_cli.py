@@ -6,6 +6,7 @@ import base64
 import json
 import shutil
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,79 @@ def test_encode_end_to_end_and_inspect(network, key_file, tmp_path, capsys, monk
     assert not any(n.lower() in blob for n in names)
     code, stdout, _ = run(["inspect", out], capsys, monkeypatch)
     assert code == 0 and "checksum:          ok" in stdout and "popcount" in stdout
+
+
+def test_encode_export_folder_adds_activity(
+    network, key_file, tmp_path, capsys, monkeypatch
+) -> None:
+    from linkage.activity import ACTIVITY, AS_OF, unpack
+
+    folder = network[0].parent
+    out = tmp_path / "north.clk"
+    code, stdout, err = run(
+        ["encode", folder, "--secret-file", key_file, "--agency", "north", "-o", out],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert "activity as of 2026-10-31" in stdout  # Export.csv's ExportEndDate
+    data = read_clk(out)
+    section = data.header.section(ACTIVITY)
+    assert section is not None and not section.required
+    assert data.header.extra[AS_OF] == "2026-10-31"
+    columns = unpack(data.sections[ACTIVITY])
+    # every synthetic client has one open enrollment: its entry is the last activity, except
+    # in an entry/exit shelter (type 0), where a bed is taken every night up to the export's end
+    assert len(columns.last_activity) == len(data.ids) and columns.last_activity.min() > 0
+    import csv
+
+    with open(folder / "Project.csv", newline="") as fh:
+        kind = {row["ProjectID"]: row["ProjectType"] for row in csv.DictReader(fh)}
+    entry = {}
+    with open(folder / "Enrollment.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            shelter = kind[row["ProjectID"]] == "0"
+            entry[row["PersonalID"]] = "2026-10-31" if shelter else row["EntryDate"]
+    assert set(columns.project_type.tolist()) == {0, 1}
+    days = [str(date.fromordinal(d)) for d in columns.last_activity.tolist()]
+    assert days == [entry[i] for i in data.ids]
+    # --as-of moves the day, and is refused for a plain file
+    code, _, err = run(
+        [
+            "encode",
+            folder,
+            "--secret-file",
+            key_file,
+            "--agency",
+            "north",
+            "-o",
+            out,
+            "--as-of",
+            "2026-06-30",
+            "-q",
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert read_clk(out).header.extra[AS_OF] == "2026-06-30"
+    code, _, err = run(
+        [
+            "encode",
+            network[0],
+            "--secret-file",
+            key_file,
+            "--agency",
+            "north",
+            "-o",
+            out,
+            "--as-of",
+            "2026-06-30",
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2 and "--as-of needs INPUT to be an HMIS export folder" in err
 
 
 def test_workers_give_identical_filters(network, key_file, tmp_path, capsys, monkeypatch) -> None:
@@ -354,7 +428,7 @@ def test_folder_and_broken_header(tmp_path, key_file, capsys, monkeypatch) -> No
         _encode_args(folder, key_file, out, "--config", "configs/hmis.toml"),
         capsys,
         monkeypatch,
-        "is a folder, not a CSV file",
+        "export is a folder without a Client.csv",
         out,
     )
     src = tmp_path / "Client.csv"

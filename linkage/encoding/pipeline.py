@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from linkage import __version__
 from linkage._atomic import atomic_write
+from linkage.activity import ACTIVITY, AS_OF, WIDTH
 from linkage.config import Config
 from linkage.container import (
     BLOCK_KEYS,
@@ -39,6 +40,7 @@ from linkage.encoding.blocking_keys import BlockingKeyMaker
 from linkage.encoding.encoder import EncodedChunk, Encoder
 from linkage.encoding.keys import key_check_value, record_id_key
 from linkage.errors import InputError
+from linkage.ingest.activity import ActivityTable
 from linkage.ingest.csvfile import (
     BlockReader,
     Chunk,
@@ -208,14 +210,26 @@ def pseudonym(key: bytes, record_id: str) -> str:
     return base64.b32encode(digest).decode().rstrip("=").lower()
 
 
-def make_header(config: Config, secret: bytes, agency: str, pseudonymous: bool) -> Header:
-    """The container header for this config, secret and agency."""
+def make_header(
+    config: Config,
+    secret: bytes,
+    agency: str,
+    pseudonymous: bool,
+    activity_as_of: _dt.date | None = None,
+) -> Header:
+    """The container header for this config, secret and agency (and the activity section when
+    there is activity to send)."""
     sections = [Section(IDS, 0), Section(CLKS, config.output_length // 8)]
     if config.field_length:
         sections.append(Section(FIELD_CLKS, len(config.fields) * config.output_field_length // 8))
     if config.blocking:
         # optional: a coordinator that cannot use keys still reads the filters
         sections.append(Section(BLOCK_KEYS, 8 * len(config.blocking), required=False))
+    extra = {}
+    if activity_as_of is not None:
+        # optional: linking does not need it, only the by-name list does
+        sections.append(Section(ACTIVITY, WIDTH, required=False))
+        extra[AS_OF] = activity_as_of.isoformat()
     return Header(
         config_fingerprint=config.fingerprint,
         config_name=config.name,
@@ -228,6 +242,7 @@ def make_header(config: Config, secret: bytes, agency: str, pseudonymous: bool) 
         sections=tuple(sections),
         id_kind="pseudonymous" if pseudonymous else "plain",
         producer=f"linkage {__version__}",
+        extra=extra,
     )
 
 
@@ -244,15 +259,18 @@ def encode_file(
     input_encoding: str = "utf-8-sig",
     progress: Callable[[int, int], None] | None = None,
     today: _dt.date | None = None,
+    activity: ActivityTable | None = None,
 ) -> EncodeReport:
     """Encode ``input_path`` into ``output``; with ``id_map`` record ids are pseudonymised and
-    the pseudonym -> record id table is written there (it must stay at the agency)."""
+    the pseudonym -> record id table is written there (it must stay at the agency); with
+    ``activity`` each record's attributes go into the container's activity section."""
     if not agency.strip() or len(agency) > 100:
         raise InputError("--agency must be a non-empty name of at most 100 characters")
     started = time.perf_counter()
     today = today or _dt.date.today()
     report = EncodeReport(output=output, id_map=id_map)
-    header = make_header(config, secret, agency, id_map is not None)
+    as_of = activity.as_of if activity is not None else None
+    header = make_header(config, secret, agency, id_map is not None, as_of)
     id_key = record_id_key(secret, agency) if id_map is not None else b""
     totals = {f.name: np.zeros(len(Status), np.int64) for f in config.fields}
 
@@ -278,6 +296,8 @@ def encode_file(
                 sections[FIELD_CLKS] = done.encoded.field_clks
             if done.block_keys is not None:
                 sections[BLOCK_KEYS] = done.block_keys
+            if activity is not None:
+                sections[ACTIVITY] = activity.lookup(done.id_hashes)
             writer.write_encoded(done.n, done.ids_payload, sections)
             for name, counts in done.encoded.status_counts.items():
                 totals[name] += counts

@@ -2,7 +2,8 @@
 
 Names come from Faker's weighted locale tables (English US and French Canadian, see
 :mod:`linkage.evaluate.names`), never from real records. Each agency sees a random subset of the
-population and writes a FY2024 ``Client.csv`` and ``Enrollment.csv``; every record carries the
+population and writes a FY2024 ``Client.csv``, ``Enrollment.csv``, ``Project.csv`` and
+``Export.csv``; every record carries the
 kinds of error real homeless-service data has (domain.md), each at a documented rate scaled by
 ``noise`` (docs/synthetic-data.md). ``truth.csv`` maps (agency, PersonalID) to the true person.
 
@@ -156,6 +157,48 @@ FY2024_ENROLLMENT = [
     "UserID",
     "DateDeleted",
     "ExportID",
+]
+
+FY2024_PROJECT = [
+    "ProjectID",
+    "OrganizationID",
+    "ProjectName",
+    "OperatingStartDate",
+    "OperatingEndDate",
+    "ContinuumProject",
+    "ProjectType",
+    "HousingType",
+    "RRHSubType",
+    "ResidentialAffiliation",
+    "TargetPopulation",
+    "HOPWAMedAssistedLivingFac",
+    "PITCount",
+    "DateCreated",
+    "DateUpdated",
+    "UserID",
+    "DateDeleted",
+    "ExportID",
+]
+FY2024_EXPORT = [
+    "ExportID",
+    "SourceType",
+    "SourceID",
+    "SourceName",
+    "SourceContactFirst",
+    "SourceContactLast",
+    "SourceContactPhone",
+    "SourceContactExtension",
+    "SourceContactEmail",
+    "ExportDate",
+    "ExportStartDate",
+    "ExportEndDate",
+    "SoftwareName",
+    "SoftwareVersion",
+    "CSVVersion",
+    "ExportPeriodType",
+    "ExportDirective",
+    "HashStatus",
+    "ImplementationID",
 ]
 
 #: Rate of each error at noise = 1.0. Most are per record; ``hyphen_half`` applies to hyphenated
@@ -559,6 +602,15 @@ def write_network(
             count = _write_agency(
                 out_dir / name, name, a + 1, population, served, recorder, projects, truth, progress
             )
+            period_end = EXPORT_DATE - _dt.timedelta(days=1)
+            period_start = period_end - _dt.timedelta(days=364)
+            write_project_and_export(
+                out_dir / name,
+                a + 1,
+                [(f"{a + 1}{k:02d}", k) for k, _ in kinds],
+                period_start,
+                period_end,
+            )
             records[name] = count
             applied.update(recorder.applied)
             paths.append(out_dir / name / "Client.csv")
@@ -578,6 +630,47 @@ def write_network(
     with atomic_write(out_dir / "manifest.json") as fh:
         fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
     return paths
+
+
+def write_project_and_export(
+    folder: Path, number: int, projects: list[tuple[str, int]], start: _dt.date, end: _dt.date
+) -> None:
+    """An agency's ``Project.csv`` (its projects and their HUD types) and ``Export.csv`` (the
+    period the export covers, unhashed), so the folder reads as a whole HMIS export."""
+    with _csv_out(folder / "Project.csv") as out:
+        out.writerow(FY2024_PROJECT)
+        for project_id, kind in projects:
+            row = dict.fromkeys(FY2024_PROJECT, "")
+            row.update(
+                ProjectID=project_id,
+                OrganizationID=str(number),
+                ProjectName=f"Project {project_id}",
+                OperatingStartDate="2020-01-01",
+                ContinuumProject="1",
+                ProjectType=str(kind),
+                DateCreated="2020-01-01 09:00:00",
+                DateUpdated="2020-01-01 09:00:00",
+                UserID="synth",
+                ExportID="1",
+            )
+            out.writerow(row.values())
+    with _csv_out(folder / "Export.csv") as out:
+        out.writerow(FY2024_EXPORT)
+        row = dict.fromkeys(FY2024_EXPORT, "")
+        row.update(
+            ExportID="1",
+            SourceType="3",
+            SourceName=f"agency {number}",
+            ExportDate=f"{end.isoformat()} 23:59:00",
+            ExportStartDate=start.isoformat(),
+            ExportEndDate=end.isoformat(),
+            SoftwareName="linkage synth",
+            CSVVersion="2024 v1.0",
+            ExportPeriodType="4",
+            ExportDirective="2",
+            HashStatus="1",
+        )
+        out.writerow(row.values())
 
 
 def _write_agency(

@@ -32,7 +32,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a/manifest.json").read_bytes() == (
         tmp_path / "b/manifest.json"
     ).read_bytes()
-    assert a.keys() == c.keys() and all(a[k] != c[k] for k in a)
+    # every generated file differs; Project.csv and Export.csv describe the agency, not people
+    assert a.keys() == c.keys()
+    assert all(a[k] != c[k] for k in a if not k.endswith(("Project.csv", "Export.csv")))
 
 
 def test_truth_covers_every_record_and_enrollments_match_clients(tmp_path: Path) -> None:
