@@ -140,6 +140,9 @@ class ByNameListSettings:
     inactive_after_days: int = 90
     suppress_below: int = 10
     share_known_elsewhere: bool = False
+    #: A month is reliable when |active - last month's active - inflow + outflow| is at most
+    #: this share of active (the community sets it; 0 asks for an exact balance).
+    reliable_within: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -446,11 +449,14 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         inactive_after_days=b.get("inactive_after_days", int, 90),
         suppress_below=b.get("suppress_below", int, 10),
         share_known_elsewhere=b.get("share_known_elsewhere", bool, False),
+        reliable_within=b.get("reliable_within", float, 0.01),
     )
     if list_settings.inactive_after_days < 1:
         raise b._err("'inactive_after_days' must be at least 1")
     if list_settings.suppress_below < 0:
         raise b._err("'suppress_below' must be zero or more")
+    if not 0.0 <= list_settings.reliable_within < 1.0:
+        raise b._err("'reliable_within' must be in [0, 1)")
     b.done()
     top.done()
     return Config(

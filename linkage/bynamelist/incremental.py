@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
+from linkage.bynamelist.monthly import refresh
 from linkage.bynamelist.schema import decisions, events, meta, people, records, review, uploads
 from linkage.bynamelist.store import Store, StoreError
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
@@ -81,6 +83,8 @@ class _Row:
     block_keys: bytes | None
     first_upload: int
     last_upload: int
+    #: (last activity, situation, project type, flags) from the latest upload; Nones: none
+    activity: tuple[date | None, int | None, int | None, int | None] = (None, None, None, None)
     changed: bool = False
 
 
@@ -98,6 +102,24 @@ def _check_against_store(store: Store, paths: Sequence[Path], files: list[ClkDat
             )
         if len(set(data.ids)) != len(data.ids):
             raise StoreError(f"{path} holds a record id twice", "re-encode the agency's export")
+        section = data.sections.get(ACTIVITY)
+        if section is not None:
+            problem = check(unpack(section))
+            if problem is not None or _as_of(data) is None:
+                raise StoreError(
+                    f"{path}: its activity section holds {problem or 'no valid activity date'}",
+                    "re-encode the agency's export with this version of linkage",
+                )
+
+
+def _as_of(data: ClkData) -> date | None:
+    """The day an upload's activity runs to (None when it carries no activity, or a bad day)."""
+    if data.header.section(ACTIVITY) is None:
+        return None
+    try:
+        return date.fromisoformat(str(data.header.extra.get(AS_OF, "")))
+    except ValueError:
+        return None
 
 
 def _check_secret(conn: Connection, key_check: str) -> None:
@@ -143,6 +165,13 @@ def ingest(
                 continue
             fresh.append((data, digest, entry))
         if fresh:
+            latest = conn.execute(select(func.max(uploads.c.month))).scalar()
+            if latest is not None and month < latest:
+                raise StoreError(
+                    f"the list has reached {latest}; an upload cannot go into {month}",
+                    f"ingest late uploads with --month {latest}: corrections are carried into "
+                    "the current month, never written into history",
+                )
             _ingest_fresh(conn, store, fresh, month, now, report, progress)
         report.records = conn.execute(select(func.count()).select_from(records)).scalar_one()
         report.review = conn.execute(select(func.count()).select_from(review)).scalar_one()
@@ -175,6 +204,7 @@ def _ingest_fresh(
                 digest=digest,
                 records=len(data.ids),
                 ingested_at=now,
+                activity_as_of=_as_of(data),
             )
             .returning(uploads.c.id)
         ).scalar_one()
@@ -196,6 +226,9 @@ def _ingest_fresh(
     first_upload = min(upload_of.values())
     _assign_people(conn, rows, labels, result_pairs, clerical, first_upload, now, report)
     _write_records(conn, rows)
+    if progress:
+        progress(f"statuses and figures for {month}")
+    refresh(conn, month, store.config.bynamelist)
     conn.execute(delete(review))
     if review_rows:
         conn.execute(
@@ -226,8 +259,12 @@ def _load_rows(conn: Connection) -> list[_Row]:
         records.c.block_keys,
         records.c.first_upload,
         records.c.last_upload,
+        records.c.last_activity,
+        records.c.situation,
+        records.c.project_type,
+        records.c.flags,
     ).order_by(records.c.id)
-    return [_Row(*r) for r in conn.execute(query)]
+    return [_Row(*r[:9], activity=tuple(r[9:])) for r in conn.execute(query)]
 
 
 def _merge_upload(
@@ -237,6 +274,7 @@ def _merge_upload(
     agency = data.header.agency
     fields = data.sections.get(FIELD_CLKS)
     keys = data.sections.get(BLOCK_KEYS)
+    activity = _activity_rows(data)
     new = updated = 0
     for i, rid in enumerate(data.ids):
         clk = data.clks[i].tobytes()
@@ -245,7 +283,9 @@ def _merge_upload(
         at = index.get((agency, rid))
         if at is None:
             index[(agency, rid)] = len(rows)
-            rows.append(_Row(None, agency, rid, None, clk, fc, bk, upload_id, upload_id, True))
+            rows.append(
+                _Row(None, agency, rid, None, clk, fc, bk, upload_id, upload_id, activity[i], True)
+            )
             new += 1
             continue
         row = rows[at]
@@ -253,8 +293,29 @@ def _merge_upload(
             row.clk, row.field_clks, row.block_keys = clk, fc, bk
             updated += 1
         row.last_upload = upload_id
+        row.activity = activity[i]
         row.changed = True
     return new, updated
+
+
+def _activity_rows(
+    data: ClkData,
+) -> list[tuple[date | None, int | None, int | None, int | None]]:
+    """Each record's activity columns as the store keeps them (all None without a section)."""
+    section = data.sections.get(ACTIVITY)
+    if section is None:
+        return [(None, None, None, None)] * len(data.ids)
+    cols = unpack(section)
+    return [
+        (date.fromordinal(d) if d else None, s, None if p == NO_PROJECT else p, f)
+        for d, s, p, f in zip(
+            cols.last_activity.tolist(),
+            cols.situation.tolist(),
+            cols.project_type.tolist(),
+            cols.flags.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def _stack(parts: list[bytes | None], dtype: type) -> npt.NDArray[Any] | None:
@@ -439,6 +500,10 @@ def _write_records(conn: Connection, rows: list[_Row]) -> None:
                 field_clks=bindparam("field_clks_"),
                 block_keys=bindparam("block_keys_"),
                 last_upload=bindparam("last"),
+                last_activity=bindparam("last_activity_"),
+                situation=bindparam("situation_"),
+                project_type=bindparam("project_type_"),
+                flags=bindparam("flags_"),
             ),
             [
                 {
@@ -448,6 +513,7 @@ def _write_records(conn: Connection, rows: list[_Row]) -> None:
                     "field_clks_": r.field_clks,
                     "block_keys_": r.block_keys,
                     "last": r.last_upload,
+                    **_activity_values(r, "_"),
                 }
                 for r in changed
             ],
@@ -465,7 +531,13 @@ def _write_records(conn: Connection, rows: list[_Row]) -> None:
                     "clk": r.clk,
                     "field_clks": r.field_clks,
                     "block_keys": r.block_keys,
+                    **_activity_values(r, ""),
                 }
                 for r in fresh
             ],
         )
+
+
+def _activity_values(row: _Row, suffix: str) -> dict[str, Any]:
+    names = ("last_activity", "situation", "project_type", "flags")
+    return {name + suffix: value for name, value in zip(names, row.activity, strict=True)}

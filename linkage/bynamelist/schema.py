@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -49,6 +52,8 @@ uploads = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("records", Integer, nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
+    # the day the upload's activity runs to; null when it carried none
+    Column("activity_as_of", Date, nullable=True),
 )
 
 #: People, by a random id that means nothing outside the store. A person merged into another
@@ -61,7 +66,8 @@ people = Table(
     Column("merged_into", String(16), ForeignKey("people.id"), nullable=True),
 )
 
-#: Every record the agencies have sent, latest encoding kept.
+#: Every record the agencies have sent, latest encoding and activity kept (activity columns
+#: are null when the record's latest upload carried none; see :mod:`linkage.activity`).
 records = Table(
     "records",
     metadata,
@@ -74,6 +80,10 @@ records = Table(
     Column("clk", LargeBinary, nullable=False),
     Column("field_clks", LargeBinary, nullable=True),
     Column("block_keys", LargeBinary, nullable=True),
+    Column("last_activity", Date, nullable=True),
+    Column("situation", SmallInteger, nullable=True),
+    Column("project_type", SmallInteger, nullable=True),
+    Column("flags", SmallInteger, nullable=True),
     UniqueConstraint("agency", "record_id", name="uq_records_agency_record"),
     Index("ix_records_person", "person_id"),
 )
@@ -120,4 +130,42 @@ review = Table(
     Column("score", Float, nullable=False),
     Column("reason", String(32), nullable=False),
     Column("upload_id", Integer, ForeignKey("uploads.id"), nullable=False),
+)
+
+#: Each person's status at the end of each month, as computed when that month was ingested
+#: and frozen from then on: late corrections are carried into the current month, never
+#: written into history (domain.md). Codes: :class:`linkage.bynamelist.status.Status`.
+statuses = Table(
+    "statuses",
+    metadata,
+    Column("month", String(7), nullable=False),
+    Column("person_id", String(16), ForeignKey("people.id"), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("flags", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("month", "person_id", name="pk_statuses"),
+)
+
+#: The month's figures per population (active, inflow and outflow by kind, the reliability
+#: difference), unsuppressed: reports suppress small cells when they are written out.
+figures = Table(
+    "figures",
+    metadata,
+    Column("month", String(7), nullable=False),
+    Column("population", String(16), nullable=False),
+    Column("measure", String(32), nullable=False),
+    Column("value", Integer, nullable=False),
+    PrimaryKeyConstraint("month", "population", "measure", name="pk_figures"),
+)
+
+#: Per agency and month: its latest upload's month, its records, and how many actively
+#: homeless people it knows (its coverage of the list).
+coverage = Table(
+    "coverage",
+    metadata,
+    Column("month", String(7), nullable=False),
+    Column("agency", String(200), nullable=False),
+    Column("last_month", String(7), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("active", Integer, nullable=False),
+    PrimaryKeyConstraint("month", "agency", name="pk_coverage"),
 )

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
 
 from linkage.bynamelist import StoreError, create_store, open_store, upgrade_store
 from linkage.bynamelist.schema import metadata
-from linkage.bynamelist.store import database_url, head_revision
+from linkage.bynamelist.store import database_url, head_revision, migrate
 from linkage.config import builtin_config_path
 
 
@@ -63,7 +64,32 @@ def test_missing_foreign_and_newer_stores_are_refused(tmp_path: Path) -> None:
 
 def test_an_older_store_is_upgraded_in_place(tmp_path: Path) -> None:
     path = str(tmp_path / "s.db")
-    create_store(path, builtin_config_path("hmis"))
+    # a store made by the first release: schema 0001, holding an upload and a record
+    engine = create_engine(database_url(path))
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO uploads (id, agency, month, digest, records, ingested_at) "
+                "VALUES (1, 'a', '2026-01', 'd', 1, '2026-02-01 00:00:00')"
+            )
+        )
+        conn.execute(text("INSERT INTO people (id, created_upload) VALUES ('P1', 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO records (agency, record_id, person_id, first_upload, last_upload, "
+                "clk) VALUES ('a', 'r1', 'P1', 1, 1, x'00')"
+            )
+        )
+    engine.dispose()
+    with pytest.raises(StoreError, match="has schema revision 0001; this linkage writes"):
+        open_store(path)
+    assert upgrade_store(path) == ("0001", head_revision())
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT record_id, last_activity, situation FROM records").fetchall() == [
+        ("r1", None, None)
+    ]
+    assert con.execute("SELECT count(*) FROM statuses").fetchone() == (0,)
     assert upgrade_store(path) == (head_revision(), head_revision())  # nothing to do
 
 

@@ -1,0 +1,167 @@
+"""The month's statuses, figures and agency coverage, computed inside an ingest's transaction.
+
+Reads what the store holds (live people, their records' activity, last month's frozen
+statuses and figures), runs the pure logic of :mod:`linkage.bynamelist.status`, and replaces
+this month's rows, so a second upload in the same month recomputes the month and earlier
+months never change.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, delete, func, insert, select
+
+from linkage.bynamelist.schema import coverage, figures, people, records, statuses, uploads
+from linkage.bynamelist.status import (
+    POPULATIONS,
+    Month,
+    Status,
+    combine,
+    with_difference,
+)
+from linkage.bynamelist.status import figures as month_figures
+from linkage.bynamelist.status import statuses as person_statuses
+from linkage.config import ByNameListSettings
+
+
+def month_end(month: str) -> _dt.date:
+    """The last day of a YYYY-MM month."""
+    year, mon = int(month[:4]), int(month[5:7])
+    return _dt.date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def previous_month(conn: Connection, month: str) -> str | None:
+    """The list's latest month before ``month`` (months without an ingest are skipped)."""
+    query = select(func.max(figures.c.month)).where(figures.c.month < month)
+    found: str | None = conn.execute(query).scalar()
+    return found
+
+
+def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
+    """Recompute and store ``month``'s statuses, figures and coverage."""
+    live = [
+        pid for (pid,) in conn.execute(select(people.c.id).where(people.c.merged_into.is_(None)))
+    ]
+    order = {pid: i for i, pid in enumerate(live)}
+    survivor = {
+        pid: target or pid
+        for pid, target in conn.execute(select(people.c.id, people.c.merged_into))
+    }
+    rows = conn.execute(
+        select(
+            records.c.person_id,
+            records.c.agency,
+            records.c.last_activity,
+            records.c.situation,
+            records.c.flags,
+        )
+    ).all()
+    person = np.array([order[r.person_id] for r in rows], np.int64)
+    last = np.array([r.last_activity.toordinal() if r.last_activity else 0 for r in rows], np.int64)
+    situation = np.array([r.situation or 0 for r in rows], np.int64)
+    flags = np.array([r.flags or 0 for r in rows], np.int64)
+    combined = combine(person, len(live), last, situation, flags)
+    status_now = person_statuses(
+        combined, month_end(month).toordinal(), settings.inactive_after_days
+    )
+    now = Month(status_now, combined.flags, status_now != Status.UNKNOWN)
+
+    before_month = previous_month(conn, month)
+    before = _month_of(conn, before_month, order)
+    ever = {name: np.zeros(len(live), np.bool_) for name in POPULATIONS}
+    history = select(statuses.c.person_id, statuses.c.flags).where(
+        statuses.c.month < month, statuses.c.status == Status.ACTIVE
+    )
+    past = [(order.get(survivor[pid], -1), fl) for pid, fl in conn.execute(history)]
+    if past:
+        at, past_flags = (np.array(column, np.int64) for column in zip(*past, strict=True))
+        still = at >= 0  # people withdrawn since have no place today
+        for name, member in POPULATIONS.items():
+            ever[name][at[still & member(past_flags)]] = True
+    published: dict[str, int] = {}
+    if before_month is not None:
+        query = select(figures.c.population, figures.c.value).where(
+            figures.c.month == before_month, figures.c.measure == "active"
+        )
+        published = dict(conn.execute(query).all())
+    table = with_difference(month_figures(now, before, ever), published)
+
+    for t in (statuses, figures, coverage):
+        conn.execute(delete(t).where(t.c.month == month))
+    kept = np.flatnonzero(now.existed)
+    if kept.size:
+        conn.execute(
+            insert(statuses),
+            [
+                {
+                    "month": month,
+                    "person_id": live[i],
+                    "status": int(status_now[i]),
+                    "flags": int(combined.flags[i]),
+                }
+                for i in kept.tolist()
+            ],
+        )
+    conn.execute(
+        insert(figures),
+        [
+            {"month": month, "population": name, "measure": measure, "value": value}
+            for name, row in table.items()
+            for measure, value in row.items()
+        ],
+    )
+    _write_coverage(conn, month, rows, person, status_now)
+
+
+def _month_of(conn: Connection, month: str | None, order: dict[str, int]) -> Month:
+    """A stored month's statuses of today's live people (absorbed and withdrawn people's rows
+    have no place in today's order and are left out)."""
+    n = len(order)
+    status = np.zeros(n, np.int64)
+    fl = np.zeros(n, np.int64)
+    existed = np.zeros(n, np.bool_)
+    if month is not None:
+        query = select(statuses.c.person_id, statuses.c.status, statuses.c.flags).where(
+            statuses.c.month == month
+        )
+        for pid, st, f in conn.execute(query):
+            at = order.get(pid)
+            if at is not None:
+                status[at], fl[at], existed[at] = st, f, True
+    return Month(status, fl, existed)
+
+
+def _write_coverage(
+    conn: Connection,
+    month: str,
+    rows: Sequence[Any],
+    person: npt.NDArray[np.int64],
+    status_now: npt.NDArray[np.int64],
+) -> None:
+    latest = dict(
+        conn.execute(
+            select(uploads.c.agency, func.max(uploads.c.month)).group_by(uploads.c.agency)
+        ).all()
+    )
+    agency = np.array([r.agency for r in rows], dtype=object)
+    active = status_now[person] == Status.ACTIVE
+    entries = []
+    for name in sorted(latest):
+        mine = agency == name
+        entries.append(
+            {
+                "month": month,
+                "agency": name,
+                "last_month": latest[name],
+                "records": int(mine.sum()),
+                "active": len(np.unique(person[mine & active])),
+            }
+        )
+    if entries:
+        conn.execute(insert(coverage), entries)
