@@ -839,6 +839,49 @@ def bnl_export(db: str, agency: str, output: Path) -> None:
     click.echo(f"wrote {n} records of {agency} to {output}")
 
 
+@bnl.command(
+    "report",
+    epilog=_example(
+        "linkage bnl report --db community.db --month 2026-10",
+        "linkage bnl report --db community.db --format csv -o 2026-10.csv",
+    ),
+)
+@_db_option
+@click.option("--month", help="The month to report, YYYY-MM (default: the list's latest).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "json"]),
+    default="text",
+    show_default=True,
+    help="Table for people, or data for charts.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
+def bnl_report(db: str, month: str | None, fmt: str, output: Path | None) -> None:
+    """The month's by-name-list figures, safe to publish.
+
+    Per population (all, single adults, youth, families, veterans, chronic): actively
+    homeless, inflow (newly identified, returned from housing, returned from inactive,
+    entered the population), outflow (housed, moved to inactive, no longer meets criteria),
+    the reliability check and how many reliable months in a row; per agency, its latest
+    upload and how much of the list it knows. Counts under [bynamelist] suppress_below, and
+    the cells that would reveal them, are shown as * (empty in CSV).
+    """
+    from linkage._atomic import atomic_write
+    from linkage.bynamelist import build_report, latest_month, open_store
+    from linkage.bynamelist.report import render_csv, render_json, render_text
+
+    store = open_store(db)
+    report = build_report(store, month or latest_month(store))
+    text = {"text": render_text, "csv": render_csv, "json": render_json}[fmt](report)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_write(output) as fh:
+        fh.write(text.encode())
+    click.echo(f"wrote the {report.month} report to {output}")
+
+
 @bnl.command("upgrade", epilog=_example("linkage bnl upgrade --db community.db"))
 @_db_option
 def bnl_upgrade(db: str) -> None:

@@ -13,10 +13,10 @@ A person's status at the end of a month comes from their records' activity (doma
 Populations are read from the records' flags (any record placing the person in one does):
 veterans, youth, families, chronic, and single adults (neither youth nor in a family).
 
-Month-to-month, for each population: **inflow** is newly identified (on that population's
-list for the first time), returned from housing (housed last month), returned from inactive
-(any other status last month), or entered the population (active last month but not in it:
-Canada's "aged in"); **outflow** is housed, moved to inactive, or no longer meets the
+Month-to-month, for each population: **inflow** is returned from housing (housed last
+month), entered the population (active last month but not in it: Canada's "aged in"),
+returned from inactive (on that population's list in some earlier month), or else newly
+identified (on it for the first time); **outflow** is housed, moved to inactive, or no longer meets the
 criteria (no longer literally homeless, deceased, or out of the population). The
 reliability difference, active - last month's active - inflow + outflow, is zero except for
 corrections carried into the month: people merged as duplicates, records withdrawn.
@@ -128,13 +128,13 @@ def figures(
         came = listed & ~was_listed
         left = was_listed & ~listed
         entered = came & active_before
-        returned = came & ~active_before & ever_listed[name]
-        housed_before = before.existed & (before.status == Status.HOUSED)
+        from_housing = came & before.existed & (before.status == Status.HOUSED)
+        rest = came & ~active_before & ~from_housing
         row = {
             "active": int(listed.sum()),
-            "newly_identified": int((came & ~active_before & ~ever_listed[name]).sum()),
-            "returned_from_housing": int((returned & housed_before).sum()),
-            "returned_from_inactive": int((returned & ~housed_before).sum()),
+            "newly_identified": int((rest & ~ever_listed[name]).sum()),
+            "returned_from_housing": int(from_housing.sum()),
+            "returned_from_inactive": int((rest & ever_listed[name]).sum()),
             "entered": int(entered.sum()),
             "housed": int((left & (now.status == Status.HOUSED)).sum()),
             "moved_to_inactive": int((left & (now.status == Status.INACTIVE)).sum()),

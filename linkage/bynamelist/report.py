@@ -1,0 +1,222 @@
+"""The monthly by-name-list report, suppressed for publication.
+
+Built from the figures an ingest stored (so a report is a read of a few hundred rows, however
+long the list), with small cells and the cells that would give them away hidden
+(:mod:`linkage.bynamelist.suppress`). Reliability is judged on the true figures and shown as
+yes or no; the difference itself is shown only where no small cell can be derived from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from linkage.bynamelist.monthly import previous_month
+from linkage.bynamelist.schema import coverage, figures
+from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS, reliable
+from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.suppress import suppress
+
+#: Consecutive reliable months that make a quality by-name list (Built for Zero).
+QUALITY_MONTHS = 3
+COLUMNS = ("active_before", *MEASURES)
+
+
+@dataclass
+class Report:
+    """One month's figures as they may be published (None: suppressed)."""
+
+    month: str
+    previous: str | None
+    threshold: int
+    rows: dict[str, dict[str, int | None]]
+    #: per population: True/False, or None in the list's first month (nothing to balance)
+    reliable: dict[str, bool | None]
+    #: reliable months in a row ending with this one (population "all")
+    reliable_streak: int
+    coverage: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def quality(self) -> bool:
+        return self.reliable_streak >= QUALITY_MONTHS
+
+
+def _stored(store: Store, month: str) -> dict[str, dict[str, int]]:
+    with store.engine.connect() as conn:
+        query = select(figures.c.population, figures.c.measure, figures.c.value).where(
+            figures.c.month == month
+        )
+        out: dict[str, dict[str, int]] = {}
+        for population, measure, value in conn.execute(query):
+            out.setdefault(population, {})[measure] = value
+    return out
+
+
+def latest_month(store: Store) -> str:
+    """The list's latest month (refused when nothing has been ingested)."""
+    with store.engine.connect() as conn:
+        month: str | None = conn.execute(select(func.max(figures.c.month))).scalar()
+    if month is None:
+        raise StoreError("the list has no month yet", "ingest uploads with 'linkage bnl ingest'")
+    return month
+
+
+def build_report(store: Store, month: str) -> Report:
+    """The suppressed report of ``month``."""
+    settings = store.config.bynamelist
+    now = _stored(store, month)
+    if not now:
+        raise StoreError(
+            f"the list has no figures for {month}", "ingest that month's uploads first"
+        )
+    with store.engine.connect() as conn:
+        previous = previous_month(conn, month)
+        months = [m for (m,) in conn.execute(select(figures.c.month).distinct())]
+        cover = conn.execute(
+            select(coverage.c.agency, coverage.c.last_month, coverage.c.records, coverage.c.active)
+            .where(coverage.c.month == month)
+            .order_by(coverage.c.agency)
+        ).all()
+    before = _stored(store, previous) if previous else {}
+    cells: dict[str, int] = {}
+    relations: list[frozenset[str]] = []
+    for name in POPULATIONS:
+        row = {"active_before": before.get(name, {}).get("active", 0), **now[name]}
+        cells.update({f"{name}.{k}": v for k, v in row.items()})
+        relations += [
+            frozenset(f"{name}.{k}" for k in group)
+            for group in (
+                ("inflow", *INFLOW),
+                ("outflow", *OUTFLOW),
+                ("active", "active_before", "inflow", "outflow", "difference"),
+            )
+        ]
+    people_counts = [c for c in cells if not c.endswith(".difference")]
+    hidden = suppress(cells, relations, settings.suppress_below, people_counts)
+    rows = {
+        name: {k: None if f"{name}.{k}" in hidden else cells[f"{name}.{k}"] for k in COLUMNS}
+        for name in POPULATIONS
+    }
+    within = settings.reliable_within
+    verdict: dict[str, bool | None] = {
+        name: reliable(now[name], within) if previous else None for name in POPULATIONS
+    }
+    streak = 0
+    for m in sorted((m for m in months if m <= month), reverse=True):
+        with store.engine.connect() as conn:
+            has_before = previous_month(conn, m) is not None
+        if not has_before or not reliable(_stored(store, m)["all"], within):
+            break
+        streak += 1
+    active_all = now["all"]["active"]
+    agencies = [
+        {
+            "agency": agency,
+            "last_upload_month": last,
+            "records": n,
+            "active_known": known if not 0 < known < settings.suppress_below else None,
+            "share": known / active_all
+            if active_all and not 0 < known < settings.suppress_below
+            else None,
+        }
+        for agency, last, n, known in cover
+    ]
+    return Report(
+        month, previous, settings.suppress_below, rows, verdict, streak, coverage=agencies
+    )
+
+
+_LABELS = {
+    "active_before": "active last month",
+    "active": "actively homeless",
+    "newly_identified": "  newly identified",
+    "returned_from_housing": "  returned from housing",
+    "returned_from_inactive": "  returned from inactive",
+    "entered": "  entered the population",
+    "inflow": "inflow",
+    "housed": "  housed",
+    "moved_to_inactive": "  moved to inactive",
+    "no_longer_meets": "  no longer meets criteria",
+    "outflow": "outflow",
+    "difference": "reliability difference",
+}
+_ORDER = (
+    "active_before",
+    "inflow",
+    *INFLOW,
+    "outflow",
+    *OUTFLOW,
+    "active",
+    "difference",
+)
+
+
+def _cell(value: int | None) -> str:
+    return "*" if value is None else f"{value:,}"
+
+
+def render_text(report: Report) -> str:
+    """A plain-text table: populations across, measures down."""
+    names = list(POPULATIONS)
+    width = max(len(n) for n in names) + 2
+    lines = [
+        f"By-name list, {report.month}"
+        + (f" (compared with {report.previous})" if report.previous else " (first month)"),
+        f"{'':<28}" + "".join(f"{n:>{width}}" for n in names),
+    ]
+    for measure in _ORDER:
+        lines.append(
+            f"{_LABELS[measure]:<28}"
+            + "".join(f"{_cell(report.rows[n][measure]):>{width}}" for n in names)
+        )
+    marks = {True: "yes", False: "no", None: "-"}
+    lines.append(
+        f"{'reliable':<28}" + "".join(f"{marks[report.reliable[n]]:>{width}}" for n in names)
+    )
+    lines.append(
+        f"reliable months in a row: {report.reliable_streak}"
+        + (" (a quality by-name list)" if report.quality else f" (quality: {QUALITY_MONTHS})")
+    )
+    lines.append(f"* suppressed: fewer than {report.threshold}, or would reveal such a count")
+    if report.coverage:
+        lines.append("agencies:")
+        for a in report.coverage:
+            share = "*" if a["share"] is None else f"{a['share']:.0%}"
+            lines.append(
+                f"  {a['agency']:<24} last upload {a['last_upload_month']}  "
+                f"{a['records']:>8,} records  knows {_cell(a['active_known'])} active ({share})"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(report: Report) -> str:
+    """One row per population and measure; suppressed cells are empty with ``suppressed`` 1."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["month", "population", "measure", "value", "suppressed"])
+    for name, row in report.rows.items():
+        for measure in COLUMNS:
+            value = row[measure]
+            writer.writerow(
+                [report.month, name, measure, "" if value is None else value, int(value is None)]
+            )
+    return out.getvalue()
+
+
+def render_json(report: Report) -> str:
+    data = {
+        "month": report.month,
+        "previous_month": report.previous,
+        "suppress_below": report.threshold,
+        "figures": report.rows,
+        "reliable": report.reliable,
+        "reliable_streak": report.reliable_streak,
+        "quality_list": report.quality,
+        "agencies": report.coverage,
+    }
+    return json.dumps(data, indent=2) + "\n"

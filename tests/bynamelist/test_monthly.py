@@ -1,0 +1,264 @@
+"""Statuses and monthly figures through real ingests: a hand-made list of ten people over three
+months, where every figure is worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from linkage.activity import AS_OF, Activity, Flag, Situation, pack
+from linkage.activity import ACTIVITY as SECTION
+from linkage.bynamelist import StoreError, build_report, create_store, ingest
+from linkage.bynamelist.schema import figures, statuses
+from linkage.bynamelist.status import Status
+from linkage.config import builtin_config_path
+from linkage.container import Block, ClkData, ClkWriter, Section, read_clk
+from linkage.encoding.keys import generate_secret
+from linkage.encoding.pipeline import encode_file
+
+H, HOUSED, INST, DEAD = (
+    Situation.HOMELESS,
+    Situation.HOUSED,
+    Situation.INSTITUTION,
+    Situation.DECEASED,
+)
+
+
+def _day(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, network, hmis_config) -> ClkData:
+    """Real encodings of ten different people (one agency's first ten clients, who have no
+    second record there), to build uploads from: a copy of one person's encodings is that
+    person at another agency."""
+    out = tmp_path_factory.mktemp("template")
+    truth: dict[str, str] = {}
+    with open(network[0].parent.parent / "truth.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["agency"] == "agency_1":
+                truth[row["record_id"]] = row["person_id"]
+    encode_file(hmis_config, generate_secret(), network[0], out / "a.clk", "agency_1")
+    data = read_clk(out / "a.clk")
+    people = [truth[i] for i in data.ids]
+    picked = [i for i, p in enumerate(people) if people.count(p) == 1][:10]
+    sections = {k: v[picked] for k, v in data.sections.items()}
+    return dataclasses.replace(data, ids=[data.ids[i] for i in picked], sections=sections)
+
+
+def _upload(
+    path: Path,
+    template: ClkData,
+    agency: str,
+    as_of: str,
+    rows: list[tuple[str, int, Activity]],
+) -> Path:
+    """An upload of ``rows``: (record id, whose encodings, activity)."""
+    header = dataclasses.replace(
+        template.header,
+        agency=agency,
+        sections=(*template.header.sections, Section(SECTION, 7, required=False)),
+        extra={AS_OF: as_of},
+    )
+    picked = [src for _, src, _ in rows]
+    sections = {k: v[picked] for k, v in template.sections.items()}
+    sections[SECTION] = pack([a for _, _, a in rows])
+    with ClkWriter(path, header) as writer:
+        writer.write(Block(ids=[rid for rid, _, _ in rows], sections=sections))
+    return path
+
+
+def _seen(day: str, situation: Situation = H, flags: Flag = Flag(0)) -> Activity:
+    return Activity(_day(day), situation, 1, flags)
+
+
+NONE = Activity(None, Situation.UNKNOWN, None, Flag(0))
+VET = Flag.VETERAN
+
+
+def _months(tmp_path: Path, t: ClkData) -> dict[str, list[Path]]:
+    """Three months of two agencies, A and B; person k is template row k."""
+    jan = [
+        _upload(
+            tmp_path / "a1.clk",
+            t,
+            "A",
+            "2026-01-31",
+            [
+                ("a0", 0, _seen("2026-01-20")),  # active: newly identified
+                ("a1", 1, _seen("2025-12-20", flags=VET)),  # active, a veteran
+                ("a4", 4, _seen("2026-01-25")),  # with b4: one person, active
+                ("a5", 5, _seen("2025-09-01")),  # 152 days: inactive, never on the list
+                ("a6", 6, NONE),  # no activity: no status
+            ],
+        ),
+        _upload(
+            tmp_path / "b1.clk",
+            t,
+            "B",
+            "2026-01-31",
+            [
+                ("b2", 2, _seen("2026-01-05")),  # active
+                ("b3", 3, _seen("2026-01-15", HOUSED)),  # housed: not on the list
+                ("b4", 4, _seen("2026-01-02")),
+            ],
+        ),
+    ]
+    feb = [
+        _upload(
+            tmp_path / "a2.clk",
+            t,
+            "A",
+            "2026-02-28",
+            [
+                ("a0", 0, _seen("2026-02-10", HOUSED)),  # outflow: housed
+                ("a1", 1, _seen("2025-12-20", flags=VET)),  # 70 days: still active
+                ("a4", 4, _seen("2026-01-25")),
+                ("a5", 5, _seen("2026-02-03")),  # on the list for the first time: new
+                ("a6", 6, NONE),
+                ("a8", 8, _seen("2026-02-05")),  # new
+            ],
+        ),
+        _upload(
+            tmp_path / "b2.clk",
+            t,
+            "B",
+            "2026-02-28",
+            [
+                ("b2", 2, _seen("2026-01-05")),  # 54 days: active
+                ("b3", 3, _seen("2026-02-20")),  # returned from housing
+                ("b4", 4, _seen("2026-01-02")),
+                ("b7", 7, _seen("2026-02-01")),  # new
+                ("b9", 9, _seen("2026-02-11")),  # new (another person, for now)
+            ],
+        ),
+    ]
+    mar = [
+        _upload(
+            tmp_path / "a3.clk",
+            t,
+            "A",
+            "2026-03-31",
+            [
+                ("a0", 0, _seen("2026-02-10", HOUSED)),
+                ("a1", 1, _seen("2025-12-20", flags=VET)),  # 101 days: moved to inactive
+                ("a4", 4, _seen("2026-03-15", DEAD)),  # no longer meets (deceased)
+                ("a5", 5, _seen("2026-02-03")),
+                ("a6", 6, NONE),
+                ("a8", 8, _seen("2026-02-05")),
+            ],
+        ),
+        _upload(
+            tmp_path / "b3.clk",
+            t,
+            "B",
+            "2026-03-31",
+            [
+                ("b2", 2, _seen("2026-03-03", INST)),  # no longer meets (institution)
+                ("b3", 3, _seen("2026-02-20")),
+                ("b4", 4, _seen("2026-01-02")),
+                ("b7", 7, _seen("2026-03-30", flags=Flag.CHRONIC)),  # entered "chronic"
+                # B found b9 was a8's person: its corrected encodings merge the two (a correction)
+                ("b9", 8, _seen("2026-02-11")),
+            ],
+        ),
+    ]
+    return {"2026-01": jan, "2026-02": feb, "2026-03": mar}
+
+
+def _store(tmp_path: Path, suppress_below: int = 0):
+    config = tmp_path / "list.toml"
+    text = builtin_config_path("hmis").read_text()
+    config.write_text(text + f"\n[bynamelist]\nsuppress_below = {suppress_below}\n")
+    return create_store(str(tmp_path / "list.db"), config)
+
+
+def _figures(store, month: str) -> dict[str, dict[str, int]]:
+    with store.engine.connect() as conn:
+        out: dict[str, dict[str, int]] = {}
+        q = select(figures.c.population, figures.c.measure, figures.c.value).where(
+            figures.c.month == month
+        )
+        for p, m, v in conn.execute(q):
+            out.setdefault(p, {})[m] = v
+    return out
+
+
+def _nonzero(row: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in row.items() if v}
+
+
+def test_three_months_of_figures_worked_by_hand(tmp_path: Path, template) -> None:
+    store = _store(tmp_path)
+    months = _months(tmp_path, template)
+    for month, files in months.items():
+        ingest(store, files, month)
+    jan, feb, mar = (_figures(store, m) for m in months)
+    assert _nonzero(jan["all"]) == {"active": 4, "newly_identified": 4, "inflow": 4}
+    assert _nonzero(jan["veterans"]) == {"active": 1, "newly_identified": 1, "inflow": 1}
+    assert _nonzero(feb["all"]) == {
+        "active": 8,
+        "newly_identified": 4,
+        "returned_from_housing": 1,
+        "inflow": 5,
+        "housed": 1,
+        "outflow": 1,
+    }
+    # 4 active - 8 last month - 0 in + 3 out = -1: the merged duplicate, a correction
+    assert _nonzero(mar["all"]) == {
+        "active": 4,
+        "moved_to_inactive": 1,
+        "no_longer_meets": 2,
+        "outflow": 3,
+        "difference": -1,
+    }
+    assert _nonzero(mar["veterans"]) == {"moved_to_inactive": 1, "outflow": 1}
+    assert _nonzero(mar["chronic"]) == {"active": 1, "entered": 1, "inflow": 1}
+    with store.engine.connect() as conn:
+        q = select(statuses.c.status).where(statuses.c.month == "2026-03")
+        counts = np.bincount([s for (s,) in conn.execute(q)], minlength=6)
+    # a0 housed; a1 inactive; a4+b4 deceased; b2 institution; b3, a5, b7, a8+b9 active;
+    # a6 has no activity and no status row
+    assert counts.tolist() == [0, 4, 1, 1, 1, 1]
+    assert counts[Status.UNKNOWN] == 0
+    report = build_report(store, "2026-03")
+    assert report.rows["all"]["active_before"] == 8
+    assert report.reliable["all"] is False  # off by 1 of 4, more than 1%
+    assert report.reliable_streak == 0
+    assert {a["agency"]: a["active_known"] for a in report.coverage} == {"A": 2, "B": 3}
+
+
+def test_history_is_frozen_and_late_months_refused(tmp_path: Path, template) -> None:
+    store = _store(tmp_path)
+    months = _months(tmp_path, template)
+    for month, files in months.items():
+        ingest(store, files, month)
+    before = {m: _figures(store, m) for m in months}
+    for month, files in months.items():  # re-ingesting every month changes nothing
+        ingest(store, files, month)
+    assert {m: _figures(store, m) for m in months} == before
+    late = _upload(
+        tmp_path / "late.clk", template, "C", "2026-02-28", [("c1", 1, _seen("2026-02-01"))]
+    )
+    with pytest.raises(
+        StoreError, match="the list has reached 2026-03; an upload cannot go into 2026-02"
+    ):
+        ingest(store, [late], "2026-02")
+    assert {m: _figures(store, m) for m in months} == before
+
+
+def test_the_published_report_hides_small_cells(tmp_path: Path, template) -> None:
+    store = _store(tmp_path, suppress_below=10)
+    for month, files in _months(tmp_path, template).items():
+        ingest(store, files, month)
+    report = build_report(store, "2026-03")
+    shown = [v for row in report.rows.values() for k, v in row.items() if k != "difference"]
+    assert all(v is None or v == 0 or v >= 10 for v in shown)
+    assert all(a["active_known"] is None and a["share"] is None for a in report.coverage)
