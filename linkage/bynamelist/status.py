@@ -16,8 +16,8 @@ veterans, youth, families, chronic, and single adults (neither youth nor in a fa
 Month-to-month, for each population: **inflow** is returned from housing (housed last
 month), entered the population (active last month but not in it: Canada's "aged in"),
 returned from inactive (on that population's list in some earlier month), or else newly
-identified (on it for the first time); **outflow** is housed, moved to inactive, or no longer meets the
-criteria (no longer literally homeless, deceased, or out of the population). The
+identified (on it for the first time); **outflow** is housed, moved to inactive, or no
+longer meets the criteria (no longer literally homeless, deceased, or out of the population). The
 reliability difference, active - last month's active - inflow + outflow, is zero except for
 corrections carried into the month: people merged as duplicates, records withdrawn.
 """

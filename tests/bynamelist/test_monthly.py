@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from linkage.activity import AS_OF, Activity, Flag, Situation, pack
 from linkage.activity import ACTIVITY as SECTION
+from linkage.activity import AS_OF, Activity, Flag, Situation, pack
 from linkage.bynamelist import StoreError, build_report, create_store, ingest
 from linkage.bynamelist.schema import figures, statuses
 from linkage.bynamelist.status import Status
@@ -75,11 +75,14 @@ def _upload(
     return path
 
 
-def _seen(day: str, situation: Situation = H, flags: Flag = Flag(0)) -> Activity:
+NO_FLAGS = Flag(0)
+
+
+def _seen(day: str, situation: Situation = H, flags: Flag = NO_FLAGS) -> Activity:
     return Activity(_day(day), situation, 1, flags)
 
 
-NONE = Activity(None, Situation.UNKNOWN, None, Flag(0))
+NONE = Activity(None, Situation.UNKNOWN, None, NO_FLAGS)
 VET = Flag.VETERAN
 
 

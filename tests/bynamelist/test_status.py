@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 
-from linkage.activity import Flag, Situation
+from linkage.activity import Situation
 from linkage.bynamelist.status import Month, Status, combine, figures, statuses
 from linkage.bynamelist.suppress import suppress
 

@@ -15,11 +15,21 @@ from linkage.ingest.activity import ActivityTable, export_end_date, read_activit
 from linkage.ingest.csvfile import id_hashes
 
 AS_OF = dt.date(2026, 10, 31)
-ENROLLMENT = (
-    "EnrollmentID,PersonalID,ProjectID,EntryDate,HouseholdID,RelationshipToHoH,LivingSituation,"
-    "DisablingCondition,DateToStreetESSH,TimesHomelessPastThreeYears,"
-    "MonthsHomelessPastThreeYears,MoveInDate,DateDeleted"
-).split(",")
+ENROLLMENT = [
+    "EnrollmentID",
+    "PersonalID",
+    "ProjectID",
+    "EntryDate",
+    "HouseholdID",
+    "RelationshipToHoH",
+    "LivingSituation",
+    "DisablingCondition",
+    "DateToStreetESSH",
+    "TimesHomelessPastThreeYears",
+    "MonthsHomelessPastThreeYears",
+    "MoveInDate",
+    "DateDeleted",
+]
 
 
 def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
