@@ -62,6 +62,12 @@ def test_every_command_has_help_with_an_example(capsys, monkeypatch) -> None:
         ["synth"],
         ["evaluate"],
         ["attack"],
+        ["bnl"],
+        ["bnl", "init"],
+        ["bnl", "ingest"],
+        ["bnl", "report"],
+        ["bnl", "export"],
+        ["bnl", "upgrade"],
     ]
     for cmd in commands:
         code, out, _ = run([*cmd, "--help"], capsys, monkeypatch)

@@ -125,3 +125,60 @@ def test_an_agency_gets_its_own_records_only(
         monkeypatch,
     )
     assert code == 2 and "no records from agency 'nobody'" in err
+
+
+def test_report_from_uploads_with_activity(tmp_path: Path, network, capsys, monkeypatch) -> None:
+    import json
+
+    key = tmp_path / "k.key"
+    run(["keygen", "-o", key], capsys, monkeypatch)
+    uploads = []
+    for i, client in enumerate(network):
+        uploads.append(tmp_path / f"a{i}.clk")
+        code, _, err = run(
+            [
+                "encode",
+                client.parent,
+                "--secret-file",
+                key,
+                "--agency",
+                f"agency_{i + 1}",
+                "-o",
+                uploads[-1],
+                "-q",
+            ],
+            capsys,
+            monkeypatch,
+        )
+        assert code == 0, err
+    db = tmp_path / "bnl.db"
+    run(["bnl", "init", "--db", db], capsys, monkeypatch)
+    code, _, err = run(["bnl", "report", "--db", db], capsys, monkeypatch)
+    assert code == 2 and "the list has no month yet" in err
+    run(["bnl", "ingest", "--db", db, "--month", "2026-10", *uploads], capsys, monkeypatch)
+    code, out, err = run(["bnl", "report", "--db", db], capsys, monkeypatch)
+    assert code == 0, err
+    assert "By-name list, 2026-10 (first month)" in out and "actively homeless" in out
+    for agency in ("agency_1", "agency_2", "agency_3"):
+        assert f"{agency} " in out and "last upload 2026-10" in out
+    code, out, _ = run(["bnl", "report", "--db", db, "--format", "json"], capsys, monkeypatch)
+    data = json.loads(out)
+    everyone = data["figures"]["all"]
+    # the first month: everyone active is newly identified, and nothing flows out
+    assert everyone["active"] == everyone["newly_identified"] == everyone["inflow"] > 0
+    assert everyone["outflow"] == 0 and data["reliable"]["all"] is None
+    target = tmp_path / "r.csv"
+    code, out, _ = run(
+        ["bnl", "report", "--db", db, "--format", "csv", "-o", target], capsys, monkeypatch
+    )
+    assert code == 0 and "wrote the 2026-10 report" in out
+    with open(target, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["population"] for r in rows} >= {"all", "youth", "veterans", "families"}
+    for r in rows:
+        if r["suppressed"] == "1":
+            assert r["value"] == ""
+        elif r["measure"] != "difference":
+            assert int(r["value"]) == 0 or int(r["value"]) >= 10
+    code, _, err = run(["bnl", "report", "--db", db, "--month", "2026-09"], capsys, monkeypatch)
+    assert code == 2 and "no figures for 2026-09" in err
