@@ -805,6 +805,7 @@ def bnl_ingest(db: str, month: str, files: tuple[Path, ...], quiet: bool) -> Non
     for f in report.files:
         detail = (
             f"{f['records']} records, {f['new']} new, {f['updated']} changed"
+            + (f", {f['withdrawn']} withdrawn: left out" if f["withdrawn"] else "")
             if f["status"] == "ingested"
             else f"{f['records']} records, already ingested: skipped"
         )
@@ -880,6 +881,107 @@ def bnl_report(db: str, month: str | None, fmt: str, output: Path | None) -> Non
     with atomic_write(output) as fh:
         fh.write(text.encode())
     click.echo(f"wrote the {report.month} report to {output}")
+
+
+@bnl.command(
+    "review",
+    epilog=_example(
+        "linkage bnl review --db community.db                   # list the pairs",
+        "linkage bnl review --db community.db --decide 12 same --note 'same DOB, case notes'",
+        "linkage bnl review --db community.db --pair agency_1 1000042 agency_2 2000917 \\",
+        "    --ruling never",
+    ),
+)
+@_db_option
+@click.option(
+    "--decide",
+    nargs=2,
+    type=(int, click.Choice(["same", "never"])),
+    help="Rule on a listed pair: its number, then same or never.",
+)
+@click.option(
+    "--pair",
+    nargs=4,
+    metavar="AGENCY_A RECORD_A AGENCY_B RECORD_B",
+    help="Rule on any two records (with --ruling).",
+)
+@click.option("--ruling", type=click.Choice(["same", "never"]), help="The ruling for --pair.")
+@click.option("--note", default="", help="Why, for the audit trail (never a name or a value).")
+def bnl_review(
+    db: str,
+    decide: tuple[int, str] | None,
+    pair: tuple[str, str, str, str] | None,
+    ruling: str | None,
+    note: str,
+) -> None:
+    """List the pairs the last ingest left for a person to decide, or rule on one.
+
+    A ruling is kept and honoured by every later ingest, and applied at once: "same" merges
+    two people (the older id survives); "never" on two records of one person splits that
+    person, re-linking their records without the ruled pair together. The month's figures
+    are recomputed; every merge and split is in the audit trail.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.review import decide as rule
+    from linkage.bynamelist.review import pending
+
+    store = open_store(db)
+    if decide is None and pair is None:
+        pairs = pending(store)
+        if not pairs:
+            click.echo("no pairs to review")
+        for p in pairs:
+            click.echo(
+                f"{p.id:>6}  {p.a[0]} {p.a[1]} ({p.person_a})  ~  {p.b[0]} {p.b[1]} "
+                f"({p.person_b})  score {p.score:.3f}  {p.reason}"
+            )
+        return
+    if (decide is None) == (pair is None) or (pair is not None) != (ruling is not None):
+        raise click.UsageError("give either --decide N KIND, or --pair ... with --ruling")
+    if decide is not None:
+        number, kind = decide
+        found = [p for p in pending(store) if p.id == number]
+        if not found:
+            raise click.UsageError(f"no pair {number} in the review list")
+        a, b = found[0].a, found[0].b
+    else:
+        assert pair is not None and ruling is not None
+        a, b, kind = (pair[0], pair[1]), (pair[2], pair[3]), ruling
+    done = rule(store, a, b, kind, note)
+    if done.merged:
+        click.echo("ruled the same person: the two people are merged (the older id survives)")
+    elif done.split_into:
+        click.echo(
+            f"ruled never the same: the person is split, new id(s) {', '.join(done.split_into)}"
+        )
+    else:
+        click.echo(f"ruling '{kind}' recorded; every later ingest honours it")
+
+
+@bnl.command(
+    "forget",
+    epilog=_example(
+        "linkage bnl forget --db community.db --agency shelter-north --record 1000042 \\",
+        "    --reason 'consent withdrawn, request 2026-11-02'",
+    ),
+)
+@_db_option
+@click.option("--agency", required=True, help="The agency that holds the record.")
+@click.option("--record", "record_id", required=True, help="Its record id (or pseudonym).")
+@click.option(
+    "--reason", required=True, help="Why, for the audit trail (a reference, never a name)."
+)
+def bnl_forget(db: str, agency: str, record_id: str, reason: str) -> None:
+    """Withdraw a record (consent revoked): removed everywhere, for good, audited.
+
+    Its encodings, activity, rulings and review pairs go; later uploads still holding it are
+    skipped; the person's status this month is derived again from their other records.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.forget import forget
+
+    person = forget(open_store(db), agency, record_id, reason)
+    click.echo(f"withdrew the record; person {person}'s status was derived again")
 
 
 @bnl.command("upgrade", epilog=_example("linkage bnl upgrade --db community.db"))

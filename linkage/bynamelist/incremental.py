@@ -28,7 +28,16 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
 from linkage.bynamelist.monthly import refresh
-from linkage.bynamelist.schema import decisions, events, meta, people, records, review, uploads
+from linkage.bynamelist.schema import (
+    decisions,
+    events,
+    meta,
+    people,
+    records,
+    review,
+    uploads,
+    withdrawn,
+)
 from linkage.bynamelist.store import Store, StoreError
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
 from linkage.match import Uploads, match_uploads, read_uploads
@@ -192,8 +201,9 @@ def _ingest_fresh(
     progress: Progress | None,
 ) -> None:
     _check_secret(conn, fresh[0][0].header.key_check_value)
-    rows = _load_rows(conn)
+    rows = load_rows(conn)
     index = {(r.agency, r.record_id): i for i, r in enumerate(rows)}
+    gone = {(a, r) for a, r in conn.execute(select(withdrawn.c.agency, withdrawn.c.record_id))}
     upload_of: dict[str, int] = {}
     for data, digest, entry in fresh:
         upload_id: int = conn.execute(
@@ -209,8 +219,10 @@ def _ingest_fresh(
             .returning(uploads.c.id)
         ).scalar_one()
         upload_of[data.header.agency] = upload_id
-        new, updated = _merge_upload(rows, index, data, upload_id)
-        report.files.append({**entry, "status": "ingested", "new": new, "updated": updated})
+        new, updated, skipped = _merge_upload(rows, index, data, upload_id, gone)
+        report.files.append(
+            {**entry, "status": "ingested", "new": new, "updated": updated, "withdrawn": skipped}
+        )
         conn.execute(
             insert(events).values(
                 at=now,
@@ -222,7 +234,9 @@ def _ingest_fresh(
         )
     if progress:
         progress(f"linking {len(rows):,} records")
-    labels, result_pairs, review_rows, clerical = _link(conn, store, rows, index, report, progress)
+    labels, result_pairs, review_rows, clerical = link_rows(
+        conn, store, rows, index, report, progress
+    )
     first_upload = min(upload_of.values())
     _assign_people(conn, rows, labels, result_pairs, clerical, first_upload, now, report)
     _write_records(conn, rows)
@@ -248,7 +262,7 @@ def _ingest_fresh(
         )
 
 
-def _load_rows(conn: Connection) -> list[_Row]:
+def load_rows(conn: Connection) -> list[_Row]:
     query = select(
         records.c.id,
         records.c.agency,
@@ -268,15 +282,23 @@ def _load_rows(conn: Connection) -> list[_Row]:
 
 
 def _merge_upload(
-    rows: list[_Row], index: dict[tuple[str, str], int], data: ClkData, upload_id: int
-) -> tuple[int, int]:
-    """Fold one upload into the record list: new records appended, known ones refreshed."""
+    rows: list[_Row],
+    index: dict[tuple[str, str], int],
+    data: ClkData,
+    upload_id: int,
+    gone: set[tuple[str, str]],
+) -> tuple[int, int, int]:
+    """Fold one upload into the record list: new records appended, known ones refreshed,
+    withdrawn ones left out (and counted)."""
     agency = data.header.agency
     fields = data.sections.get(FIELD_CLKS)
     keys = data.sections.get(BLOCK_KEYS)
     activity = _activity_rows(data)
-    new = updated = 0
+    new = updated = skipped = 0
     for i, rid in enumerate(data.ids):
+        if (agency, rid) in gone:
+            skipped += 1
+            continue
         clk = data.clks[i].tobytes()
         fc = fields[i].tobytes() if fields is not None else None
         bk = keys[i].tobytes() if keys is not None else None
@@ -295,7 +317,7 @@ def _merge_upload(
         row.last_upload = upload_id
         row.activity = activity[i]
         row.changed = True
-    return new, updated
+    return new, updated, skipped
 
 
 def _activity_rows(
@@ -325,13 +347,14 @@ def _stack(parts: list[bytes | None], dtype: type) -> npt.NDArray[Any] | None:
     return np.frombuffer(joined, np.uint8).reshape(len(parts), -1).copy().view(dtype)
 
 
-def _link(
+def link_rows(
     conn: Connection,
     store: Store,
     rows: list[_Row],
     index: dict[tuple[str, str], int],
     report: IngestReport,
     progress: Progress | None,
+    seed_groups: bool = True,
 ) -> tuple[
     npt.NDArray[np.int64],
     tuple[Any, Any, Any],
@@ -342,7 +365,10 @@ def _link(
     persons = sorted({r.person for r in rows if r.person is not None})
     person_label = {p: i for i, p in enumerate(persons)}
     groups = np.array(
-        [person_label[r.person] if r.person else len(persons) + i for i, r in enumerate(rows)],
+        [
+            person_label[r.person] if r.person and seed_groups else len(persons) + i
+            for i, r in enumerate(rows)
+        ],
         np.int64,
     )
     ruled_apart: list[tuple[int, int]] = []
@@ -441,7 +467,7 @@ def _assign_people(
                     reason = f"linked at match probability {score:.3f} (best pair of their records)"
                 else:
                     reason = "joined through records new in this ingest"
-                _merge(conn, pid, other, reason, upload_id, now)
+                merge_people(conn, pid, other, reason, upload_id, now)
                 report.merges += 1
         for i in members:
             if rows[i].person != pid:
@@ -468,7 +494,7 @@ def _best_pairs(
     return best
 
 
-def _merge(
+def merge_people(
     conn: Connection, survivor: str, absorbed: str, reason: str, upload_id: int, now: datetime
 ) -> None:
     conn.execute(update(people).where(people.c.id == absorbed).values(merged_into=survivor))

@@ -169,3 +169,14 @@ coverage = Table(
     Column("active", Integer, nullable=False),
     PrimaryKeyConstraint("month", "agency", name="pk_coverage"),
 )
+
+#: Records withdrawn (consent revoked): deleted from ``records`` everywhere, and skipped when a
+#: later upload still holds them, so the removal holds until the agency drops the client.
+withdrawn = Table(
+    "withdrawn",
+    metadata,
+    Column("agency", String(200), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("agency", "record_id", name="pk_withdrawn"),
+)

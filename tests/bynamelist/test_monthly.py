@@ -3,7 +3,6 @@ months, where every figure is worked out by hand in the comments."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -18,9 +17,7 @@ from linkage.bynamelist import StoreError, build_report, create_store, ingest
 from linkage.bynamelist.schema import figures, statuses
 from linkage.bynamelist.status import Status
 from linkage.config import builtin_config_path
-from linkage.container import Block, ClkData, ClkWriter, Section, read_clk
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
+from linkage.container import Block, ClkData, ClkWriter, Section
 
 H, HOUSED, INST, DEAD = (
     Situation.HOMELESS,
@@ -32,25 +29,6 @@ H, HOUSED, INST, DEAD = (
 
 def _day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, network, hmis_config) -> ClkData:
-    """Real encodings of ten different people (one agency's first ten clients, who have no
-    second record there), to build uploads from: a copy of one person's encodings is that
-    person at another agency."""
-    out = tmp_path_factory.mktemp("template")
-    truth: dict[str, str] = {}
-    with open(network[0].parent.parent / "truth.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["agency"] == "agency_1":
-                truth[row["record_id"]] = row["person_id"]
-    encode_file(hmis_config, generate_secret(), network[0], out / "a.clk", "agency_1")
-    data = read_clk(out / "a.clk")
-    people = [truth[i] for i in data.ids]
-    picked = [i for i, p in enumerate(people) if people.count(p) == 1][:10]
-    sections = {k: v[picked] for k, v in data.sections.items()}
-    return dataclasses.replace(data, ids=[data.ids[i] for i in picked], sections=sections)
 
 
 def _upload(

@@ -1,4 +1,5 @@
-"""Activity attributes on records and uploads; monthly statuses, figures and coverage.
+"""Activity attributes on records and uploads; monthly statuses, figures and coverage;
+withdrawn records.
 
 Revision ID: 0002
 Revises: 0001
@@ -50,9 +51,17 @@ def upgrade() -> None:
         sa.Column("active", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("month", "agency", name="pk_coverage"),
     )
+    op.create_table(
+        "withdrawn",
+        sa.Column("agency", sa.String(200), nullable=False),
+        sa.Column("record_id", sa.String(200), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("agency", "record_id", name="pk_withdrawn"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("withdrawn")
     op.drop_table("coverage")
     op.drop_table("figures")
     op.drop_table("statuses")

@@ -1,0 +1,171 @@
+"""Clerical review: the pairs an ingest left for a person, and their rulings applied at once.
+
+A ruling is kept (``decisions``) and honoured by every later ingest; it also takes effect now,
+in one transaction with the month's figures recomputed (a correction is carried into the
+current month):
+
+- "same" on two people merges them, the older id surviving, with the clerk's reason;
+- "never" on two records of one person splits that person: their records are linked again
+  without the person's grouping, keeping the ruling, and each resulting group other than the
+  one holding the person's earliest record becomes a new person. Every split is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from linkage.bynamelist.incremental import (
+    IngestReport,
+    link_rows,
+    load_rows,
+    merge_people,
+    new_person_id,
+)
+from linkage.bynamelist.monthly import refresh
+from linkage.bynamelist.schema import decisions, events, people, records, review, uploads
+from linkage.bynamelist.store import Store, StoreError
+
+KINDS = ("same", "never")
+Record = tuple[str, str]  # (agency, record id)
+
+
+@dataclass(frozen=True)
+class ReviewPair:
+    """A pair waiting for a ruling, with its records' current people."""
+
+    id: int
+    a: Record
+    b: Record
+    score: float
+    reason: str
+    person_a: str
+    person_b: str
+
+
+def pending(store: Store) -> list[ReviewPair]:
+    """The review list, best scores first."""
+    with store.engine.connect() as conn:
+        query = select(records.c.agency, records.c.record_id, records.c.person_id)
+        person = {(a, r): p for a, r, p in conn.execute(query)}
+        rows = conn.execute(select(review).order_by(review.c.score.desc(), review.c.id)).all()
+    return [
+        ReviewPair(
+            r.id,
+            (r.agency_a, r.record_a),
+            (r.agency_b, r.record_b),
+            r.score,
+            r.reason,
+            person.get((r.agency_a, r.record_a), "?"),
+            person.get((r.agency_b, r.record_b), "?"),
+        )
+        for r in rows
+    ]
+
+
+@dataclass
+class Decision:
+    """What a ruling did, in counts and ids (no values exist here to leak)."""
+
+    kind: str
+    merged: bool = False
+    split_into: list[str] | None = None
+
+
+def _person_of(conn: Connection, record: Record) -> str:
+    found: str | None = conn.execute(
+        select(records.c.person_id).where(
+            (records.c.agency == record[0]) & (records.c.record_id == record[1])
+        )
+    ).scalar()
+    if found is None:
+        raise StoreError(
+            f"no record {record[1]} of agency {record[0]} in the store",
+            "give the agency and record id as 'linkage bnl review' lists them",
+        )
+    return found
+
+
+def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Decision:
+    """Record a ruling on two records and apply it now."""
+    if kind not in KINDS:
+        raise StoreError(f"a ruling is 'same' or 'never', not '{kind}'")
+    if a == b:
+        raise StoreError("a ruling needs two different records")
+    a, b = sorted((a, b))
+    now = datetime.now(UTC)
+    done = Decision(kind)
+    with store.engine.begin() as conn:
+        pa, pb = _person_of(conn, a), _person_of(conn, b)
+        pair = {"agency_a": a[0], "record_a": a[1], "agency_b": b[0], "record_b": b[1]}
+        match = (
+            (decisions.c.agency_a == a[0])
+            & (decisions.c.record_a == a[1])
+            & (decisions.c.agency_b == b[0])
+            & (decisions.c.record_b == b[1])
+        )
+        conn.execute(delete(decisions).where(match))
+        conn.execute(insert(decisions).values(kind=kind, decided_at=now, note=note, **pair))
+        conn.execute(
+            delete(review).where(
+                (review.c.agency_a == a[0])
+                & (review.c.record_a == a[1])
+                & (review.c.agency_b == b[0])
+                & (review.c.record_b == b[1])
+            )
+        )
+        upload = conn.execute(select(func.max(uploads.c.id))).scalar_one()
+        if kind == "same" and pa != pb:
+            created = dict(conn.execute(select(people.c.id, people.c.created_upload)).all())
+            survivor, absorbed = sorted((pa, pb), key=lambda p: (created[p], p))
+            merge_people(
+                conn,
+                survivor,
+                absorbed,
+                "a clerk ruled two of their records the same person",
+                upload,
+                now,
+            )
+            conn.execute(
+                update(records).where(records.c.person_id == absorbed).values(person_id=survivor)
+            )
+            done.merged = True
+        elif kind == "never" and pa == pb:
+            done.split_into = _split(conn, store, pa, upload, now)
+        month = conn.execute(select(func.max(uploads.c.month))).scalar()
+        if month is not None:
+            refresh(conn, month, store.config.bynamelist)
+    return done
+
+
+def _split(conn: Connection, store: Store, person: str, upload: int, now: datetime) -> list[str]:
+    """Link one person's records again without their grouping; new ids for the parts that do
+    not hold the person's earliest record."""
+    rows = [r for r in load_rows(conn) if r.person == person]
+    index = {(r.agency, r.record_id): i for i, r in enumerate(rows)}
+    labels, _, _, _ = link_rows(conn, store, rows, index, IngestReport(""), None, seed_groups=False)
+    keeper = labels[min(range(len(rows)), key=lambda i: rows[i].db_id or 0)]
+    taken = {p for (p,) in conn.execute(select(people.c.id))}
+    new_ids: dict[int, str] = {}
+    for i, label in enumerate(labels.tolist()):
+        if label == keeper:
+            continue
+        if label not in new_ids:
+            new_ids[label] = new_person_id(taken)
+            conn.execute(insert(people).values(id=new_ids[label], created_upload=upload))
+            conn.execute(
+                insert(events).values(
+                    at=now,
+                    upload_id=upload,
+                    kind="split",
+                    person_id=person,
+                    other_person_id=new_ids[label],
+                    reason="a clerk ruled two of their records never the same person",
+                )
+            )
+        conn.execute(
+            update(records).where(records.c.id == rows[i].db_id).values(person_id=new_ids[label])
+        )
+    return list(new_ids.values())

@@ -1,0 +1,31 @@
+"""Fixtures shared by the by-name-list tests."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import pytest
+
+from linkage.container import ClkData, read_clk
+from linkage.encoding.keys import generate_secret
+from linkage.encoding.pipeline import encode_file
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, network, hmis_config) -> ClkData:
+    """Real encodings of ten different people (one agency's first ten clients, who have no
+    second record there), to build uploads from: a copy of one person's encodings is that
+    person at another agency."""
+    out = tmp_path_factory.mktemp("template")
+    truth: dict[str, str] = {}
+    with open(network[0].parent.parent / "truth.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["agency"] == "agency_1":
+                truth[row["record_id"]] = row["person_id"]
+    encode_file(hmis_config, generate_secret(), network[0], out / "a.clk", "agency_1")
+    data = read_clk(out / "a.clk")
+    people = [truth[i] for i in data.ids]
+    picked = [i for i, p in enumerate(people) if people.count(p) == 1][:10]
+    sections = {k: v[picked] for k, v in data.sections.items()}
+    return dataclasses.replace(data, ids=[data.ids[i] for i in picked], sections=sections)

@@ -1,0 +1,132 @@
+"""Clerical rulings applied at once (merge, split) and consent withdrawal, on the hand-made
+three-month list of test_monthly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from linkage.bynamelist import ingest
+from linkage.bynamelist.export import agency_mapping
+from linkage.bynamelist.forget import forget
+from linkage.bynamelist.review import decide, pending
+from linkage.bynamelist.schema import decisions, events, people, records, withdrawn
+from tests.bynamelist.test_monthly import _figures, _months, _store
+from tests.test_cli import run
+
+
+def _person(store, agency: str, record: str) -> str:
+    with store.engine.connect() as conn:
+        return conn.execute(
+            select(records.c.person_id).where(
+                (records.c.agency == agency) & (records.c.record_id == record)
+            )
+        ).scalar_one()
+
+
+def test_never_splits_a_person_and_holds_at_the_next_ingest(tmp_path: Path, template) -> None:
+    store = _store(tmp_path)
+    months = _months(tmp_path, template)
+    ingest(store, months["2026-01"], "2026-01")
+    assert _person(store, "A", "a4") == _person(store, "B", "b4")
+    assert _figures(store, "2026-01")["all"]["active"] == 4
+    done = decide(store, ("B", "b4"), ("A", "a4"), "never", "different mothers' names")
+    assert done.split_into and len(done.split_into) == 1
+    kept = _person(store, "A", "a4")
+    assert _person(store, "B", "b4") == done.split_into[0] != kept
+    # the earliest record keeps the id; the month is derived again (a correction)
+    assert _figures(store, "2026-01")["all"]["active"] == 5
+    with store.engine.connect() as conn:
+        split = conn.execute(select(events).where(events.c.kind == "split")).one()
+        assert (split.person_id, split.other_person_id) == (kept, done.split_into[0])
+        assert conn.execute(select(decisions.c.kind)).scalars().all() == ["never"]
+    ingest(store, months["2026-02"], "2026-02")
+    assert _person(store, "A", "a4") == kept != _person(store, "B", "b4")
+
+
+def test_same_merges_into_the_older_person_now(tmp_path: Path, template) -> None:
+    store = _store(tmp_path)
+    months = _months(tmp_path, template)
+    ingest(store, months["2026-01"][:1], "2026-01")
+    older = _person(store, "A", "a0")
+    ingest(store, months["2026-01"][1:], "2026-01")
+    younger = _person(store, "B", "b2")
+    assert decide(store, ("A", "a0"), ("B", "b2"), "same").merged
+    assert _person(store, "B", "b2") == older
+    with store.engine.connect() as conn:
+        assert (
+            conn.execute(select(people.c.merged_into).where(people.c.id == younger)).scalar_one()
+            == older
+        )
+    assert _figures(store, "2026-01")["all"]["active"] == 3
+    # the ruling holds through the next month's re-linking
+    ingest(store, months["2026-02"], "2026-02")
+    assert _person(store, "B", "b2") == _person(store, "A", "a0") == older
+
+
+def test_forget_removes_a_record_everywhere_and_for_good(tmp_path: Path, template) -> None:
+    store = _store(tmp_path)
+    months = _months(tmp_path, template)
+    ingest(store, months["2026-01"], "2026-01")
+    ingest(store, months["2026-02"], "2026-02")
+    decide(store, ("B", "b7"), ("A", "a8"), "never")
+    person = _person(store, "B", "b7")
+    active = _figures(store, "2026-02")["all"]["active"]
+    assert forget(store, "B", "b7", "consent withdrawn, request 17") == person
+    assert _figures(store, "2026-02")["all"]["active"] == active - 1
+    assert "b7" not in agency_mapping(store, "B")
+    with store.engine.connect() as conn:
+        assert conn.execute(select(decisions)).all() == []
+        reason = conn.execute(select(events.c.reason).where(events.c.kind == "forget")).scalar_one()
+        assert "consent withdrawn" in reason and "0 record(s) of the person remain" in reason
+        assert conn.execute(select(withdrawn.c.record_id)).scalars().all() == ["b7"]
+    report = ingest(store, months["2026-03"], "2026-03")
+    assert [f["withdrawn"] for f in report.files] == [0, 1]
+    with store.engine.connect() as conn:
+        assert conn.execute(select(records).where(records.c.record_id == "b7")).all() == []
+
+
+def test_review_and_forget_from_the_command_line(
+    tmp_path: Path, template, capsys, monkeypatch
+) -> None:
+    store = _store(tmp_path)
+    months = _months(tmp_path, template)
+    ingest(store, months["2026-01"], "2026-01")
+    db = str(tmp_path / "list.db")
+    code, out, _ = run(["bnl", "review", "--db", db], capsys, monkeypatch)
+    listed = pending(store)
+    assert code == 0
+    assert (
+        out.splitlines() == ["no pairs to review"]
+        if not listed
+        else len(out.splitlines()) == len(listed)
+    )
+    code, _, err = run(
+        ["bnl", "review", "--db", db, "--decide", "999", "same"], capsys, monkeypatch
+    )
+    assert code == 2 and "no pair 999 in the review list" in err
+    code, out, err = run(
+        ["bnl", "review", "--db", db, "--pair", "A", "a4", "B", "b4", "--ruling", "never"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0 and "the person is split" in out, err
+    code, _, err = run(
+        ["bnl", "review", "--db", db, "--pair", "A", "nope", "B", "b4", "--ruling", "same"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2 and "no record nope of agency A" in err and "Traceback" not in err
+    code, out, _ = run(
+        ["bnl", "forget", "--db", db, "--agency", "A", "--record", "a0", "--reason", "ref 9"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0 and "withdrew the record" in out
+    code, _, err = run(
+        ["bnl", "forget", "--db", db, "--agency", "A", "--record", "a0", "--reason", "ref 9"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2 and "no record a0 of agency A" in err
