@@ -984,6 +984,30 @@ def bnl_forget(db: str, agency: str, record_id: str, reason: str) -> None:
     click.echo(f"withdrew the record; person {person}'s status was derived again")
 
 
+@bnl.command(
+    "counts",
+    epilog=_example(
+        "linkage bnl counts --db community.db --month 2026-10 --agency safe-haven-dv counts.csv"
+    ),
+)
+@_db_option
+@click.option("--month", required=True, help="The month the counts are for, YYYY-MM.")
+@click.option("--agency", required=True, help="The count-only agency.")
+@click.argument("file", type=click.Path(path_type=Path))
+def bnl_counts(db: str, month: str, agency: str, file: Path) -> None:
+    """Add a count-only agency's figures for a month (replacing any it sent before).
+
+    For agencies that may not share even encoded identifiers, such as domestic-violence
+    providers. FILE is a CSV with columns population,measure,value, using the report's
+    populations and measures. Reports show these counts apart, as not deduplicated.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.counts import add_counts
+
+    n = add_counts(open_store(db), agency, month, file)
+    click.echo(f"stored {n} counts of {agency} for {month} (reported as not deduplicated)")
+
+
 @bnl.command("upgrade", epilog=_example("linkage bnl upgrade --db community.db"))
 @_db_option
 def bnl_upgrade(db: str) -> None:

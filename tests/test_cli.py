@@ -67,6 +67,9 @@ def test_every_command_has_help_with_an_example(capsys, monkeypatch) -> None:
         ["bnl", "ingest"],
         ["bnl", "report"],
         ["bnl", "export"],
+        ["bnl", "review"],
+        ["bnl", "forget"],
+        ["bnl", "counts"],
         ["bnl", "upgrade"],
     ]
     for cmd in commands:

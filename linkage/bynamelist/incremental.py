@@ -13,7 +13,6 @@ was. A file already ingested (same SHA-256) is skipped, so re-running a month ch
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +26,8 @@ import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
-from linkage.bynamelist.monthly import refresh
+from linkage.bynamelist.counts import is_count_only
+from linkage.bynamelist.monthly import check_month, refresh
 from linkage.bynamelist.schema import (
     decisions,
     events,
@@ -41,8 +41,6 @@ from linkage.bynamelist.schema import (
 from linkage.bynamelist.store import Store, StoreError
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
 from linkage.match import Uploads, match_uploads, read_uploads
-
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 Progress = Callable[[str], None]
 
@@ -60,13 +58,6 @@ class IngestReport:
     review: int = 0
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _check_month(month: str) -> str:
-    """The month as given, once it is a real YYYY-MM."""
-    if not _MONTH.match(month):
-        raise StoreError(f"month '{month}' is not YYYY-MM", "for example --month 2026-10")
-    return month
 
 
 def new_person_id(taken: set[str]) -> str:
@@ -153,7 +144,7 @@ def ingest(
 ) -> IngestReport:
     """Ingest one month's uploads (one .clk file per agency) in one transaction."""
     started = time.perf_counter()
-    report = IngestReport(_check_month(month))
+    report = IngestReport(check_month(month))
     files = read_uploads(paths)
     _check_against_store(store, paths, files)
     digests = [data.digest for data in files]
@@ -201,6 +192,12 @@ def _ingest_fresh(
     progress: Progress | None,
 ) -> None:
     _check_secret(conn, fresh[0][0].header.key_check_value)
+    for data, _, _ in fresh:
+        if is_count_only(conn, data.header.agency):
+            raise StoreError(
+                f"{data.header.agency} is a count-only agency; it cannot send encoded records",
+                "use another agency name for its encoded uploads",
+            )
     rows = load_rows(conn)
     index = {(r.agency, r.record_id): i for i, r in enumerate(rows)}
     gone = {(a, r) for a, r in conn.execute(select(withdrawn.c.agency, withdrawn.c.record_id))}

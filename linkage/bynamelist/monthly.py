@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,17 @@ from linkage.bynamelist.status import (
 )
 from linkage.bynamelist.status import figures as month_figures
 from linkage.bynamelist.status import statuses as person_statuses
+from linkage.bynamelist.store import StoreError
 from linkage.config import ByNameListSettings
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def check_month(month: str) -> str:
+    """The month as given, once it is a real YYYY-MM."""
+    if not _MONTH.match(month):
+        raise StoreError(f"month '{month}' is not YYYY-MM", "for example --month 2026-10")
+    return month
 
 
 def month_end(month: str) -> _dt.date:

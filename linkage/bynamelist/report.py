@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from linkage.bynamelist.counts import month_counts
 from linkage.bynamelist.monthly import previous_month
 from linkage.bynamelist.schema import coverage, figures
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS, reliable
@@ -40,6 +41,10 @@ class Report:
     #: reliable months in a row ending with this one (population "all")
     reliable_streak: int
     coverage: list[dict[str, Any]] = field(default_factory=list)
+    #: count-only agencies of the month, their figures summed (not deduplicated), and the
+    #: list's active count plus theirs ("active_with_list")
+    count_only_agencies: list[str] = field(default_factory=list)
+    count_only: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
     @property
     def quality(self) -> bool:
@@ -82,6 +87,7 @@ def build_report(store: Store, month: str) -> Report:
             .where(coverage.c.month == month)
             .order_by(coverage.c.agency)
         ).all()
+        count_agencies, counted = month_counts(conn, month)
     before = _stored(store, previous) if previous else {}
     cells: dict[str, int] = {}
     relations: list[frozenset[str]] = []
@@ -96,6 +102,14 @@ def build_report(store: Store, month: str) -> Report:
                 ("active", "active_before", "inflow", "outflow", "difference"),
             )
         ]
+    for name, row in counted.items():
+        mine = {f"counted.{name}.{k}": v for k, v in row.items()}
+        mine[f"counted.{name}.active_with_list"] = row.get("active", 0) + now[name]["active"]
+        cells.update(mine)
+        for group in (("inflow", *INFLOW), ("outflow", *OUTFLOW)):
+            relations.append(frozenset(f"counted.{name}.{k}" for k in group) & mine.keys())
+        with_list = {f"counted.{name}.active_with_list", f"{name}.active"}
+        relations.append(frozenset(with_list | ({f"counted.{name}.active"} & mine.keys())))
     people_counts = [c for c in cells if not c.endswith(".difference")]
     hidden = suppress(cells, relations, settings.suppress_below, people_counts)
     rows = {
@@ -126,8 +140,23 @@ def build_report(store: Store, month: str) -> Report:
         }
         for agency, last, n, known in cover
     ]
+    count_only = {
+        name: {
+            k: None if f"counted.{name}.{k}" in hidden else cells[f"counted.{name}.{k}"]
+            for k in (*row, "active_with_list")
+        }
+        for name, row in counted.items()
+    }
     return Report(
-        month, previous, settings.suppress_below, rows, verdict, streak, coverage=agencies
+        month,
+        previous,
+        settings.suppress_below,
+        rows,
+        verdict,
+        streak,
+        coverage=agencies,
+        count_only_agencies=count_agencies,
+        count_only=count_only,
     )
 
 
@@ -183,6 +212,22 @@ def render_text(report: Report) -> str:
         + (" (a quality by-name list)" if report.quality else f" (quality: {QUALITY_MONTHS})")
     )
     lines.append(f"* suppressed: fewer than {report.threshold}, or would reveal such a count")
+    if report.count_only_agencies:
+        lines.append(
+            f"count-only agencies (not deduplicated: their people may also be counted above): "
+            f"{', '.join(report.count_only_agencies)}"
+        )
+        for measure, label in (
+            ("active", "  their actively homeless"),
+            ("inflow", "  their inflow"),
+            ("outflow", "  their outflow"),
+            ("active_with_list", "  list + theirs, active"),
+        ):
+            values = [report.count_only.get(n, {}) for n in names]
+            shown = "".join(
+                f"{_cell(v[measure]) if measure in v else '-':>{width}}" for v in values
+            )
+            lines.append(f"{label:<28}{shown}")
     if report.coverage:
         lines.append("agencies:")
         for a in report.coverage:
@@ -205,6 +250,17 @@ def render_csv(report: Report) -> str:
             writer.writerow(
                 [report.month, name, measure, "" if value is None else value, int(value is None)]
             )
+    for name, row in report.count_only.items():
+        for measure, value in row.items():
+            writer.writerow(
+                [
+                    report.month,
+                    name,
+                    f"count_only_{measure}",
+                    "" if value is None else value,
+                    int(value is None),
+                ]
+            )
     return out.getvalue()
 
 
@@ -218,5 +274,7 @@ def render_json(report: Report) -> str:
         "reliable_streak": report.reliable_streak,
         "quality_list": report.quality,
         "agencies": report.coverage,
+        "count_only_agencies": report.count_only_agencies,
+        "count_only_not_deduplicated": report.count_only,
     }
     return json.dumps(data, indent=2) + "\n"

@@ -180,3 +180,16 @@ withdrawn = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("agency", "record_id", name="pk_withdrawn"),
 )
+
+#: Aggregate counts from agencies that may not share even encoded identifiers (victim-service
+#: providers): per month, population and measure, added to reports as not deduplicated.
+counts = Table(
+    "counts",
+    metadata,
+    Column("month", String(7), nullable=False),
+    Column("agency", String(200), nullable=False),
+    Column("population", String(16), nullable=False),
+    Column("measure", String(32), nullable=False),
+    Column("value", Integer, nullable=False),
+    PrimaryKeyConstraint("month", "agency", "population", "measure", name="pk_counts"),
+)
