@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from linkage.bynamelist.monthly import check_month
-from linkage.bynamelist.schema import counts, records, uploads
+from linkage.bynamelist.monthly import check_month, refuse_before_latest
+from linkage.bynamelist.schema import counts, records
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS
 from linkage.bynamelist.store import Store, StoreError
 
@@ -84,12 +84,7 @@ def add_counts(store: Store, agency: str, month: str, path: Path) -> int:
                 f"{agency} sends encoded records; an agency is count-only or not at all",
                 "use another agency name for counts, or withdraw its records first",
             )
-        latest = conn.execute(select(func.max(uploads.c.month))).scalar()
-        if latest is not None and month < latest:
-            raise StoreError(
-                f"the list has reached {latest}; counts cannot go into {month}",
-                f"send them with --month {latest}",
-            )
+        refuse_before_latest(conn, month, "counts", "send them with --month {latest}")
         conn.execute(delete(counts).where((counts.c.month == month) & (counts.c.agency == agency)))
         conn.execute(
             insert(counts),

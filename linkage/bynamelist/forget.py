@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select
 
-from linkage.bynamelist.monthly import refresh
-from linkage.bynamelist.schema import decisions, events, records, review, uploads, withdrawn
+from linkage.bynamelist.incremental import person_of
+from linkage.bynamelist.monthly import refresh_latest
+from linkage.bynamelist.schema import decisions, events, records, review, withdrawn
 from linkage.bynamelist.store import Store, StoreError
 
 
@@ -24,16 +25,7 @@ def forget(store: Store, agency: str, record_id: str, reason: str) -> str:
         raise StoreError("a withdrawal needs a reason for the audit trail", "pass --reason")
     now = datetime.now(UTC)
     with store.engine.begin() as conn:
-        person: str | None = conn.execute(
-            select(records.c.person_id).where(
-                (records.c.agency == agency) & (records.c.record_id == record_id)
-            )
-        ).scalar()
-        if person is None:
-            raise StoreError(
-                f"no record {record_id} of agency {agency} in the store",
-                "check the agency's name and its record id (or pseudonym)",
-            )
+        person = person_of(conn, agency, record_id)
         conn.execute(
             delete(records).where((records.c.agency == agency) & (records.c.record_id == record_id))
         )
@@ -58,7 +50,5 @@ def forget(store: Store, agency: str, record_id: str, reason: str) -> str:
                 f"{left} record(s) of the person remain",
             )
         )
-        month = conn.execute(select(func.max(uploads.c.month))).scalar()
-        if month is not None:
-            refresh(conn, month, store.config.bynamelist)
+        refresh_latest(conn, store.config.bynamelist)
     return person

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
 from linkage.bynamelist.counts import is_count_only
-from linkage.bynamelist.monthly import check_month, refresh
+from linkage.bynamelist.monthly import check_month, refresh, refuse_before_latest
 from linkage.bynamelist.schema import (
     decisions,
     events,
@@ -165,13 +165,13 @@ def ingest(
                 continue
             fresh.append((data, digest, entry))
         if fresh:
-            latest = conn.execute(select(func.max(uploads.c.month))).scalar()
-            if latest is not None and month < latest:
-                raise StoreError(
-                    f"the list has reached {latest}; an upload cannot go into {month}",
-                    f"ingest late uploads with --month {latest}: corrections are carried into "
-                    "the current month, never written into history",
-                )
+            refuse_before_latest(
+                conn,
+                month,
+                "an upload",
+                "ingest late uploads with --month {latest}: corrections are carried into "
+                "the current month, never written into history",
+            )
             _ingest_fresh(conn, store, fresh, month, now, report, progress)
         report.records = conn.execute(select(func.count()).select_from(records)).scalar_one()
         report.review = conn.execute(select(func.count()).select_from(review)).scalar_one()
@@ -257,6 +257,21 @@ def _ingest_fresh(
                 for a, b, s, why in review_rows
             ],
         )
+
+
+def person_of(conn: Connection, agency: str, record_id: str) -> str:
+    """The person a record belongs to; a one-line error when the store has no such record."""
+    found: str | None = conn.execute(
+        select(records.c.person_id).where(
+            (records.c.agency == agency) & (records.c.record_id == record_id)
+        )
+    ).scalar()
+    if found is None:
+        raise StoreError(
+            f"no record {record_id} of agency {agency} in the store",
+            "check the agency's name and its record id (or pseudonym) as the review list shows",
+        )
+    return found
 
 
 def load_rows(conn: Connection) -> list[_Row]:

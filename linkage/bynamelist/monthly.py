@@ -47,6 +47,30 @@ def month_end(month: str) -> _dt.date:
     return _dt.date(year, mon, calendar.monthrange(year, mon)[1])
 
 
+def latest_upload_month(conn: Connection) -> str | None:
+    """The month of the list's latest upload (None before the first)."""
+    found: str | None = conn.execute(select(func.max(uploads.c.month))).scalar()
+    return found
+
+
+def refuse_before_latest(conn: Connection, month: str, what: str, hint: str) -> None:
+    """History is frozen: nothing may go into a month before the list's latest."""
+    latest = latest_upload_month(conn)
+    if latest is not None and month < latest:
+        raise StoreError(
+            f"the list has reached {latest}; {what} cannot go into {month}",
+            hint.format(latest=latest),
+        )
+
+
+def refresh_latest(conn: Connection, settings: ByNameListSettings) -> None:
+    """Recompute the latest month after a correction (a ruling, a withdrawal): corrections
+    are carried into the current month."""
+    month = latest_upload_month(conn)
+    if month is not None:
+        refresh(conn, month, settings)
+
+
 def previous_month(conn: Connection, month: str) -> str | None:
     """The list's latest month before ``month`` (months without an ingest are skipped)."""
     query = select(func.max(figures.c.month)).where(figures.c.month < month)

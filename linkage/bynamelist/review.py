@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from linkage.bynamelist.incremental import (
     IngestReport,
@@ -23,8 +23,9 @@ from linkage.bynamelist.incremental import (
     load_rows,
     merge_people,
     new_person_id,
+    person_of,
 )
-from linkage.bynamelist.monthly import refresh
+from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.schema import decisions, events, people, records, review, uploads
 from linkage.bynamelist.store import Store, StoreError
 
@@ -74,20 +75,6 @@ class Decision:
     split_into: list[str] | None = None
 
 
-def _person_of(conn: Connection, record: Record) -> str:
-    found: str | None = conn.execute(
-        select(records.c.person_id).where(
-            (records.c.agency == record[0]) & (records.c.record_id == record[1])
-        )
-    ).scalar()
-    if found is None:
-        raise StoreError(
-            f"no record {record[1]} of agency {record[0]} in the store",
-            "give the agency and record id as 'linkage bnl review' lists them",
-        )
-    return found
-
-
 def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Decision:
     """Record a ruling on two records and apply it now."""
     if kind not in KINDS:
@@ -98,24 +85,11 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
     now = datetime.now(UTC)
     done = Decision(kind)
     with store.engine.begin() as conn:
-        pa, pb = _person_of(conn, a), _person_of(conn, b)
+        pa, pb = person_of(conn, *a), person_of(conn, *b)
         pair = {"agency_a": a[0], "record_a": a[1], "agency_b": b[0], "record_b": b[1]}
-        match = (
-            (decisions.c.agency_a == a[0])
-            & (decisions.c.record_a == a[1])
-            & (decisions.c.agency_b == b[0])
-            & (decisions.c.record_b == b[1])
-        )
-        conn.execute(delete(decisions).where(match))
+        for table in (decisions, review):  # a new ruling replaces the old; the pair is decided
+            conn.execute(delete(table).where(and_(*(table.c[k] == v for k, v in pair.items()))))
         conn.execute(insert(decisions).values(kind=kind, decided_at=now, note=note, **pair))
-        conn.execute(
-            delete(review).where(
-                (review.c.agency_a == a[0])
-                & (review.c.record_a == a[1])
-                & (review.c.agency_b == b[0])
-                & (review.c.record_b == b[1])
-            )
-        )
         upload = conn.execute(select(func.max(uploads.c.id))).scalar_one()
         if kind == "same" and pa != pb:
             created = dict(conn.execute(select(people.c.id, people.c.created_upload)).all())
@@ -134,9 +108,7 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
             done.merged = True
         elif kind == "never" and pa == pb:
             done.split_into = _split(conn, store, pa, upload, now)
-        month = conn.execute(select(func.max(uploads.c.month))).scalar()
-        if month is not None:
-            refresh(conn, month, store.config.bynamelist)
+        refresh_latest(conn, store.config.bynamelist)
     return done
 
 
