@@ -81,7 +81,12 @@ def build_report(store: Store, month: str) -> Report:
         )
     with store.engine.connect() as conn:
         previous = previous_month(conn, month)
-        months = [m for (m,) in conn.execute(select(figures.c.month).distinct())]
+        query = select(figures.c.month, figures.c.measure, figures.c.value).where(
+            (figures.c.population == "all") & (figures.c.month <= month)
+        )
+        everyone: dict[str, dict[str, int]] = {}
+        for m, measure, value in conn.execute(query):
+            everyone.setdefault(m, {})[measure] = value
         cover = conn.execute(
             select(coverage.c.agency, coverage.c.last_month, coverage.c.records, coverage.c.active)
             .where(coverage.c.month == month)
@@ -120,11 +125,11 @@ def build_report(store: Store, month: str) -> Report:
     verdict: dict[str, bool | None] = {
         name: reliable(now[name], within) if previous else None for name in POPULATIONS
     }
+    # the list's first month has nothing to balance against, so a run stops there
+    history = sorted(everyone)
     streak = 0
-    for m in sorted((m for m in months if m <= month), reverse=True):
-        with store.engine.connect() as conn:
-            has_before = previous_month(conn, m) is not None
-        if not has_before or not reliable(_stored(store, m)["all"], within):
+    for at in range(len(history) - 1, 0, -1):
+        if not reliable(everyone[history[at]], within):
             break
         streak += 1
     active_all = now["all"]["active"]

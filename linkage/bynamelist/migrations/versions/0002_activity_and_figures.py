@@ -1,5 +1,4 @@
-"""Activity attributes on records and uploads; monthly statuses, figures and coverage;
-withdrawn records; count-only agencies' counts.
+"""Activity attributes on records and uploads; monthly statuses, figures and coverage.
 
 Revision ID: 0002
 Revises: 0001
@@ -51,27 +50,9 @@ def upgrade() -> None:
         sa.Column("active", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("month", "agency", name="pk_coverage"),
     )
-    op.create_table(
-        "withdrawn",
-        sa.Column("agency", sa.String(200), nullable=False),
-        sa.Column("record_id", sa.String(200), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("agency", "record_id", name="pk_withdrawn"),
-    )
-    op.create_table(
-        "counts",
-        sa.Column("month", _MONTH, nullable=False),
-        sa.Column("agency", sa.String(200), nullable=False),
-        sa.Column("population", sa.String(16), nullable=False),
-        sa.Column("measure", sa.String(32), nullable=False),
-        sa.Column("value", sa.Integer, nullable=False),
-        sa.PrimaryKeyConstraint("month", "agency", "population", "measure", name="pk_counts"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("counts")
-    op.drop_table("withdrawn")
     op.drop_table("coverage")
     op.drop_table("figures")
     op.drop_table("statuses")
