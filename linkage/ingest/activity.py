@@ -60,6 +60,21 @@ HOMELESS_PROJECTS = frozenset({0, 1, 2, 4, 8, 11})
 RESIDENTIAL_PROJECTS = frozenset({0, 2, 8})
 #: Housed from the move-in date: PSH, PH housing only, PH with services, RRH.
 HOUSING_PROJECTS = frozenset({3, 9, 10, 13})
+#: The Enrollment.csv columns the rules read.
+ENROLLMENT_COLUMNS = (
+    "EnrollmentID",
+    "PersonalID",
+    "ProjectID",
+    "EntryDate",
+    "HouseholdID",
+    "RelationshipToHoH",
+    "LivingSituation",
+    "DisablingCondition",
+    "DateToStreetESSH",
+    "TimesHomelessPastThreeYears",
+    "MonthsHomelessPastThreeYears",
+    "MoveInDate",
+)
 _DECEASED = 24
 #: Ranks of same-day events: the higher one says where the person is.
 _ENTRY, _CONTACT, _MOVE_IN, _EXIT = range(4)
@@ -252,21 +267,7 @@ def read_activity(
 
     with_child: set[str] = set()
     residential: dict[str, _Client] = {}  # open enrollments in residential projects, by id
-    enrollment_columns = (
-        "EnrollmentID",
-        "PersonalID",
-        "ProjectID",
-        "EntryDate",
-        "HouseholdID",
-        "RelationshipToHoH",
-        "LivingSituation",
-        "DisablingCondition",
-        "DateToStreetESSH",
-        "TimesHomelessPastThreeYears",
-        "MonthsHomelessPastThreeYears",
-        "MoveInDate",
-    )
-    rows = _Rows(folder / "Enrollment.csv", enrollment_columns, on_error, report)
+    rows = _Rows(folder / "Enrollment.csv", ENROLLMENT_COLUMNS, on_error, report)
     for row in rows:
         try:
             prior = rows.code(row, "LivingSituation", LIVING_SITUATIONS)

@@ -11,25 +11,16 @@ import pytest
 
 from linkage.activity import Flag, Situation, unpack
 from linkage.errors import InputError
-from linkage.ingest.activity import ActivityTable, export_end_date, read_activity
+from linkage.ingest.activity import (
+    ENROLLMENT_COLUMNS,
+    ActivityTable,
+    export_end_date,
+    read_activity,
+)
 from linkage.ingest.csvfile import id_hashes
 
 AS_OF = dt.date(2026, 10, 31)
-ENROLLMENT = [
-    "EnrollmentID",
-    "PersonalID",
-    "ProjectID",
-    "EntryDate",
-    "HouseholdID",
-    "RelationshipToHoH",
-    "LivingSituation",
-    "DisablingCondition",
-    "DateToStreetESSH",
-    "TimesHomelessPastThreeYears",
-    "MonthsHomelessPastThreeYears",
-    "MoveInDate",
-    "DateDeleted",
-]
+ENROLLMENT = [*ENROLLMENT_COLUMNS, "DateDeleted"]
 
 
 def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
