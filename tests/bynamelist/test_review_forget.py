@@ -118,6 +118,13 @@ def test_review_and_forget_from_the_command_line(
         monkeypatch,
     )
     assert code == 2 and "no record nope of agency A" in err and "Traceback" not in err
+    code, _, err = run(
+        ["bnl", "forget", "--db", db, "--agency", "A", "--record", "a0", "--reason", " "],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2 and "needs a reason for the audit trail" in err
+    assert _person(store, "A", "a0")  # still there
     code, out, _ = run(
         ["bnl", "forget", "--db", db, "--agency", "A", "--record", "a0", "--reason", "ref 9"],
         capsys,
