@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import shutil
 import sys
@@ -38,8 +39,6 @@ def _insert_line(path: Path, index: int, line: str) -> None:
 
 
 def _names_in(path: Path) -> set[str]:
-    import csv
-
     with open(path, newline="") as fh:
         # quality 99 rows may hold placeholders such as "Client", which are not identifying
         rows = [r for r in csv.DictReader(fh) if r["NameDataQuality"] == "1"]
@@ -119,11 +118,7 @@ def test_encode_export_folder_adds_activity(
 
     folder = network[0].parent
     out = tmp_path / "north.clk"
-    code, stdout, err = run(
-        ["encode", folder, "--secret-file", key_file, "--agency", "north", "-o", out],
-        capsys,
-        monkeypatch,
-    )
+    code, stdout, err = run(_encode_args(folder, key_file, out), capsys, monkeypatch)
     assert code == 0, err
     assert "activity as of 2026-10-31" in stdout  # Export.csv's ExportEndDate
     data = read_clk(out)
@@ -134,8 +129,6 @@ def test_encode_export_folder_adds_activity(
     # every synthetic client has one open enrollment: its entry is the last activity, except
     # in an entry/exit shelter (type 0), where a bed is taken every night up to the export's end
     assert len(columns.last_activity) == len(data.ids) and columns.last_activity.min() > 0
-    import csv
-
     with open(folder / "Project.csv", newline="") as fh:
         kind = {row["ProjectID"]: row["ProjectType"] for row in csv.DictReader(fh)}
     entry = {}
@@ -147,41 +140,11 @@ def test_encode_export_folder_adds_activity(
     days = [str(date.fromordinal(d)) for d in columns.last_activity.tolist()]
     assert days == [entry[i] for i in data.ids]
     # --as-of moves the day, and is refused for a plain file
-    code, _, err = run(
-        [
-            "encode",
-            folder,
-            "--secret-file",
-            key_file,
-            "--agency",
-            "north",
-            "-o",
-            out,
-            "--as-of",
-            "2026-06-30",
-            "-q",
-        ],
-        capsys,
-        monkeypatch,
-    )
+    as_of = ("--as-of", "2026-06-30")
+    code, _, err = run(_encode_args(folder, key_file, out, *as_of, "-q"), capsys, monkeypatch)
     assert code == 0, err
     assert read_clk(out).header.extra[AS_OF] == "2026-06-30"
-    code, _, err = run(
-        [
-            "encode",
-            network[0],
-            "--secret-file",
-            key_file,
-            "--agency",
-            "north",
-            "-o",
-            out,
-            "--as-of",
-            "2026-06-30",
-        ],
-        capsys,
-        monkeypatch,
-    )
+    code, _, err = run(_encode_args(network[0], key_file, out, *as_of), capsys, monkeypatch)
     assert code == 2 and "--as-of needs INPUT to be an HMIS export folder" in err
 
 
