@@ -233,7 +233,10 @@ def encode(
         id_map = output.with_name(output.name + ".idmap.csv")
     activity = None
     if folder is not None:
-        activity, activity_report = _read_activity(folder, as_of, on_error)
+        from linkage.ingest.activity import activity_table
+
+        day = as_of.date() if as_of is not None else None
+        activity, activity_report = activity_table(folder, day, on_error)
     bar = _progress(not quiet, "encoding")
 
     def tick(done: int, total: int) -> None:
@@ -279,14 +282,6 @@ def encode(
         click.echo(
             f"  {name:<14}{c['present']:>9}{c['partial']:>9}{c['missing']:>9}{c['invalid']:>9}"
         )
-
-
-def _read_activity(folder: Path, as_of: Any, on_error: str) -> tuple[Any, Any]:
-    from linkage.ingest.activity import ActivityTable, export_end_date, read_activity
-
-    day = as_of.date() if as_of is not None else export_end_date(folder) or date.today()
-    activities, report = read_activity(folder, day, on_error)
-    return ActivityTable.build(activities, day), report
 
 
 def _echo_activity(as_of: date, report: Any) -> None:

@@ -475,8 +475,15 @@ class _Recorder:
 
 
 def _client_row(
-    rec: _Recorder, pop: Population, i: int, personal_id: str, created: str
+    rec: _Recorder,
+    pop: Population,
+    i: int,
+    personal_id: str,
+    created: str,
+    veteran: bool | None = None,
 ) -> list[str]:
+    """One Client.csv row for person ``i``; a veteran status drawn per record (8% of adults)
+    unless ``veteran`` fixes it, as a scenario whose populations are known must."""
     rng = rec.rng
     first, last, name_q = rec.names(pop.first[i], pop.last[i])
     ssn, ssn_q = rec.ssn(int(pop.ssn[i]))
@@ -484,8 +491,9 @@ def _client_row(
     male = bool(pop.sex[i])
     race = [0] * 7
     race[rng.randrange(7)] = 1
-    adult = (EXPORT_DATE.toordinal() - int(pop.birth[i])) >= 18 * 365
-    veteran = "1" if adult and rng.random() < 0.08 else "0"
+    if veteran is None:
+        adult = (EXPORT_DATE.toordinal() - int(pop.birth[i])) >= 18 * 365
+        veteran = adult and rng.random() < 0.08
     return [
         personal_id,
         first,
@@ -509,7 +517,7 @@ def _client_row(
         "0",
         "",  # GenderNone
         "",
-        veteran,
+        "1" if veteran else "0",
         *[""] * 12,  # military history: not generated
         created,
         created,

@@ -379,6 +379,16 @@ class ActivityTable:
         return out
 
 
+def activity_table(
+    folder: Path, as_of: _dt.date | None = None, on_error: str = "fail"
+) -> tuple[ActivityTable, ActivityReport]:
+    """The export folder's activity, ready for the encoder: as of ``as_of``, else the export's
+    ``ExportEndDate``, else today (an export taken today runs to today)."""
+    day = as_of or export_end_date(folder) or _dt.date.today()
+    activities, report = read_activity(folder, day, on_error)
+    return ActivityTable.build(activities, day), report
+
+
 def export_end_date(folder: Path) -> _dt.date | None:
     """``ExportEndDate`` from the folder's ``Export.csv``, when there is one: the day the
     export's activity runs to."""

@@ -1,0 +1,139 @@
+"""A scenario's year run through the whole by-name-list pipeline, scored month by month.
+
+Each month, every agency's export is encoded as ``linkage encode FOLDER/`` does (activity
+included) and the month's uploads are ingested as ``linkage bnl ingest`` does. Then the list
+is compared with the scenario's truth: its figures with the true ones, and its grouping of
+records with the true people.
+
+The linkage error bounds how far a figure may fairly be off. A true person is **misgrouped**
+when their records are not exactly one person's on the list (split, or mixed with someone
+else's). Everyone else is on the list exactly once, with their own records only, so their
+status is right whenever the status logic is; the misgrouped people and the list's people
+holding their records are the only ones whose contributions may differ. So a month's count
+may be off by at most the larger of those two numbers (:attr:`MonthScore.bound`), and a flow,
+which compares two months, by the sum of both months' bounds.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from linkage.bynamelist.incremental import IngestReport, ingest
+from linkage.bynamelist.schema import figures, records, statuses
+from linkage.bynamelist.status import Status
+from linkage.bynamelist.store import Store
+from linkage.config import Config
+from linkage.encoding.pipeline import encode_file
+from linkage.evaluate.metrics import Quality, pairwise_quality
+from linkage.evaluate.scenario import Scenario, read_statuses, true_figures
+from linkage.ingest.activity import activity_table
+
+
+@dataclass(frozen=True)
+class MonthScore:
+    """One month of the list against the truth."""
+
+    month: str
+    found: dict[str, dict[str, int]]  # population -> measure -> the list's (unsuppressed) value
+    true: dict[str, dict[str, int]]
+    linkage: Quality  # over every record ingested so far
+    misgrouped: int  # true people whose records are not exactly one person's on the list
+    holding: int  # people on the list holding a misgrouped person's records
+    # (true person, found person) -> (true status and flags, found status and flags), for the
+    # people the list holds exactly (not misgrouped)
+    exact: dict[str, tuple[tuple[Status, int], tuple[Status, int] | None]]
+
+    @property
+    def bound(self) -> int:
+        """How far this month's counts may be off through linkage alone."""
+        return max(self.misgrouped, self.holding)
+
+
+def encode_month(
+    scenario: Scenario, month: str, config: Config, secret: bytes, uploads: Path
+) -> list[Path]:
+    """Encode each agency's export of ``month`` as the agency would; return the upload paths."""
+    paths = []
+    for folder in scenario.exports(month):
+        table, _ = activity_table(folder)
+        target = uploads / f"month_{month}" / f"{folder.name}.clk"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        encode_file(config, secret, folder / "Client.csv", target, folder.name, activity=table)
+        paths.append(target)
+    return paths
+
+
+def run_scenario(
+    scenario: Scenario, store: Store, secret: bytes, uploads: Path
+) -> Iterator[tuple[IngestReport, MonthScore]]:
+    """Encode and ingest the scenario month after month, scoring each month as it lands."""
+    truth = _read_truth(scenario.truth)
+    true_statuses = read_statuses(scenario.statuses)
+    true_table = true_figures(true_statuses)
+    for month in scenario.months:
+        paths = encode_month(scenario, month, store.config, secret, uploads)
+        report = ingest(store, paths, month)
+        yield report, score_month(store, month, truth, true_statuses.get(month, {}), true_table)
+
+
+def _read_truth(path: Path) -> dict[tuple[str, str], str]:
+    with open(path, newline="") as fh:
+        return {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
+
+
+def score_month(
+    store: Store,
+    month: str,
+    truth: dict[tuple[str, str], str],
+    true_statuses: dict[str, tuple[Status, int]],
+    true_table: dict[str, dict[str, dict[str, int]]],
+) -> MonthScore:
+    """The list's ``month`` (just ingested: its grouping is the month's) against the truth."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(records.c.agency, records.c.record_id, records.c.person_id))
+        found_of = {(a, r): p for a, r, p in rows}
+        found: dict[str, dict[str, int]] = defaultdict(dict)
+        query = select(figures.c.population, figures.c.measure, figures.c.value).where(
+            figures.c.month == month
+        )
+        for population, measure, value in conn.execute(query):
+            found[population][measure] = value
+        query = select(statuses.c.person_id, statuses.c.status, statuses.c.flags).where(
+            statuses.c.month == month
+        )
+        found_status = {p: (Status(s), f) for p, s, f in conn.execute(query)}
+    keys = sorted(found_of)
+    true_people: dict[str, set[str]] = defaultdict(set)
+    found_people: dict[str, set[str]] = defaultdict(set)
+    for key in keys:
+        true_people[truth[key]].add(found_of[key])
+        found_people[found_of[key]].add(truth[key])
+    misgrouped = {
+        t
+        for t, held in true_people.items()
+        if len(held) > 1 or len(found_people[next(iter(held))]) > 1
+    }
+    holding = {f for t in misgrouped for f in true_people[t]}
+    exact = {
+        t: (status, found_status.get(next(iter(true_people[t]))))
+        for t, status in true_statuses.items()
+        if t in true_people and t not in misgrouped
+    }
+    labels = np.unique([found_of[k] for k in keys], return_inverse=True)[1]
+    true_labels = np.unique([truth[k] for k in keys], return_inverse=True)[1]
+    return MonthScore(
+        month=month,
+        found=dict(found),
+        true=true_table.get(month, {}),
+        linkage=pairwise_quality(labels.astype(np.int64), true_labels.astype(np.int64)),
+        misgrouped=len(misgrouped),
+        holding=len(holding),
+        exact=exact,
+    )
