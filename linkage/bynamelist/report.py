@@ -3,7 +3,10 @@
 Built from the figures an ingest stored (so a report is a read of a few hundred rows, however
 long the list), with small cells and the cells that would give them away hidden
 (:mod:`linkage.bynamelist.suppress`). Reliability is judged on the true figures and shown as
-yes or no; the difference itself is shown only where no small cell can be derived from it.
+yes or no; the difference itself is shown only where no small cell can be derived from it,
+and so is the verdict, which bounds the difference (with a tolerance under one person, "yes"
+would say it is zero and give the hidden cells of its relation away). The run of reliable
+months is hidden with this month's verdict for everyone.
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ class Report:
     previous: str | None
     threshold: int
     rows: dict[str, dict[str, int | None]]
-    #: per population: True/False, or None in the list's first month (nothing to balance)
+    #: per population: True/False; None in the list's first month (nothing to balance) or
+    #: where the difference is suppressed
     reliable: dict[str, bool | None]
-    #: reliable months in a row ending with this one (population "all")
-    reliable_streak: int
+    #: reliable months in a row ending with this one (population "all"); None: suppressed
+    reliable_streak: int | None
     coverage: list[dict[str, Any]] = field(default_factory=list)
     #: count-only agencies of the month, their figures summed (not deduplicated), and the
     #: list's active count plus theirs ("active_with_list")
@@ -47,7 +51,9 @@ class Report:
     count_only: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
     @property
-    def quality(self) -> bool:
+    def quality(self) -> bool | None:
+        if self.reliable_streak is None:
+            return None
         return self.reliable_streak >= QUALITY_MONTHS
 
 
@@ -123,15 +129,19 @@ def build_report(store: Store, month: str) -> Report:
     }
     within = settings.reliable_within
     verdict: dict[str, bool | None] = {
-        name: reliable(now[name], within) if previous else None for name in POPULATIONS
+        name: reliable(now[name], within)
+        if previous and f"{name}.difference" not in hidden
+        else None
+        for name in POPULATIONS
     }
     # the list's first month has nothing to balance against, so a run stops there
     history = sorted(everyone)
-    streak = 0
+    run = 0
     for at in range(len(history) - 1, 0, -1):
         if not reliable(everyone[history[at]], within):
             break
-        streak += 1
+        run += 1
+    streak = None if "all.difference" in hidden else run
     active_all = now["all"]["active"]
     agencies = [
         {
@@ -208,14 +218,17 @@ def render_text(report: Report) -> str:
             f"{_LABELS[measure]:<28}"
             + "".join(f"{_cell(report.rows[n][measure]):>{width}}" for n in names)
         )
-    marks = {True: "yes", False: "no", None: "-"}
+    marks = {True: "yes", False: "no", None: "*" if report.previous else "-"}
     lines.append(
         f"{'reliable':<28}" + "".join(f"{marks[report.reliable[n]]:>{width}}" for n in names)
     )
-    lines.append(
-        f"reliable months in a row: {report.reliable_streak}"
-        + (" (a quality by-name list)" if report.quality else f" (quality: {QUALITY_MONTHS})")
-    )
+    if report.reliable_streak is None:
+        lines.append("reliable months in a row: * (hidden with this month's difference)")
+    else:
+        lines.append(
+            f"reliable months in a row: {report.reliable_streak}"
+            + (" (a quality by-name list)" if report.quality else f" (quality: {QUALITY_MONTHS})")
+        )
     lines.append(f"* suppressed: fewer than {report.threshold}, or would reveal such a count")
     if report.count_only_agencies:
         lines.append(

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from linkage.activity import ACTIVITY as SECTION
 from linkage.activity import AS_OF, Activity, Flag, Situation, pack
 from linkage.bynamelist import StoreError, build_report, create_store, ingest
+from linkage.bynamelist.report import render_text
 from linkage.bynamelist.schema import figures, statuses
-from linkage.bynamelist.status import Status
+from linkage.bynamelist.status import MEASURES, POPULATIONS, Status
 from linkage.config import builtin_config_path
 from linkage.container import Block, ClkData, ClkWriter, Section
 
@@ -243,3 +244,34 @@ def test_the_published_report_hides_small_cells(tmp_path: Path, template) -> Non
     shown = [v for row in report.rows.values() for k, v in row.items() if k != "difference"]
     assert all(v is None or v == 0 or v >= 10 for v in shown)
     assert all(a["active_known"] is None and a["share"] is None for a in report.coverage)
+
+
+def test_the_verdict_is_hidden_with_the_difference(tmp_path: Path) -> None:
+    """20 active, then 10 newly identified and 5 housed: the outflow of 5 is hidden, so the
+    difference of 0 is hidden second. "Reliable: yes" (within 1% of 25, under one person)
+    would say the difference is 0 and give the outflow away: 20 + 10 - 25 + 0 = 5."""
+    store = _store(tmp_path, suppress_below=10)
+    row = dict.fromkeys(MEASURES, 0)
+    months = {
+        "2026-01": {**row, "active": 20, "newly_identified": 20, "inflow": 20},
+        "2026-02": {**row, "active": 25, "newly_identified": 10, "inflow": 10},
+    }
+    months["2026-02"].update(housed=5, outflow=5)
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(figures),
+            [
+                {"month": m, "population": p, "measure": k, "value": v if p == "all" else 0}
+                for m, values in months.items()
+                for p in POPULATIONS
+                for k, v in values.items()
+            ],
+        )
+    report = build_report(store, "2026-02")
+    assert report.rows["all"]["outflow"] is None and report.rows["all"]["difference"] is None
+    assert report.reliable["all"] is None
+    assert report.reliable["youth"] is True  # all zeros: nothing hidden, judged
+    assert report.reliable_streak is None and report.quality is None
+    text = render_text(report)
+    assert "reliable months in a row: *" in text
+    assert text.split("\nreliable ")[1].split()[0] == "*"
