@@ -377,7 +377,7 @@ def match(
         click.echo(line)
 
 
-@cli.command(epilog=_example("linkage demo --out demo-output"))
+@cli.command(epilog=_example("linkage demo --out demo-output", "linkage demo --months 3"))
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -395,22 +395,31 @@ def match(
 @click.option(
     "--agencies",
     type=click.IntRange(2, 20),
-    default=3,
+    default=4,
     show_default=True,
-    help="Number of synthetic agencies.",
+    help="Number of synthetic agencies (shelter, outreach, rapid re-housing, services, ...).",
+)
+@click.option(
+    "--months",
+    type=click.IntRange(1, 36),
+    default=12,
+    show_default=True,
+    help="Months of the by-name list to run.",
 )
 @click.option(
     "--seed", type=int, default=2026, show_default=True, help="Random seed (same seed, same files)."
 )
-def demo(out: Path, people: int, agencies: int, seed: int) -> None:
+def demo(out: Path, people: int, agencies: int, months: int, seed: int) -> None:
     """Run the whole job end to end on synthetic sample data.
 
-    Generates a synthetic network of agencies (HMIS Client.csv each, with ground truth), a
-    shared secret, and encodes every agency's export as that agency would.
+    Simulates a community's agencies month by month (HMIS exports with the truth), makes a
+    shared secret, encodes every agency's export each month as that agency would, ingests the
+    uploads into a by-name list as the coordinator would, prints the last month's report, and
+    compares the list with the truth.
     """
     from linkage.demo import run_demo
 
-    for line in run_demo(out, people=people, agencies=agencies, seed=seed):
+    for line in run_demo(out, people=people, agencies=agencies, months=months, seed=seed):
         click.echo(line)
 
 
@@ -418,6 +427,7 @@ def demo(out: Path, people: int, agencies: int, seed: int) -> None:
     epilog=_example(
         "linkage synth network --people 20000 --agencies 3 --seed 7",
         "linkage synth noisy --people 5000 --noise 2.0",
+        "linkage synth year --people 2000 --agencies 4 --months 12",
     )
 )
 @click.argument("out", type=click.Path(path_type=Path))
@@ -448,9 +458,31 @@ def demo(out: Path, people: int, agencies: int, seed: int) -> None:
 @click.option(
     "--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same bytes)."
 )
+@click.option(
+    "--months",
+    type=click.IntRange(1, 120),
+    help="Write a history instead: each agency's export at the end of each of N months, with "
+    "every person's true status each month (for the by-name list).",
+)
+@click.option(
+    "--start",
+    default="2025-11",
+    show_default=True,
+    help="With --months: the first month (YYYY-MM).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.pass_context
 def synth(
-    out: Path, people: int, agencies: int, coverage: float, noise: float, seed: int, quiet: bool
+    ctx: click.Context,
+    out: Path,
+    people: int,
+    agencies: int,
+    coverage: float,
+    noise: float,
+    seed: int,
+    months: int | None,
+    start: str,
+    quiet: bool,
 ) -> None:
     """Generate a synthetic community: HMIS exports of several agencies with ground truth.
 
@@ -458,7 +490,14 @@ def synth(
     OUT/truth.csv (agency, record_id, person_id) and OUT/manifest.json (parameters, error rates
     and how often each error was applied). Names come from Faker's weighted tables; no record
     is real. The error model is described in docs/synthetic-data.md.
+
+    With --months N it writes a community's history instead: OUT/month_YYYY-MM/agency_K/ (the
+    whole HMIS export folder at each month's end), truth.csv, and statuses.csv (each person's
+    true status and populations each month).
     """
+    if months is not None:
+        _synth_history(ctx, out, people, agencies, noise, seed, months, start, quiet)
+        return
     from linkage.evaluate.synth import write_network
 
     bar = _progress(not quiet, "generating")
@@ -471,6 +510,50 @@ def synth(
         bar.close()
     if not quiet:
         click.echo(f"wrote {len(paths)} agency exports, truth.csv and manifest.json to {out}")
+
+
+def _synth_history(
+    ctx: click.Context,
+    out: Path,
+    people: int,
+    agencies: int,
+    noise: float,
+    seed: int,
+    months: int,
+    start: str,
+    quiet: bool,
+) -> None:
+    from click.core import ParameterSource
+
+    from linkage.bynamelist.monthly import check_month
+    from linkage.bynamelist.store import StoreError
+    from linkage.evaluate.scenario import write_scenario
+
+    if ctx.get_parameter_source("coverage") is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--coverage applies to a snapshot; a history has no coverage")
+    if people < 2:
+        raise click.UsageError("--people must be at least 2 for a history")
+    try:
+        check_month(start)
+    except StoreError:
+        raise click.BadParameter(
+            "is not YYYY-MM, for example 2025-11", param_hint="--start"
+        ) from None
+    scenario = write_scenario(
+        out,
+        people,
+        agencies,
+        months=months,
+        seed=seed,
+        noise=noise,
+        start=start,
+        progress=None if quiet else click.echo,
+    )
+    if not quiet:
+        click.echo(
+            f"wrote {len(scenario.months)} months of {len(scenario.agencies)} agency exports, "
+            f"truth.csv, statuses.csv and manifest.json to {out}"
+        )
 
 
 def _dataset(source: str, work: Path) -> Any:

@@ -1,72 +1,74 @@
-"""``linkage demo``: the whole agency-side job on synthetic data, as a user would run it.
+"""``linkage demo``: a community's by-name list kept for months, on synthetic data, as its
+agencies and coordinator would run it.
 
-It generates a synthetic network, a shared secret, encodes each agency's export exactly as
-``linkage encode`` does, then plays the coordinator exactly as ``linkage match`` does, and
-finally (as a researcher would) scores the result against the ground truth.
+It simulates the community (monthly HMIS exports from several agencies, with the truth), makes
+a shared secret, and then each month encodes every agency's export exactly as
+``linkage encode FOLDER/`` does and ingests the uploads exactly as ``linkage bnl ingest``
+does. It prints the last month's report as ``linkage bnl report`` does and, as a researcher
+would, compares the list with the truth.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
+from linkage.bynamelist import build_report, create_store
+from linkage.bynamelist.report import render_text
 from linkage.config import builtin_config_path, load_config
 from linkage.encoding.keys import read_secret, write_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.metrics import Quality, pairwise_quality
-from linkage.evaluate.synth import truth_labels, write_network
+from linkage.evaluate.longitudinal import run_scenario
+from linkage.evaluate.scenario import write_scenario
 from linkage.inspect import summarize
-from linkage.match import run_match, summary_lines
+
+STORE = "bynamelist.db"
 
 
-def run_demo(out: Path, people: int, agencies: int, seed: int) -> Iterator[str]:
-    """Run the demo into ``out``, yielding progress lines for the terminal."""
+def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> Iterator[str]:
+    """Run the demo into ``out``, yielding lines for the terminal."""
     out.mkdir(parents=True, exist_ok=True)
-    yield f"1. synthetic network: {people} people seen by {agencies} agencies (seed {seed})"
-    clients = write_network(out / "exports", people=people, agencies=agencies, seed=seed)
+    yield (
+        f"1. synthetic community: {people} people, {agencies} agencies, {months} months of "
+        f"monthly HMIS exports (seed {seed})"
+    )
+    scenario = write_scenario(out / "exports", people, agencies, months=months, seed=seed)
     key = out / "community.key"
     if not key.exists():
         write_secret(key)
     yield f"2. shared secret: {key} (agencies only; never sent to the coordinator)"
-    config = load_config(builtin_config_path("hmis"))
+    config_path = builtin_config_path("hmis")
+    config = load_config(config_path)
     yield f"3. config: {config.name}, fingerprint {config.fingerprint[:16]}..."
-    secret = read_secret(key)
+    db = out / STORE
+    db.unlink(missing_ok=True)  # the demo's own list from an earlier run: start the year again
+    store = create_store(str(db), config_path)
+    yield f"4. each month, every agency encodes its export; the coordinator ingests them into {db}"
     uploads = out / "uploads"
-    uploads.mkdir(exist_ok=True)
-    for path in clients:
-        agency = path.parent.name
-        target = uploads / f"{agency}.clk"
-        report = encode_file(config, secret, path, target, agency)
-        missing = {k: v["missing"] for k, v in report.quality.items()}
+    scores = []
+    for report, score in run_scenario(scenario, store, read_secret(key), uploads):
+        scores.append(score)
+        found, true = score.found["all"]["active"], score.true["all"]["active"]
         yield (
-            f"   {agency}: {report.records} records -> {target} "
-            f"(missing per field: {', '.join(f'{k} {v}' for k, v in missing.items())})"
+            f"   {report.month}: {report.records} records, {report.people} people "
+            f"({report.new_people} new, {report.merges} merged), {report.review} to review; "
+            f"actively homeless {found} (truly {true})"
         )
-    yield "4. what the coordinator receives (first upload):"
-    for line in summarize(uploads / f"{clients[0].parent.name}.clk"):
+    first = uploads / f"month_{scenario.months[0]}" / f"{scenario.agencies[0]}.clk"
+    yield "5. what the coordinator receives (one upload):"
+    for line in summarize(first):
         yield "   " + line
-    results = out / "results"
-    paths = [uploads / f"{path.parent.name}.clk" for path in clients]
-    matched = run_match(paths, results)
-    yield "5. the coordinator links the uploads (linkage match):"
-    for line in summary_lines(matched, results):
+    yield "6. the by-name list report (linkage bnl report):"
+    for line in render_text(build_report(store, scenario.months[-1])).splitlines():
         yield "   " + line
-    quality = _quality(results / "entities.csv", out / "exports" / "truth.csv")
+    last = scores[-1]
+    quality = last.linkage
     yield (
-        f"6. against the ground truth: precision {quality.precision:.3f}, recall "
+        f"7. against the truth: linkage precision {quality.precision:.3f}, recall "
         f"{quality.recall:.3f}, F1 {quality.f1:.3f}; {quality.entities} people found for "
-        f"{quality.true_entities} real ({quality.count_error:+.1%})"
+        f"{quality.true_entities} real ({quality.count_error:+.1%}); statuses right for "
+        f"{last.statuses_right} of {len(last.exact)} people the list holds exactly"
     )
-    yield f"done: uploads in {uploads}; results in {results}"
-
-
-def _quality(entities: Path, truth: Path) -> Quality:
-    with open(entities, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    found = np.unique([r["entity_id"] for r in rows], return_inverse=True)[1]
-    return pairwise_quality(
-        found, truth_labels(truth, ((r["agency"], r["record_id"]) for r in rows))
+    yield (
+        f"done: exports in {scenario.folder}, uploads in {uploads}; see the list with "
+        f"'linkage bnl report --db {db}'"
     )

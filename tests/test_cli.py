@@ -367,13 +367,24 @@ def test_corrupt_clk_for_inspect(tmp_path, capsys, monkeypatch) -> None:
     _assert_fails(["inspect", bad], capsys, monkeypatch, "truncated")
 
 
-def test_demo_runs(tmp_path, capsys, monkeypatch) -> None:
+def test_demo_runs_months_of_the_list_and_again(tmp_path, capsys, monkeypatch) -> None:
+    args = ["demo", "--out", tmp_path / "demo", "--people", "80", "--months", "3"]
+    for _ in range(2):  # a second run in the same folder starts the year again
+        code, stdout, err = run(args, capsys, monkeypatch)
+        assert code == 0, err
+        assert stdout.count("actively homeless") >= 4  # one line a month, one in the report
+        assert "checksum:          ok" in stdout
+        assert "By-name list, 2026-01 (compared with 2025-12)" in stdout
+        assert "statuses right for" in stdout
+    uploads = sorted((tmp_path / "demo" / "uploads").rglob("*.clk"))
+    assert len(uploads) == 3 * 4
     code, stdout, err = run(
-        ["demo", "--out", tmp_path / "demo", "--people", "60"], capsys, monkeypatch
+        ["bnl", "report", "--db", tmp_path / "demo" / "bynamelist.db", "--format", "json"],
+        capsys,
+        monkeypatch,
     )
     assert code == 0, err
-    assert "checksum:          ok" in stdout
-    assert len(list((tmp_path / "demo" / "uploads").glob("*.clk"))) == 3
+    assert json.loads(stdout)["month"] == "2026-01"
 
 
 def test_errors_from_worker_processes_stay_one_line(

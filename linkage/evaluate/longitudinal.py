@@ -55,6 +55,11 @@ class MonthScore:
         """How far this month's counts may be off through linkage alone."""
         return max(self.misgrouped, self.holding)
 
+    @property
+    def statuses_right(self) -> int:
+        """People held exactly whose status on the list is their true one."""
+        return sum(1 for true, held in self.exact.values() if held and held[0] == true[0])
+
 
 def encode_month(
     scenario: Scenario, month: str, config: Config, secret: bytes, uploads: Path

@@ -106,3 +106,35 @@ def test_evaluate_febrl4_beats_the_plaintext_baseline_goal(capsys, monkeypatch) 
     ours = float(lines["linkage (encoded)"].split("F1 ")[1].split()[0])
     plain = float(lines["plaintext recordlinkage"].split("F1 ")[1].split()[0])
     assert ours >= 0.997 and plain >= 0.97
+
+
+def test_synth_months_writes_a_history_and_refuses_snapshot_options(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    out = tmp_path / "year"
+    code, stdout, err = run(
+        ["synth", out, "--months", "3", "--people", "60", "--agencies", "2", "--start", "2026-11"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in out.glob("month_*")) == [
+        "month_2026-11",
+        "month_2026-12",
+        "month_2027-01",
+    ]
+    assert sorted(p.name for p in (out / "month_2027-01").iterdir()) == ["agency_1", "agency_2"]
+    with open(out / "statuses.csv", newline="") as fh:
+        months = {row["month"] for row in csv.DictReader(fh)}
+    assert months == {"2026-11", "2026-12", "2027-01"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["months"] == ["2026-11", "2026-12", "2027-01"]
+    for bad, message in (
+        (["--coverage", "0.3"], "--coverage applies to a snapshot"),
+        (["--start", "2026-13"], "Invalid value for --start"),
+    ):
+        code, stdout, err = run(
+            ["synth", tmp_path / "other", "--months", "2", *bad], capsys, monkeypatch
+        )
+        assert code == 2 and message in err, bad
+        assert not (tmp_path / "other").exists()
