@@ -1119,4 +1119,16 @@ def main() -> None:
         where = f" {exc.filename}" if exc.filename else ""
         click.echo(f"error: cannot access{where}: {exc.strerror or exc}", err=True)
         sys.exit(2)
+    except Exception as exc:
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        # a database server gone mid-command: its message may quote SQL parameters (record
+        # ids), so only the kind is shown; every store command is one transaction
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        click.echo(
+            f"error: the store's database failed ({kind}); the command's transaction was "
+            "rolled back (check that the database server is up, then run it again)",
+            err=True,
+        )
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

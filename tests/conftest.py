@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
+from linkage.bynamelist.store import database_url
 from linkage.config import Config, builtin_config_path, load_config
 from linkage.encoding.keys import generate_secret, write_secret
 from linkage.evaluate.synth import write_network
@@ -41,3 +46,45 @@ def key_file(tmp_path: Path) -> Path:
     path = tmp_path / "community.key"
     write_secret(path)
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes new, empty by-name-list store targets: SQLite files, or fresh databases on the
+    PostgreSQL server at ``LINKAGE_TEST_POSTGRES`` (a URL whose user may create databases;
+    ``.ci/run`` starts one). Without it the PostgreSQL runs are skipped, unless
+    ``LINKAGE_REQUIRE_POSTGRES`` is set, as CI sets it: then they fail."""
+    made: list[str] = []
+    if request.param == "sqlite":
+
+        def new_file() -> str:
+            made.append(str(tmp_path / f"store{len(made)}.db"))
+            return made[-1]
+
+        yield new_file
+        return
+    admin = os.environ.get("LINKAGE_TEST_POSTGRES")
+    if not admin:
+        if os.environ.get("LINKAGE_REQUIRE_POSTGRES"):
+            pytest.fail("LINKAGE_REQUIRE_POSTGRES is set but LINKAGE_TEST_POSTGRES is not")
+        pytest.skip("no PostgreSQL server: set LINKAGE_TEST_POSTGRES to run these on one")
+    engine = create_engine(database_url(admin), isolation_level="AUTOCOMMIT")
+
+    def new_database() -> str:
+        name = f"linkage_test_{uuid.uuid4().hex[:12]}"
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+    yield new_database
+    with engine.connect() as conn:
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture()
+def db(make_db: Callable[[], str]) -> str:
+    """One new, empty store target (SQLite, and PostgreSQL where a server is given)."""
+    return make_db()

@@ -36,10 +36,15 @@ class StoreError(LinkageError):
 
 
 def database_url(target: str) -> str:
-    """A URL as given (``postgresql://...``), or a file path turned into a SQLite URL."""
-    if "://" in target:
-        return target
-    return f"sqlite:///{Path(target).expanduser().resolve()}"
+    """A URL as given, or a file path turned into a SQLite URL. A plain ``postgresql://`` (or
+    ``postgres://``) URL gets the psycopg 3 driver of the ``postgres`` extra, where SQLAlchemy
+    would otherwise look for psycopg2."""
+    if "://" not in target:
+        return f"sqlite:///{Path(target).expanduser().resolve()}"
+    scheme, rest = target.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return target
 
 
 def _engine(url: str) -> Engine:
@@ -112,9 +117,16 @@ def create_store(target: str, config_path: Path) -> Store:
     url = database_url(target)
     config = load_config(config_path)
     engine = _engine(url)
-    if inspect(engine).get_table_names():
+    try:
+        existing = inspect(engine).get_table_names()
+    except SQLAlchemyError as exc:
         raise StoreError(
-            f"{_safe(url)} already holds tables",
+            f"cannot reach the store at {_safe(target)}: {type(exc).__name__}",
+            "check the path or URL, and that the database server runs and accepts this user",
+        ) from None
+    if existing:
+        raise StoreError(
+            f"{_safe(target)} already holds tables",
             "a store is made once; use it as it is, or give a new path",
         )
     text = Path(config.source).read_text(encoding="utf-8")
@@ -141,18 +153,23 @@ def _open_existing(target: str) -> tuple[str, Engine, str]:
         current = _current_revision(engine)
     except SQLAlchemyError as exc:
         raise StoreError(
-            f"cannot read the store at {_safe(url)}: {type(exc).__name__}",
+            f"cannot read the store at {_safe(target)}: {type(exc).__name__}",
             "check the path or URL, and that the file is a linkage store",
         ) from None
     if current is None:
+        if not inspect(engine).get_table_names():
+            raise StoreError(
+                f"no store at {_safe(target)} (the database is empty)",
+                "make one with 'linkage bnl init'",
+            )
         raise StoreError(
-            f"{_safe(url)} is not a linkage store (no schema revision)",
-            "make one with 'linkage bnl init'",
+            f"{_safe(target)} is not a linkage store (no schema revision)",
+            "give the store's path or URL, or make one elsewhere with 'linkage bnl init'",
         )
     known = {s.revision for s in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
     if current not in known:
         raise StoreError(
-            f"{_safe(url)} has schema revision {current}, newer than this linkage knows",
+            f"{_safe(target)} has schema revision {current}, newer than this linkage knows",
             "upgrade linkage on this machine",
         )
     return url, engine, current
@@ -164,7 +181,7 @@ def open_store(target: str) -> Store:
     head = head_revision()
     if current != head:
         raise StoreError(
-            f"{_safe(url)} has schema revision {current}; this linkage writes {head}",
+            f"{_safe(target)} has schema revision {current}; this linkage writes {head}",
             "run 'linkage bnl upgrade' (back the store up first)",
         )
     with engine.connect() as conn:
@@ -172,7 +189,7 @@ def open_store(target: str) -> Store:
     config = parse_config(tomllib.loads(settings["config_toml"]), source=f"{target} (stored)")
     if config.fingerprint != settings["config_fingerprint"]:
         raise StoreError(
-            f"the config stored in {_safe(url)} now gives fingerprint "
+            f"the config stored in {_safe(target)} now gives fingerprint "
             f"{config.fingerprint[:12]}..., but the store was made for "
             f"{settings['config_fingerprint'][:12]}...",
             "use the linkage version that made the store",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from typing import Any
 
 import pytest
+from sqlalchemy import MetaData, create_engine, select
 
+from linkage.bynamelist.store import database_url
 from linkage.container import ClkData, read_clk
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
@@ -29,3 +32,19 @@ def template(tmp_path_factory, network, hmis_config) -> ClkData:
     picked = [i for i, p in enumerate(people) if people.count(p) == 1][:10]
     sections = {k: v[picked] for k, v in data.sections.items()}
     return dataclasses.replace(data, ids=[data.ids[i] for i in picked], sections=sections)
+
+
+def dump(target: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the store at ``target``, through a connection of its own
+    (so it sees only what is committed), on SQLite and PostgreSQL alike."""
+    engine = create_engine(database_url(target))
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        with engine.connect() as conn:
+            return {
+                name: sorted(conn.execute(select(table)).all(), key=repr)
+                for name, table in tables.tables.items()
+            }
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from linkage.bynamelist import open_store
 from linkage.bynamelist.schema import records
@@ -27,8 +28,7 @@ def files(tmp_path: Path, network, hmis_config) -> list[Path]:
     return out
 
 
-def test_init_ingest_and_reingest(tmp_path: Path, files, capsys, monkeypatch) -> None:
-    db = tmp_path / "bnl.db"
+def test_init_ingest_and_reingest(db: str, files, capsys, monkeypatch) -> None:
     code, out, _ = run(["bnl", "init", "--db", db], capsys, monkeypatch)
     assert code == 0 and "config hmis" in out
     code, out, _ = run(
@@ -44,8 +44,9 @@ def test_init_ingest_and_reingest(tmp_path: Path, files, capsys, monkeypatch) ->
     assert f"the list holds {people:,} people" in out and "0 new people, 0 merges" in out
 
 
-def test_errors_are_one_line(tmp_path: Path, network, hmis_config, capsys, monkeypatch) -> None:
-    db = tmp_path / "bnl.db"
+def test_errors_are_one_line(
+    tmp_path: Path, db: str, network, hmis_config, capsys, monkeypatch
+) -> None:
     code, _, err = run(
         ["bnl", "ingest", "--db", db, "--month", "2026-10", "x.clk"], capsys, monkeypatch
     )
@@ -72,7 +73,7 @@ def test_errors_are_one_line(tmp_path: Path, network, hmis_config, capsys, monke
 
 
 def test_an_agency_gets_its_own_records_only(
-    tmp_path: Path, network, files, capsys, monkeypatch
+    tmp_path: Path, make_db, network, files, capsys, monkeypatch
 ) -> None:
     # the community allows the count of other agencies; the fingerprint does not change
     config = tmp_path / "hmis-shared.toml"
@@ -80,17 +81,18 @@ def test_an_agency_gets_its_own_records_only(
         builtin_config_path("hmis").read_text() + "\n[bynamelist]\nshare_known_elsewhere = true\n"
     )
     config.write_text(text)
-    for db, extra in (("plain.db", []), ("shared.db", ["--config", config])):
-        run(["bnl", "init", "--db", tmp_path / db, *extra], capsys, monkeypatch)
+    plain, shared_db = make_db(), make_db()
+    for db, extra in ((plain, []), (shared_db, ["--config", config])):
+        run(["bnl", "init", "--db", db, *extra], capsys, monkeypatch)
         code, _, err = run(
-            ["bnl", "ingest", "--db", tmp_path / db, "--month", "2026-10", *files],
+            ["bnl", "ingest", "--db", db, "--month", "2026-10", *files],
             capsys,
             monkeypatch,
         )
         assert code == 0, err
     out = tmp_path / "north.csv"
     code, _, _ = run(
-        ["bnl", "export", "--db", tmp_path / "plain.db", "--agency", "agency_1", "-o", out],
+        ["bnl", "export", "--db", plain, "--agency", "agency_1", "-o", out],
         capsys,
         monkeypatch,
     )
@@ -103,11 +105,11 @@ def test_an_agency_gets_its_own_records_only(
     assert {r["record_id"] for r in rows} == own  # all of its records and nobody else's
     # the shared export adds a count that matches the store
     code, _, _ = run(
-        ["bnl", "export", "--db", tmp_path / "shared.db", "--agency", "agency_1", "-o", out],
+        ["bnl", "export", "--db", shared_db, "--agency", "agency_1", "-o", out],
         capsys,
         monkeypatch,
     )
-    store = open_store(str(tmp_path / "shared.db"))
+    store = open_store(shared_db)
     with store.engine.connect() as conn:
         agencies: dict[str, set[str]] = {}
         for agency, pid in conn.execute(select(records.c.agency, records.c.person_id)):
@@ -120,14 +122,16 @@ def test_an_agency_gets_its_own_records_only(
     )
     assert any(int(r["other_agencies"]) > 0 for r in shared)
     code, _, err = run(
-        ["bnl", "export", "--db", tmp_path / "plain.db", "--agency", "nobody", "-o", out],
+        ["bnl", "export", "--db", plain, "--agency", "nobody", "-o", out],
         capsys,
         monkeypatch,
     )
     assert code == 2 and "no records from agency 'nobody'" in err
 
 
-def test_report_from_uploads_with_activity(tmp_path: Path, network, capsys, monkeypatch) -> None:
+def test_report_from_uploads_with_activity(
+    tmp_path: Path, db: str, network, capsys, monkeypatch
+) -> None:
     import json
 
     key = tmp_path / "k.key"
@@ -151,7 +155,6 @@ def test_report_from_uploads_with_activity(tmp_path: Path, network, capsys, monk
             monkeypatch,
         )
         assert code == 0, err
-    db = tmp_path / "bnl.db"
     run(["bnl", "init", "--db", db], capsys, monkeypatch)
     code, _, err = run(["bnl", "report", "--db", db], capsys, monkeypatch)
     assert code == 2 and "the list has no month yet" in err
@@ -182,3 +185,22 @@ def test_report_from_uploads_with_activity(tmp_path: Path, network, capsys, monk
             assert int(r["value"]) == 0 or int(r["value"]) >= 10
     code, _, err = run(["bnl", "report", "--db", db, "--month", "2026-09"], capsys, monkeypatch)
     assert code == 2 and "no figures for 2026-09" in err
+
+
+def test_a_database_failure_mid_command_is_one_line_without_its_parameters(
+    tmp_path: Path, files, capsys, monkeypatch
+) -> None:
+    db = str(tmp_path / "bnl.db")
+    run(["bnl", "init", "--db", db], capsys, monkeypatch)
+    import linkage.bynamelist as bynamelist
+
+    def gone(*args, **kwargs):
+        raise OperationalError("INSERT INTO records", {"record_id": "1000042"}, OSError("reset"))
+
+    monkeypatch.setattr(bynamelist, "ingest", gone)
+    code, _, err = run(
+        ["bnl", "ingest", "--db", db, "--month", "2026-10", *files], capsys, monkeypatch
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "database failed (OSError)" in err and "rolled back" in err
+    assert "1000042" not in err and "INSERT" not in err

@@ -44,8 +44,8 @@ def test_bad_counts_files_are_refused_with_where(tmp_path: Path, text: str, mess
         read_counts(_file(tmp_path, text))
 
 
-def test_counts_are_reported_apart_and_suppressed(tmp_path: Path, template) -> None:
-    store = _store(tmp_path, suppress_below=10)
+def test_counts_are_reported_apart_and_suppressed(tmp_path: Path, db: str, template) -> None:
+    store = _store(tmp_path, db, suppress_below=10)
     months = _months(tmp_path, template)
     ingest(store, months["2026-01"], "2026-01")
     from linkage.bynamelist.counts import add_counts
@@ -85,10 +85,11 @@ def test_counts_are_reported_apart_and_suppressed(tmp_path: Path, template) -> N
         add_counts(store, "DV", "2026-01", _file(tmp_path, GOOD))
 
 
-def test_counts_from_the_command_line(tmp_path: Path, template, capsys, monkeypatch) -> None:
-    store = _store(tmp_path, suppress_below=0)
+def test_counts_from_the_command_line(
+    tmp_path: Path, db: str, template, capsys, monkeypatch
+) -> None:
+    store = _store(tmp_path, db, suppress_below=0)
     ingest(store, _months(tmp_path, template)["2026-01"], "2026-01")
-    db = str(tmp_path / "list.db")
     args = ["bnl", "counts", "--db", db, "--month", "2026-01", "--agency", "DV"]
     code, out, err = run([*args, _file(tmp_path, GOOD)], capsys, monkeypatch)
     assert code == 0 and "stored 3 counts of DV" in out, err

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import csv
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, insert, select, text
 
 from linkage.bynamelist import StoreError, create_store, ingest, open_store
 from linkage.bynamelist.schema import decisions, events, people, records
+from linkage.bynamelist.store import database_url
 from linkage.config import builtin_config_path
 from linkage.container import Block, ClkWriter, read_clk
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
 from linkage.evaluate.synth import write_network
+from tests.bynamelist.conftest import dump
 
 
 def _encode(
@@ -42,12 +44,6 @@ def _encode(
             writer.writerows(rows[::-1] if reverse else rows)
     encode_file(config, secret, source, out, agency)
     return out
-
-
-def _dump(path: Path) -> dict[str, list[tuple]]:
-    con = sqlite3.connect(path)
-    tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
 
 
 def _persons(store) -> dict[tuple[str, str], str]:
@@ -88,8 +84,10 @@ def months(
     return {"2026-09": m1, "2026-10": m2}
 
 
-def test_ids_are_stable_and_only_recorded_merges_change_them(tmp_path: Path, months) -> None:
-    store = create_store(str(tmp_path / "bnl.db"), builtin_config_path("hmis"))
+def test_ids_are_stable_and_only_recorded_merges_change_them(
+    tmp_path: Path, db: str, months
+) -> None:
+    store = create_store(db, builtin_config_path("hmis"))
     first = ingest(store, months["2026-09"], "2026-09")
     assert first.new_people > 0 and first.records == sum(f["records"] for f in first.files)
     before = _persons(store)
@@ -117,23 +115,22 @@ def test_ids_are_stable_and_only_recorded_merges_change_them(tmp_path: Path, mon
     assert all(len(v) == 1 for v in groups.values())
 
 
-def test_reingesting_an_upload_changes_nothing(tmp_path: Path, months) -> None:
-    path = tmp_path / "bnl.db"
-    store = create_store(str(path), builtin_config_path("hmis"))
+def test_reingesting_an_upload_changes_nothing(tmp_path: Path, db: str, months) -> None:
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-09"], "2026-09")
-    snapshot = _dump(path)
+    snapshot = dump(db)
     again = ingest(store, months["2026-09"], "2026-09")
     assert {f["status"] for f in again.files} == {"already ingested"}
-    assert _dump(path) == snapshot
+    assert dump(db) == snapshot
     with pytest.raises(StoreError, match="already ingested for 2026-09"):
         ingest(store, months["2026-09"][:1], "2026-10")
-    assert _dump(path) == snapshot
+    assert dump(db) == snapshot
 
 
 def test_the_same_records_in_a_new_file_keep_their_people(
-    tmp_path: Path, months, network, hmis_config, upload_secret
+    tmp_path: Path, db: str, months, network, hmis_config, upload_secret
 ) -> None:
-    store = create_store(str(tmp_path / "bnl.db"), builtin_config_path("hmis"))
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-10"], "2026-10")
     before = _persons(store)
     again = _encode(
@@ -147,12 +144,11 @@ def test_the_same_records_in_a_new_file_keep_their_people(
 
 
 def test_a_failure_mid_ingest_leaves_the_store_as_it_was(
-    tmp_path: Path, months, monkeypatch
+    tmp_path: Path, db: str, months, monkeypatch
 ) -> None:
-    path = tmp_path / "bnl.db"
-    store = create_store(str(path), builtin_config_path("hmis"))
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-09"], "2026-09")
-    snapshot = _dump(path)
+    snapshot = dump(db)
     import linkage.bynamelist.incremental as module
 
     def boom(*args, **kwargs):
@@ -161,17 +157,17 @@ def test_a_failure_mid_ingest_leaves_the_store_as_it_was(
     monkeypatch.setattr(module, "_write_records", boom)  # after uploads, people, merges
     with pytest.raises(RuntimeError):
         ingest(store, months["2026-10"], "2026-10")
-    assert _dump(path) == snapshot
+    assert dump(db) == snapshot
 
 
 def test_uploads_from_another_config_or_secret_are_refused(
-    tmp_path: Path, months, network, febrl_config
+    tmp_path: Path, db: str, months, network, febrl_config
 ) -> None:
-    store = create_store(str(tmp_path / "bnl.db"), builtin_config_path("hmis"))
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-09"], "2026-09")
     other_secret = tmp_path / "other.clk"
     _encode(
-        open_store(str(tmp_path / "bnl.db")).config,
+        open_store(db).config,
         generate_secret(),
         network[2],
         "agency_3",
@@ -206,8 +202,10 @@ def _singletons(store, agency: str) -> list[tuple[str, str]]:
     return [v[0] for v in by_person.values() if len(v) == 1 and v[0][0] == agency]
 
 
-def test_a_same_ruling_merges_into_the_older_person_with_its_reason(tmp_path: Path, months) -> None:
-    store = create_store(str(tmp_path / "bnl.db"), builtin_config_path("hmis"))
+def test_a_same_ruling_merges_into_the_older_person_with_its_reason(
+    tmp_path: Path, db: str, months
+) -> None:
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-10"][:1], "2026-08")
     old = _singletons(store, "agency_1")[0]
     ingest(store, months["2026-10"][1:2], "2026-09")
@@ -229,11 +227,13 @@ def test_a_same_ruling_merges_into_the_older_person_with_its_reason(tmp_path: Pa
     assert "clerk" in row.reason and report.merges >= 1
 
 
-def test_a_never_ruling_keeps_linked_records_apart(tmp_path: Path, months) -> None:
-    store = create_store(str(tmp_path / "bnl.db"), builtin_config_path("hmis"))
+def test_a_never_ruling_keeps_linked_records_apart(
+    tmp_path: Path, db: str, make_db, months
+) -> None:
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-10"][:1], "2026-09")
     # find a cross-agency pair the matcher links: ingest agency 2 into a scratch copy
-    scratch = create_store(str(tmp_path / "scratch.db"), builtin_config_path("hmis"))
+    scratch = create_store(make_db(), builtin_config_path("hmis"))
     ingest(scratch, months["2026-10"][:2], "2026-10")
     linked: dict[str, list[tuple[str, str]]] = {}
     for record, pid in _persons(scratch).items():
@@ -246,36 +246,57 @@ def test_a_never_ruling_keeps_linked_records_apart(tmp_path: Path, months) -> No
     assert _persons(store)[a] != _persons(store)[b]
 
 
-def test_a_kill_mid_ingest_leaves_the_store_as_it_was(tmp_path: Path, hmis_config) -> None:
-    """SIGKILL the real command while its transaction is open (its journal file exists)."""
+def _writing(target: str) -> Callable[[], bool]:
+    """Whether an ingest's transaction has begun writing: SQLite keeps a rollback journal
+    beside the file while one is open; PostgreSQL shows the row-exclusive locks it holds."""
+    if "://" not in target:
+        journal = Path(target).with_name(Path(target).name + "-journal")
+        return journal.exists
+    engine = create_engine(database_url(target))
+    query = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname IN ('uploads', 'people', 'records') AND l.mode = 'RowExclusiveLock' "
+        "AND l.pid <> pg_backend_pid()"
+    )
+
+    def locked() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.execute(query).scalar())
+
+    return locked
+
+
+def test_a_kill_mid_ingest_leaves_the_store_as_it_was(tmp_path: Path, db: str, hmis_config) -> None:
+    """SIGKILL the real command while its transaction is open and writing."""
     network = write_network(tmp_path / "net", people=3000, agencies=2, seed=11)
     secret = generate_secret()
     files = [
         _encode(hmis_config, secret, client, f"agency_{i + 1}", tmp_path / f"{i}.clk")
         for i, client in enumerate(network)
     ]
-    path = tmp_path / "bnl.db"
-    store = create_store(str(path), builtin_config_path("hmis"))
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, files[:1], "2026-09")
     store.engine.dispose()
-    snapshot = _dump(path)
-    journal = path.with_name(path.name + "-journal")
+    snapshot = dump(db)
+    writing = _writing(db)
     command = [sys.executable, "-c", "from linkage.cli import main; main()"]
-    command += ["bnl", "ingest", "--db", str(path)]
+    command += ["bnl", "ingest", "--db", db]
     proc = subprocess.Popen([*command, "--month", "2026-10", str(files[1])])
     deadline = time.monotonic() + 60
-    while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not writing() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
     assert proc.poll() is None, "the ingest ended before it could be killed mid-transaction"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert _dump(path) == snapshot  # the next reader rolls the hot journal back
-    report = ingest(open_store(str(path)), files[1:], "2026-10")  # and the month can be redone
+    assert dump(db) == snapshot  # SQLite rolls the hot journal back; PostgreSQL never commits
+    report = ingest(open_store(db), files[1:], "2026-10")  # and the month can be redone
     assert report.files[0]["status"] == "ingested"
 
 
-def test_a_never_ruling_inside_one_person_is_reported_not_applied(tmp_path: Path, months) -> None:
-    store = create_store(str(tmp_path / "bnl.db"), builtin_config_path("hmis"))
+def test_a_never_ruling_inside_one_person_is_reported_not_applied(
+    tmp_path: Path, db: str, months
+) -> None:
+    store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-10"][:2], "2026-10")
     by_person: dict[str, list[tuple[str, str]]] = {}
     for record, pid in _persons(store).items():
@@ -287,15 +308,14 @@ def test_a_never_ruling_inside_one_person_is_reported_not_applied(tmp_path: Path
     assert _persons(store)[a] == _persons(store)[b]  # splitting is a clerk's act, not ingest's
 
 
-def test_a_record_id_twice_in_one_upload_is_refused(tmp_path: Path, months) -> None:
+def test_a_record_id_twice_in_one_upload_is_refused(tmp_path: Path, db: str, months) -> None:
     data = read_clk(months["2026-09"][0])
     twice = tmp_path / "twice.clk"
     writer = ClkWriter(twice, data.header)
     writer.write(Block(ids=[*data.ids[:-1], data.ids[0]], sections=data.sections))
     writer.close()
-    path = tmp_path / "bnl.db"
-    store = create_store(str(path), builtin_config_path("hmis"))
-    snapshot = _dump(path)
+    store = create_store(db, builtin_config_path("hmis"))
+    snapshot = dump(db)
     with pytest.raises(StoreError, match="holds a record id twice"):
         ingest(store, [twice], "2026-09")
-    assert _dump(path) == snapshot
+    assert dump(db) == snapshot

@@ -155,11 +155,12 @@ def _months(tmp_path: Path, t: ClkData) -> dict[str, list[Path]]:
     return {"2026-01": jan, "2026-02": feb, "2026-03": mar}
 
 
-def _store(tmp_path: Path, suppress_below: int = 0):
+def _store(tmp_path: Path, db: str, suppress_below: int = 0):
+    """A store at ``db`` (SQLite or PostgreSQL) with the hmis config and a threshold."""
     config = tmp_path / "list.toml"
     text = builtin_config_path("hmis").read_text()
     config.write_text(text + f"\n[bynamelist]\nsuppress_below = {suppress_below}\n")
-    return create_store(str(tmp_path / "list.db"), config)
+    return create_store(db, config)
 
 
 def _figures(store, month: str) -> dict[str, dict[str, int]]:
@@ -177,8 +178,8 @@ def _nonzero(row: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in row.items() if v}
 
 
-def test_three_months_of_figures_worked_by_hand(tmp_path: Path, template) -> None:
-    store = _store(tmp_path)
+def test_three_months_of_figures_worked_by_hand(tmp_path: Path, db: str, template) -> None:
+    store = _store(tmp_path, db)
     months = _months(tmp_path, template)
     for month, files in months.items():
         ingest(store, files, month)
@@ -217,8 +218,8 @@ def test_three_months_of_figures_worked_by_hand(tmp_path: Path, template) -> Non
     assert {a["agency"]: a["active_known"] for a in report.coverage} == {"A": 2, "B": 3}
 
 
-def test_history_is_frozen_and_late_months_refused(tmp_path: Path, template) -> None:
-    store = _store(tmp_path)
+def test_history_is_frozen_and_late_months_refused(tmp_path: Path, db: str, template) -> None:
+    store = _store(tmp_path, db)
     months = _months(tmp_path, template)
     for month, files in months.items():
         ingest(store, files, month)
@@ -236,8 +237,8 @@ def test_history_is_frozen_and_late_months_refused(tmp_path: Path, template) -> 
     assert {m: _figures(store, m) for m in months} == before
 
 
-def test_the_published_report_hides_small_cells(tmp_path: Path, template) -> None:
-    store = _store(tmp_path, suppress_below=10)
+def test_the_published_report_hides_small_cells(tmp_path: Path, db: str, template) -> None:
+    store = _store(tmp_path, db, suppress_below=10)
     for month, files in _months(tmp_path, template).items():
         ingest(store, files, month)
     report = build_report(store, "2026-03")
@@ -246,11 +247,11 @@ def test_the_published_report_hides_small_cells(tmp_path: Path, template) -> Non
     assert all(a["active_known"] is None and a["share"] is None for a in report.coverage)
 
 
-def test_the_verdict_is_hidden_with_the_difference(tmp_path: Path) -> None:
+def test_the_verdict_is_hidden_with_the_difference(tmp_path: Path, db: str) -> None:
     """20 active, then 10 newly identified and 5 housed: the outflow of 5 is hidden, so the
     difference of 0 is hidden second. "Reliable: yes" (within 1% of 25, under one person)
     would say the difference is 0 and give the outflow away: 20 + 10 - 25 + 0 = 5."""
-    store = _store(tmp_path, suppress_below=10)
+    store = _store(tmp_path, db, suppress_below=10)
     row = dict.fromkeys(MEASURES, 0)
     months = {
         "2026-01": {**row, "active": 20, "newly_identified": 20, "inflow": 20},

@@ -25,8 +25,10 @@ def _person(store, agency: str, record: str) -> str:
         ).scalar_one()
 
 
-def test_never_splits_a_person_and_holds_at_the_next_ingest(tmp_path: Path, template) -> None:
-    store = _store(tmp_path)
+def test_never_splits_a_person_and_holds_at_the_next_ingest(
+    tmp_path: Path, db: str, template
+) -> None:
+    store = _store(tmp_path, db)
     months = _months(tmp_path, template)
     ingest(store, months["2026-01"], "2026-01")
     assert _person(store, "A", "a4") == _person(store, "B", "b4")
@@ -45,8 +47,8 @@ def test_never_splits_a_person_and_holds_at_the_next_ingest(tmp_path: Path, temp
     assert _person(store, "A", "a4") == kept != _person(store, "B", "b4")
 
 
-def test_same_merges_into_the_older_person_now(tmp_path: Path, template) -> None:
-    store = _store(tmp_path)
+def test_same_merges_into_the_older_person_now(tmp_path: Path, db: str, template) -> None:
+    store = _store(tmp_path, db)
     months = _months(tmp_path, template)
     ingest(store, months["2026-01"][:1], "2026-01")
     older = _person(store, "A", "a0")
@@ -65,8 +67,8 @@ def test_same_merges_into_the_older_person_now(tmp_path: Path, template) -> None
     assert _person(store, "B", "b2") == _person(store, "A", "a0") == older
 
 
-def test_forget_removes_a_record_everywhere_and_for_good(tmp_path: Path, template) -> None:
-    store = _store(tmp_path)
+def test_forget_removes_a_record_everywhere_and_for_good(tmp_path: Path, db: str, template) -> None:
+    store = _store(tmp_path, db)
     months = _months(tmp_path, template)
     ingest(store, months["2026-01"], "2026-01")
     ingest(store, months["2026-02"], "2026-02")
@@ -88,12 +90,11 @@ def test_forget_removes_a_record_everywhere_and_for_good(tmp_path: Path, templat
 
 
 def test_review_and_forget_from_the_command_line(
-    tmp_path: Path, template, capsys, monkeypatch
+    tmp_path: Path, db: str, template, capsys, monkeypatch
 ) -> None:
-    store = _store(tmp_path)
+    store = _store(tmp_path, db)
     months = _months(tmp_path, template)
     ingest(store, months["2026-01"], "2026-01")
-    db = str(tmp_path / "list.db")
     code, out, _ = run(["bnl", "review", "--db", db], capsys, monkeypatch)
     listed = pending(store)
     assert code == 0

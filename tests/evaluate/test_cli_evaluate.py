@@ -112,7 +112,7 @@ def test_synth_months_writes_a_history_and_refuses_snapshot_options(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
     out = tmp_path / "year"
-    code, stdout, err = run(
+    code, _, err = run(
         ["synth", out, "--months", "3", "--people", "60", "--agencies", "2", "--start", "2026-11"],
         capsys,
         monkeypatch,
@@ -133,7 +133,7 @@ def test_synth_months_writes_a_history_and_refuses_snapshot_options(
         (["--coverage", "0.3"], "--coverage applies to a snapshot"),
         (["--start", "2026-13"], "Invalid value for --start"),
     ):
-        code, stdout, err = run(
+        code, _, err = run(
             ["synth", tmp_path / "other", "--months", "2", *bad], capsys, monkeypatch
         )
         assert code == 2 and message in err, bad
