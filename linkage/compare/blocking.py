@@ -14,7 +14,8 @@ Two ways of putting records into blocks, both ending in the same in-block kernel
 
 Within a block every pair is scored with record-level Dice (popcount-pruned) and kept at or
 above the threshold; pairs met in several blocks are reported once. Blocks larger than
-``max_block`` records are not compared (they would cost max_block^2/2 comparisons each, and
+``max_block`` records (records with an empty filter are never compared and do not count) are
+not compared (they would cost max_block^2/2 comparisons each, and
 such blocks come from a key that separates nothing, like a missing value): they are counted
 and reported, and their records are still compared through the other keys or tables.
 """

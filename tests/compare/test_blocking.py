@@ -27,7 +27,8 @@ def _brute(x, keys, valid, threshold, party=None, max_block=10**9):
     pop = np.bitwise_count(x).sum(axis=1)
     want = set()
     for c in range(keys.shape[1]):
-        values, counts = np.unique(keys[valid[:, c], c], return_counts=True)
+        # a block's size counts the records it compares: empty filters are never compared
+        values, counts = np.unique(keys[valid[:, c] & (pop > 0), c], return_counts=True)
         small = set(values[counts <= max_block].tolist())
         for i in range(len(x)):
             for j in range(i + 1, len(x)):
