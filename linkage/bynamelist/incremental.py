@@ -461,6 +461,7 @@ def _assign_people(
     for i, label in enumerate(labels.tolist()):
         by_entity.setdefault(label, []).append(i)
     new_people: list[dict[str, Any]] = []
+    merges: list[tuple[str, str, str]] = []
     for members in by_entity.values():
         known = sorted({p for p in (rows[i].person for i in members) if p is not None})
         if not known:
@@ -479,12 +480,13 @@ def _assign_people(
                     reason = f"linked at match probability {score:.3f} (best pair of their records)"
                 else:
                     reason = "joined through records new in this ingest"
-                merge_people(conn, pid, other, reason, upload_id, now)
-                report.merges += 1
+                merges.append((pid, other, reason))
         for i in members:
             if rows[i].person != pid:
                 rows[i].person = pid
                 rows[i].changed = True
+    merge_people(conn, merges, upload_id, now)
+    report.merges = len(merges)
     if new_people:
         conn.execute(insert(people), new_people)
     report.new_people = len(new_people)
@@ -507,21 +509,40 @@ def _best_pairs(
 
 
 def merge_people(
-    conn: Connection, survivor: str, absorbed: str, reason: str, upload_id: int, now: datetime
+    conn: Connection,
+    merges: Sequence[tuple[str, str, str]],
+    upload_id: int | None,
+    now: datetime,
 ) -> None:
-    conn.execute(update(people).where(people.c.id == absorbed).values(merged_into=survivor))
+    """Merge each (survivor, absorbed, reason): the absorbed id, and every id merged into it
+    before, point at the survivor, and the merge is recorded with its reason. One statement
+    of each kind for the whole batch (an absorbed id is never another merge's survivor)."""
+    if not merges:
+        return
+    moves = [{"to": survivor, "from": absorbed} for survivor, absorbed, _ in merges]
     conn.execute(
-        update(people).where(people.c.merged_into == absorbed).values(merged_into=survivor)
+        update(people).where(people.c.id == bindparam("from")).values(merged_into=bindparam("to")),
+        moves,
     )
     conn.execute(
-        insert(events).values(
-            at=now,
-            upload_id=upload_id,
-            kind="merge",
-            person_id=survivor,
-            other_person_id=absorbed,
-            reason=reason,
-        )
+        update(people)
+        .where(people.c.merged_into == bindparam("from"))
+        .values(merged_into=bindparam("to")),
+        moves,
+    )
+    conn.execute(
+        insert(events),
+        [
+            {
+                "at": now,
+                "upload_id": upload_id,
+                "kind": "merge",
+                "person_id": survivor,
+                "other_person_id": absorbed,
+                "reason": reason,
+            }
+            for survivor, absorbed, reason in merges
+        ],
     )
 
 

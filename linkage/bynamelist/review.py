@@ -94,14 +94,8 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
         if kind == "same" and pa != pb:
             created = dict(conn.execute(select(people.c.id, people.c.created_upload)).all())
             survivor, absorbed = sorted((pa, pb), key=lambda p: (created[p], p))
-            merge_people(
-                conn,
-                survivor,
-                absorbed,
-                "a clerk ruled two of their records the same person",
-                upload,
-                now,
-            )
+            reason = "a clerk ruled two of their records the same person"
+            merge_people(conn, [(survivor, absorbed, reason)], upload, now)
             conn.execute(
                 update(records).where(records.c.person_id == absorbed).values(person_id=survivor)
             )
