@@ -17,7 +17,7 @@ from linkage.bynamelist import build_report, create_store
 from linkage.bynamelist.report import render_text
 from linkage.config import builtin_config_path, load_config
 from linkage.encoding.keys import read_secret, write_secret
-from linkage.evaluate.longitudinal import run_scenario
+from linkage.evaluate.longitudinal import run_scenario, upload_path
 from linkage.evaluate.scenario import write_scenario
 from linkage.inspect import summarize
 
@@ -53,7 +53,7 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
             f"({report.new_people} new, {report.merges} merged), {report.review} to review; "
             f"actively homeless {found} (truly {true})"
         )
-    first = uploads / f"month_{scenario.months[0]}" / f"{scenario.agencies[0]}.clk"
+    first = upload_path(uploads, scenario.months[0], scenario.agencies[0])
     yield "5. what the coordinator receives (one upload):"
     for line in summarize(first):
         yield "   " + line

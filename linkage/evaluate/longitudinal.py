@@ -16,7 +16,6 @@ which compares two months, by the sum of both months' bounds.
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store
 from linkage.config import Config
 from linkage.encoding.pipeline import encode_file
+from linkage.evaluate.datasets import read_truth
 from linkage.evaluate.metrics import Quality, pairwise_quality
 from linkage.evaluate.scenario import Scenario, read_statuses, true_figures
 from linkage.ingest.activity import activity_table
@@ -61,6 +61,11 @@ class MonthScore:
         return sum(1 for true, held in self.exact.values() if held and held[0] == true[0])
 
 
+def upload_path(uploads: Path, month: str, agency: str) -> Path:
+    """Where :func:`encode_month` puts an agency's upload of a month."""
+    return uploads / f"month_{month}" / f"{agency}.clk"
+
+
 def encode_month(
     scenario: Scenario, month: str, config: Config, secret: bytes, uploads: Path
 ) -> list[Path]:
@@ -68,7 +73,7 @@ def encode_month(
     paths = []
     for folder in scenario.exports(month):
         table, _ = activity_table(folder)
-        target = uploads / f"month_{month}" / f"{folder.name}.clk"
+        target = upload_path(uploads, month, folder.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         encode_file(config, secret, folder / "Client.csv", target, folder.name, activity=table)
         paths.append(target)
@@ -79,18 +84,13 @@ def run_scenario(
     scenario: Scenario, store: Store, secret: bytes, uploads: Path
 ) -> Iterator[tuple[IngestReport, MonthScore]]:
     """Encode and ingest the scenario month after month, scoring each month as it lands."""
-    truth = _read_truth(scenario.truth)
+    truth = read_truth(scenario.truth)
     true_statuses = read_statuses(scenario.statuses)
     true_table = true_figures(true_statuses)
     for month in scenario.months:
         paths = encode_month(scenario, month, store.config, secret, uploads)
         report = ingest(store, paths, month)
         yield report, score_month(store, month, truth, true_statuses.get(month, {}), true_table)
-
-
-def _read_truth(path: Path) -> dict[tuple[str, str], str]:
-    with open(path, newline="") as fh:
-        return {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
 
 
 def score_month(
