@@ -60,6 +60,7 @@ from linkage.evaluate.synth import (
     Population,
     _client_row,
     _csv_out,
+    _hmis_row,
     _Recorder,
     make_population,
     write_project_and_export,
@@ -149,6 +150,7 @@ OUTCOMES = {
 }
 INACTIVE_AFTER_DAYS = 90
 _STREET = 116
+_MOVE_IN = FY2024_ENROLLMENT.index("MoveInDate")
 
 
 @dataclass
@@ -193,13 +195,30 @@ class _Household:
 
 
 @dataclass
+class _Enrollment:
+    """One enrollment row; its move-in date shows only in exports taken on or after it."""
+
+    id: str
+    entry: int
+    row: list[str]  # MoveInDate blank
+    move_in: int | None = None
+
+    def as_of(self, end: int) -> list[str]:
+        if self.move_in is None or self.move_in > end:
+            return self.row
+        row = list(self.row)
+        row[_MOVE_IN] = _dt.date.fromordinal(self.move_in).isoformat()
+        return row
+
+
+@dataclass
 class _Agency:
     number: int
     kind: str
     project: str
     recorder: _Recorder
     clients: list[tuple[int, list[str]]] = field(default_factory=list)  # (created, row)
-    enrollments: list[dict[str, str | int | None]] = field(default_factory=list)
+    enrollments: list[_Enrollment] = field(default_factory=list)
     exits: list[tuple[int, list[str]]] = field(default_factory=list)
     services: list[tuple[int, list[str]]] = field(default_factory=list)
     contacts: list[tuple[int, list[str]]] = field(default_factory=list)
@@ -338,9 +357,9 @@ class _World:
         birth = population.birth.copy()
         last = list(population.last)
         households = []
+        rng = self.rng
         i = 0
         while i < people:
-            rng = self.rng
             arrival = (
                 self.first_day - rng.randrange(1, 180)
                 if rng.random() < RATES["before_start"]
@@ -395,7 +414,7 @@ class _World:
         rng = self.rng
         uses = set(rng.sample(range(len(self.street)), rng.randint(1, min(3, len(self.street)))))
         while day <= self.end:
-            opened: dict[int, list[str]] = {}  # this episode's open enrollments, by agency
+            opened: dict[int, list[_Enrollment]] = {}  # this episode's open enrollments, by agency
             while True:
                 if rng.random() < RATES["new_agency"]:
                     uses.add(rng.randrange(len(self.street)))
@@ -449,99 +468,119 @@ class _World:
             known is not None and day - known[1] >= 180 and self.rng.random() < RATES["duplicate"]
         )
 
-    def _enrol(self, household: _Household, agency: _Agency, day: int) -> list[str]:
+    def _enrol(self, household: _Household, agency: _Agency, day: int) -> list[_Enrollment]:
+        """The household's entry into the agency's project, one enrollment per member."""
         fresh = self._fresh(household, agency, day)
         household_id = agency.next_id("H")
-        ids = []
+        when = _dt.date.fromordinal(day).isoformat()
+        out = []
         for k, person in enumerate(household.members):
             pid = self._client(person, agency, day, fresh)
-            enrollment = agency.next_id("E")
             head = k == 0
-            agency.enrollments.append(
-                {
-                    "EnrollmentID": enrollment,
-                    "PersonalID": pid,
-                    "ProjectID": agency.project,
-                    "EntryDate": day,
-                    "HouseholdID": household_id,
-                    "RelationshipToHoH": "1" if head else "2",
-                    "LivingSituation": str(_STREET),
-                    "DisablingCondition": "1" if head and household.disabled else "0",
-                    "DateToStreetESSH": _dt.date.fromordinal(household.began).isoformat(),
-                    "MoveInDate": None,
-                }
+            enrollment_id = agency.next_id("E")
+            row = _hmis_row(
+                FY2024_ENROLLMENT,
+                EnrollmentID=enrollment_id,
+                PersonalID=pid,
+                ProjectID=agency.project,
+                EntryDate=when,
+                HouseholdID=household_id,
+                RelationshipToHoH="1" if head else "2",
+                EnrollmentCoC="XX-500",
+                LivingSituation=str(_STREET),
+                DisablingCondition="1" if head and household.disabled else "0",
+                DateToStreetESSH=_dt.date.fromordinal(household.began).isoformat(),
+                DateCreated=f"{when} 09:00:00",
+                DateUpdated=f"{when} 09:00:00",
             )
+            enrollment = _Enrollment(enrollment_id, day, row)
+            agency.enrollments.append(enrollment)
             self.lives[person].event(day, Situation.HOMELESS)
             chronic = head and household.disabled and day - household.began >= 365
             if chronic and self.chronic_from[person] is None:
                 self.chronic_from[person] = day
-            ids.append(enrollment)
-        return ids
+            out.append(enrollment)
+        return out
 
     def _exit(
-        self, household: _Household, agency: _Agency, ids: list[str], day: int, code: int
+        self,
+        household: _Household,
+        agency: _Agency,
+        enrolled: list[_Enrollment],
+        day: int,
+        code: int,
     ) -> None:
-        for person, enrollment in zip(household.members, ids, strict=True):
+        for person, enrollment in zip(household.members, enrolled, strict=True):
             pid = self._client(person, agency, day, fresh=False)
-            row = dict.fromkeys(EXIT_COLUMNS, "")
-            row.update(
+            row = _hmis_row(
+                EXIT_COLUMNS,
                 ExitID=agency.next_id("X"),
-                EnrollmentID=enrollment,
+                EnrollmentID=enrollment.id,
                 PersonalID=pid,
                 ExitDate=_dt.date.fromordinal(day).isoformat(),
                 Destination=str(code),
-                UserID="synth",
-                ExportID="1",
             )
-            agency.exits.append((day, list(row.values())))
+            agency.exits.append((day, row))
             self.lives[person].event(day, situation_of(code))
 
+    def _stay(
+        self,
+        household: _Household,
+        agency: _Agency,
+        day: int,
+        nights: Callable[[], int],
+        code: int,
+    ) -> int:
+        """A shelter stay from ``day``: a bed every night, then an exit to ``code`` (``nights``
+        is drawn after the entry is recorded); returns the exit day."""
+        enrolled = self._enrol(household, agency, day)
+        leave = day + nights()
+        for person in household.members:
+            self.lives[person].stays.append((day, leave))
+        self._exit(household, agency, enrolled, leave, code)
+        return leave
+
     def _contact(
-        self, household: _Household, agency: _Agency, day: int, opened: dict[int, list[str]]
+        self,
+        household: _Household,
+        agency: _Agency,
+        day: int,
+        opened: dict[int, list[_Enrollment]],
     ) -> int:
         """One contact: a shelter stay (returns its exit day), or an outreach contact or a
         service under the episode's enrollment at the agency (opened at the first)."""
-        rng = self.rng
         if agency.kind == "shelter":
-            ids = self._enrol(household, agency, day)
-            leave = day + 1 + min(60, int(rng.expovariate(1 / 7)))
-            for person in household.members:
-                self.lives[person].stays.append((day, leave))
-            self._exit(household, agency, ids, leave, _STREET)
-            return leave
-        ids = opened.get(agency.number) or []
-        if not ids:
+            week = lambda: 1 + min(60, int(self.rng.expovariate(1 / 7)))  # noqa: E731
+            return self._stay(household, agency, day, week, _STREET)
+        enrolled = opened.get(agency.number) or []
+        if not enrolled:
             opened[agency.number] = self._enrol(household, agency, day)
             return day
-        for person, enrollment in zip(household.members, ids, strict=True):
+        for person, enrollment in zip(household.members, enrolled, strict=True):
             pid = self._client(person, agency, day, fresh=False)
             when = _dt.date.fromordinal(day).isoformat()
             if agency.kind == "outreach":
-                row = dict.fromkeys(CLS_COLUMNS, "")
-                row.update(
+                row = _hmis_row(
+                    CLS_COLUMNS,
                     CurrentLivingSitID=agency.next_id("C"),
-                    EnrollmentID=enrollment,
+                    EnrollmentID=enrollment.id,
                     PersonalID=pid,
                     InformationDate=when,
                     CurrentLivingSituation=str(_STREET),
-                    UserID="synth",
-                    ExportID="1",
                 )
-                agency.contacts.append((day, list(row.values())))
+                agency.contacts.append((day, row))
                 self.lives[person].event(day, Situation.HOMELESS)
             else:
-                row = dict.fromkeys(SERVICES_COLUMNS, "")
-                row.update(
+                row = _hmis_row(
+                    SERVICES_COLUMNS,
                     ServicesID=agency.next_id("S"),
-                    EnrollmentID=enrollment,
+                    EnrollmentID=enrollment.id,
                     PersonalID=pid,
                     DateProvided=when,
                     RecordType="141",
                     TypeProvided="1",
-                    UserID="synth",
-                    ExportID="1",
                 )
-                agency.services.append((day, list(row.values())))
+                agency.services.append((day, row))
                 self.lives[person].event(day, None)
         return day
 
@@ -551,41 +590,34 @@ class _World:
         agency: _Agency,
         day: int,
         code: int,
-        opened: dict[int, list[str]],
+        opened: dict[int, list[_Enrollment]],
     ) -> int:
         """The episode ends at a street agency: the exit of the household's enrollment there
         (a last shelter stay at a shelter, or a fresh enrollment where none is open)."""
         if agency.kind == "shelter":
-            ids = self._enrol(household, agency, day)
-            leave = day + 1 + self.rng.randrange(14)
-            for person in household.members:
-                self.lives[person].stays.append((day, leave))
-            self._exit(household, agency, ids, leave, code)
-            return leave
-        ids = opened.pop(agency.number, [])
-        if not ids:
-            ids = self._enrol(household, agency, day)
+            return self._stay(household, agency, day, lambda: 1 + self.rng.randrange(14), code)
+        enrolled = opened.pop(agency.number, [])
+        if not enrolled:
+            enrolled = self._enrol(household, agency, day)
             day += 1
-        self._exit(household, agency, ids, day, code)
+        self._exit(household, agency, enrolled, day, code)
         return day
 
     def _rapid_rehousing(self, household: _Household, agency: _Agency, day: int) -> int:
         """Entry into rapid re-housing, the move-in weeks later, sometimes the exit months after
         (to housing); returns the day of the last of these."""
         rng = self.rng
-        ids = self._enrol(household, agency, day)
+        enrolled = self._enrol(household, agency, day)
         move_in = day + rng.randint(7, 45)
-        mine = set(ids)
-        for row in agency.enrollments[-len(ids) :]:
-            assert row["EnrollmentID"] in mine
-            row["MoveInDate"] = move_in
+        for enrollment in enrolled:
+            enrollment.move_in = move_in
         for person in household.members:
             self._client(person, agency, move_in, fresh=False)
             self.lives[person].event(move_in, Situation.HOUSED)
         if rng.random() >= RATES["rrh_exit"]:
             return move_in
         leave = move_in + rng.randint(60, 240)
-        self._exit(household, agency, ids, leave, rng.choice(OUTCOMES["housed"][1]))
+        self._exit(household, agency, enrolled, leave, rng.choice(OUTCOMES["housed"][1]))
         return leave
 
 
@@ -600,29 +632,7 @@ def _write_export(folder: Path, agency: _Agency, start: int, end: int) -> None:
         out.writerows(upto(agency.clients))
     with _csv_out(folder / "Enrollment.csv") as out:
         out.writerow(FY2024_ENROLLMENT)
-        for e in agency.enrollments:
-            entry = e["EntryDate"]
-            assert isinstance(entry, int)
-            if entry > end:
-                continue
-            move_in = e["MoveInDate"]
-            day = _dt.date.fromordinal(entry).isoformat()
-            row = dict.fromkeys(FY2024_ENROLLMENT, "")
-            row.update({k: v for k, v in e.items() if isinstance(v, str)})
-            row.update(
-                EntryDate=day,
-                EnrollmentCoC="XX-500",
-                MoveInDate=(
-                    _dt.date.fromordinal(move_in).isoformat()
-                    if isinstance(move_in, int) and move_in <= end
-                    else ""
-                ),
-                DateCreated=f"{day} 09:00:00",
-                DateUpdated=f"{day} 09:00:00",
-                UserID="synth",
-                ExportID="1",
-            )
-            out.writerow(row.values())
+        out.writerows(e.as_of(end) for e in agency.enrollments if e.entry <= end)
     for name, columns, rows in (
         ("Exit.csv", EXIT_COLUMNS, agency.exits),
         ("Services.csv", SERVICES_COLUMNS, agency.services),

@@ -258,6 +258,8 @@ _PHONETIC = (
     ("ey", "y"),
     ("er", "ar"),
 )
+#: Columns every generated row fills the same way.
+_BOOKKEEPING = {"UserID": "synth", "ExportID": "1"}
 #: (project type, share of the agency's enrollments) for each kind of agency, dealt round robin.
 _AGENCY_PROJECTS = (
     ((0, 0.7), (1, 0.3)),  # emergency shelter
@@ -527,6 +529,19 @@ def _client_row(
     ]
 
 
+def _hmis_row(columns: list[str], **values: str) -> list[str]:
+    """One row of an HMIS CSV file: ``values`` in their columns, blanks elsewhere, and the
+    bookkeeping every generated row carries (UserID synth, ExportID 1) where the file has
+    those columns. A name outside ``columns`` is a bug, not a new column."""
+    unknown = set(values) - set(columns)
+    if unknown:
+        raise ValueError(f"not columns of this file: {', '.join(sorted(unknown))}")
+    row = dict.fromkeys(columns, "")
+    row.update({k: v for k, v in _BOOKKEEPING.items() if k in row})
+    row.update(values)
+    return list(row.values())
+
+
 def _enrollment_row(
     rng: random.Random,
     projects: list[tuple[str, float]],
@@ -536,8 +551,8 @@ def _enrollment_row(
 ) -> list[str]:
     project = rng.choices([p for p, _ in projects], [w for _, w in projects])[0]
     living = rng.choices([c for c, _ in _LIVING], [w for _, w in _LIVING])[0]
-    row = dict.fromkeys(FY2024_ENROLLMENT, "")
-    row.update(
+    return _hmis_row(
+        FY2024_ENROLLMENT,
         EnrollmentID=enrollment_id,
         PersonalID=personal_id,
         ProjectID=project,
@@ -549,10 +564,7 @@ def _enrollment_row(
         DisablingCondition=rng.choice(("0", "1", "8", "99")),
         DateCreated=f"{entry.isoformat()} 09:00:00",
         DateUpdated=f"{entry.isoformat()} 09:00:00",
-        UserID="synth",
-        ExportID="1",
     )
-    return list(row.values())
 
 
 _Writer = Any  # csv's writer type is private to typeshed
@@ -648,8 +660,8 @@ def write_project_and_export(
     with _csv_out(folder / "Project.csv") as out:
         out.writerow(FY2024_PROJECT)
         for project_id, kind in projects:
-            row = dict.fromkeys(FY2024_PROJECT, "")
-            row.update(
+            row = _hmis_row(
+                FY2024_PROJECT,
                 ProjectID=project_id,
                 OrganizationID=str(number),
                 ProjectName=f"Project {project_id}",
@@ -658,15 +670,12 @@ def write_project_and_export(
                 ProjectType=str(kind),
                 DateCreated="2020-01-01 09:00:00",
                 DateUpdated="2020-01-01 09:00:00",
-                UserID="synth",
-                ExportID="1",
             )
-            out.writerow(row.values())
+            out.writerow(row)
     with _csv_out(folder / "Export.csv") as out:
         out.writerow(FY2024_EXPORT)
-        row = dict.fromkeys(FY2024_EXPORT, "")
-        row.update(
-            ExportID="1",
+        row = _hmis_row(
+            FY2024_EXPORT,
             SourceType="3",
             SourceName=f"agency {number}",
             ExportDate=f"{end.isoformat()} 23:59:00",
@@ -678,7 +687,7 @@ def write_project_and_export(
             ExportDirective="2",
             HashStatus="1",
         )
-        out.writerow(row.values())
+        out.writerow(row)
 
 
 def _write_agency(

@@ -145,3 +145,11 @@ def test_a_failure_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(RuntimeError):
         write_network(tmp_path, people=400, agencies=2, seed=1)
     assert not list(tmp_path.rglob("*.csv")) and not list(tmp_path.rglob("*.part"))
+
+
+def test_an_hmis_row_refuses_a_name_that_is_not_a_column() -> None:
+    row = synth._hmis_row(synth.FY2024_PROJECT, ProjectID="101", ProjectType="0")
+    assert len(row) == len(synth.FY2024_PROJECT) and row[0] == "101"
+    assert row[synth.FY2024_PROJECT.index("UserID")] == "synth"
+    with pytest.raises(ValueError, match="not columns of this file: ProjectTyp"):
+        synth._hmis_row(synth.FY2024_PROJECT, ProjectTyp="0")
