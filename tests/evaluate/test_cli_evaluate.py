@@ -132,6 +132,7 @@ def test_synth_months_writes_a_history_and_refuses_snapshot_options(
     for bad, message in (
         (["--coverage", "0.3"], "--coverage applies to a snapshot"),
         (["--start", "2026-13"], "Invalid value for --start"),
+        (["--people", "1"], "--people must be at least 2 for a history"),
     ):
         code, _, err = run(
             ["synth", tmp_path / "other", "--months", "2", *bad], capsys, monkeypatch

@@ -4,7 +4,6 @@ error with the documented error rates)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections import Counter
 from pathlib import Path
@@ -25,17 +24,13 @@ from linkage.evaluate.scenario import (
     write_scenario,
 )
 from linkage.ingest.activity import read_activity
+from tests.evaluate.test_synth import _rows
 
 PEOPLE, AGENCIES = 1000, 4
 #: A fixed secret, so that the linkage (and so every figure below) is the same on every run.
 #: With a fresh secret each run, a 400-person year's overcount moved between about 7% and 10.3%
 #: and now and then crossed the tenth asserted below; at 1,000 people it stays near 5.5%.
 SECRET = hashlib.sha256(b"linkage tests/evaluate/test_scenario.py").digest()
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 @pytest.fixture(scope="module")
