@@ -34,6 +34,7 @@ from linkage.compare.blocking import (
 )
 from linkage.compare.pairs import field_scores
 from linkage.compare.weights import (
+    Population,
     estimate,
     field_levels,
     match_probability,
@@ -192,17 +193,31 @@ def config_for(files: list[ClkData], config_path: Path | None) -> Config:
 
 
 def find_candidates(
-    uploads: Uploads, config: Config, two_party: bool, progress: Progress | None = None
+    uploads: Uploads,
+    config: Config,
+    two_party: bool,
+    progress: Progress | None = None,
+    *,
+    fresh: npt.NDArray[np.bool_] | None = None,
+    scale: int | None = None,
 ) -> tuple[
     tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]], dict[str, object]
 ]:
     """Candidate pairs (global rows, low first) with record-level Dice >= the candidate
-    threshold, and how they were found."""
+    threshold, and how they were found.
+
+    With ``fresh`` (deduplication only), just the pairs touching a fresh record. ``scale`` is
+    the number of records the method and LSH tables are chosen for when ``uploads`` is part
+    of a larger whole (default: its own size), so that a part is searched as the whole
+    would be."""
     n = len(uploads.ids)
+    size = n if scale is None else scale
+    if fresh is not None and two_party:
+        raise ValueError("fresh records apply to deduplication only")
     floor = config.thresholds.candidate
     method = config.match.blocking
     if method == "auto":
-        if n <= config.match.all_pairs_limit:
+        if size <= config.match.all_pairs_limit:
             method = "all"
         else:
             # keys alone: at 1M records keys+lsh found 0.4% more reachable pairs, which moved
@@ -216,6 +231,11 @@ def find_candidates(
     if progress:
         progress(f"finding candidate pairs among {n:,} records ({_METHOD_NAMES[method]})")
     if method == "all":
+        if fresh is not None:
+            return _fresh_pairs(uploads.clks, fresh, floor), {
+                "method": "all pairs",
+                "comparisons": int(fresh.sum()) * (n - 1),
+            }
         if two_party:
             split = int(np.count_nonzero(uploads.party == 0))
             a, b = uploads.clks[:split], uploads.clks[split:]
@@ -232,16 +252,32 @@ def find_candidates(
         columns.append(key_columns(uploads.block_keys))
     if method in ("lsh", "keys+lsh"):
         design = max(LSH_DESIGN_DICE, floor)
-        sample, tables = lsh_parameters(n, uploads.clks.shape[1] * 8, uploads.density, design)
+        sample, tables = lsh_parameters(size, uploads.clks.shape[1] * 8, uploads.density, design)
         columns.append(lsh_columns(uploads.clks, sample, tables))
     (ra, rb, sc), stats = blocked_candidates(
         uploads.clks,
         itertools.chain(*columns),
         floor,
         party=uploads.party if two_party else None,
+        fresh=fresh,
         method=method,
     )
     return (ra, rb, sc), _blocking_summary(stats, n)
+
+
+def _fresh_pairs(
+    clks: npt.NDArray[np.uint8], fresh: npt.NDArray[np.bool_], floor: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """All pairs touching a fresh record with Dice >= ``floor``: the fresh records against
+    everyone, each unordered pair once (low row first, sorted)."""
+    rows = np.flatnonzero(fresh).astype(np.int64)
+    fa, rb, sc = dice_candidates(clks[rows], clks, floor)
+    ra = rows[fa]
+    # a pair of two fresh records is found from both ends: keep it from its lower row
+    keep = (ra != rb) & ~(fresh[rb] & (rb < ra))
+    lo, hi, sc = np.minimum(ra, rb)[keep], np.maximum(ra, rb)[keep], sc[keep]
+    order = np.lexsort((hi, lo))
+    return lo[order], hi[order], sc[order]
 
 
 _METHOD_NAMES = {
@@ -285,11 +321,15 @@ def match_uploads(
     progress: Progress | None = None,
     groups: npt.NDArray[np.int64] | None = None,
     never: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    population: Population | None = None,
+    scale: int | None = None,
 ) -> MatchResult:
     """Find, score and resolve candidate pairs: the whole decision, with no file written.
 
     ``groups`` and ``never`` (cluster mode only) carry what a by-name list already knows:
-    records linked before, which stay together, and pairs a clerk ruled apart."""
+    records linked before, which stay together, and pairs a clerk ruled apart. When
+    ``uploads`` is part of a larger whole, ``population`` gives the weights the whole's
+    statistics and ``scale`` its size (see :func:`find_candidates`)."""
     if one_to_one_mode and (groups is not None or never is not None):
         raise ValueError("starting groups and never pairs apply to cluster mode only")
     th, settings = config.thresholds, config.match
@@ -299,7 +339,9 @@ def match_uploads(
             a: int(np.count_nonzero(uploads.party == i)) for i, a in enumerate(uploads.agencies)
         },
     )
-    (ra, rb, rec_scores), blocking = find_candidates(uploads, config, one_to_one_mode, progress)
+    (ra, rb, rec_scores), blocking = find_candidates(
+        uploads, config, one_to_one_mode, progress, scale=scale
+    )
     report.blocking = blocking
     report.candidates = len(ra)
     scores = rec_scores
@@ -312,7 +354,7 @@ def match_uploads(
         if settings.score == "fields":
             scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
         else:
-            scores, report.model = _weighted_scores(uploads, uploads.field_clks, ra, rb)
+            scores, report.model = _weighted_scores(uploads, uploads.field_clks, ra, rb, population)
     if progress:
         progress(f"resolving {len(ra):,} candidate pairs into entities")
     n = len(uploads.ids)
@@ -359,13 +401,19 @@ def _weighted_scores(
     field_clks: npt.NDArray[np.uint8],
     ra: npt.NDArray[np.int64],
     rb: npt.NDArray[np.int64],
+    population: Population | None = None,
 ) -> tuple[npt.NDArray[np.float64], dict[str, object]]:
     """Match probabilities from the Fellegi-Sunter model, and the model as the summary reports
     it (per field: m, u and the weight in bits of each agreement level)."""
     levels = field_levels(field_clks, field_clks, ra, rb, uploads.n_fields)
-    u = random_pair_u(field_clks, uploads.n_fields)
-    model = estimate(levels, u, len(uploads.ids))
-    freq = value_frequencies(field_clks, uploads.n_fields)
+    if population is None:
+        population = Population(
+            records=len(uploads.ids),
+            u=random_pair_u(field_clks, uploads.n_fields),
+            frequencies=value_frequencies(field_clks, uploads.n_fields),
+        )
+    model = estimate(levels, population.u, population.records)
+    freq = population.frequencies
     scores = match_probability(levels, model, freq, ra)
     table = model.weights()
     names = ("exact", "high", "middle", "low")

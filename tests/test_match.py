@@ -200,6 +200,33 @@ def test_blocking_finds_the_pairs_all_pairs_finds(uploads, tmp_path) -> None:
         assert pairwise_quality(other, base).recall > 0.9
 
 
+@pytest.mark.parametrize("blocking", ["all", "keys", "lsh"])
+def test_fresh_candidates_are_the_full_runs_pairs_touching_a_fresh_record(
+    uploads, hmis_config, blocking
+) -> None:
+    """What a by-name list's month asks for: the pairs a full search finds that touch one of
+    the month's new records, each once, low row first, with the same scores."""
+    import dataclasses
+
+    from linkage.match import find_candidates, load_uploads
+
+    loaded, _ = load_uploads(uploads)
+    config = dataclasses.replace(
+        hmis_config, match=dataclasses.replace(hmis_config.match, blocking=blocking)
+    )
+    fresh = np.random.default_rng(4).random(len(loaded.ids)) < 0.2
+    (ra, rb, sc), _ = find_candidates(loaded, config, False)
+    (fa, fb, fs), stats = find_candidates(loaded, config, False, fresh=fresh)
+    touching = fresh[ra] | fresh[rb]
+    assert 0 < touching.sum() < len(ra)
+    got = list(zip(fa.tolist(), fb.tolist(), strict=True))
+    assert got == sorted(set(got))
+    assert got == list(zip(ra[touching].tolist(), rb[touching].tolist(), strict=True))
+    assert np.allclose(fs, sc[touching])
+    everyone = len(loaded.ids) * (len(loaded.ids) - 1) // 2
+    assert stats["comparisons"] < everyone  # the old records' pairs among themselves: skipped
+
+
 def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
     import dataclasses
 

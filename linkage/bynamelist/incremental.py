@@ -1,10 +1,13 @@
 """Monthly ingest: link new uploads against the people already on the list and each other.
 
-Every ingest re-links all the records the store holds, but starts from what it knew: each
-person's records begin as one group that is never split here, new records join a person only
-by the same majority rule as any merge, and a clerk's rulings hold ("same": one group from the
-start; "never": no merge may join them). So a person's id changes only by a recorded merge,
-and the older id survives it.
+An ingest links only what is new: records new to the store or re-encoded (dirty), with every
+record of each person one of them is a candidate of. Pairs of old records were scored before
+and left their people as they are; only new evidence can change a person. Linking starts from
+what the store knew: each person's records begin as one group that is never split here, new
+records join a person only by the same majority rule as any merge, and a clerk's rulings hold
+("same": one group from the start; "never": no merge may join them). So a person's id changes
+only by a recorded merge, and the older id survives it. The weights' statistics (record
+count, u, value frequencies) still come from every record on the list.
 
 An ingest is one database transaction: a crash or a kill at any point leaves the store as it
 was. A file already ingested (same SHA-256) is skipped, so re-running a month changes nothing.
@@ -39,8 +42,9 @@ from linkage.bynamelist.schema import (
     withdrawn,
 )
 from linkage.bynamelist.store import Store, StoreError
+from linkage.compare.weights import Population, population
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
-from linkage.match import Uploads, match_uploads, read_uploads
+from linkage.match import Uploads, find_candidates, match_uploads, read_uploads
 
 Progress = Callable[[str], None]
 
@@ -68,24 +72,6 @@ def new_person_id(taken: set[str]) -> str:
         if pid not in taken:
             taken.add(pid)
             return pid
-
-
-@dataclass
-class _Row:
-    """One record as the linking sees it."""
-
-    db_id: int | None
-    agency: str
-    record_id: str
-    person: str | None
-    clk: bytes
-    field_clks: bytes | None
-    block_keys: bytes | None
-    first_upload: int
-    last_upload: int
-    #: (last activity, situation, project type, flags) from the latest upload; Nones: none
-    activity: tuple[date | None, int | None, int | None, int | None] = (None, None, None, None)
-    changed: bool = False
 
 
 def _check_against_store(store: Store, paths: Sequence[Path], files: list[ClkData]) -> None:
@@ -198,10 +184,13 @@ def _ingest_fresh(
                 f"{data.header.agency} is a count-only agency; it cannot send encoded records",
                 "use another agency name for its encoded uploads",
             )
-    rows = load_rows(conn)
-    index = {(r.agency, r.record_id): i for i, r in enumerate(rows)}
+    if progress:
+        progress("loading the store's records")
+    table = load_records(conn)
+    index = _index(table, {data.header.agency for data, _, _ in fresh})
     gone = {(a, r) for a, r in conn.execute(select(withdrawn.c.agency, withdrawn.c.record_id))}
-    upload_of: dict[str, int] = {}
+    parts = [table]
+    upload_ids: list[int] = []
     for data, digest, entry in fresh:
         upload_id: int = conn.execute(
             insert(uploads)
@@ -215,48 +204,46 @@ def _ingest_fresh(
             )
             .returning(uploads.c.id)
         ).scalar_one()
-        upload_of[data.header.agency] = upload_id
-        new, updated, skipped = _merge_upload(rows, index, data, upload_id, gone)
+        upload_ids.append(upload_id)
+        part, updated, skipped = _fold(table, index[data.header.agency], data, upload_id, gone)
+        parts.append(part)
         report.files.append(
-            {**entry, "status": "ingested", "new": new, "updated": updated, "withdrawn": skipped}
+            {
+                **entry,
+                "status": "ingested",
+                "new": len(part),
+                "updated": updated,
+                "withdrawn": skipped,
+            }
         )
         conn.execute(
             insert(events).values(
                 at=now,
                 upload_id=upload_id,
                 kind="ingest",
-                reason=f"{data.header.agency} {month}: {len(data.ids)} records, {new} new, "
+                reason=f"{data.header.agency} {month}: {len(data.ids)} records, {len(part)} new, "
                 f"{updated} with a changed encoding",
             )
         )
-    if progress:
-        progress(f"linking {len(rows):,} records")
-    labels, result_pairs, review_rows, clerical = link_rows(
-        conn, store, rows, index, report, progress
-    )
-    first_upload = min(upload_of.values())
-    _assign_people(conn, rows, labels, result_pairs, clerical, first_upload, now, report)
-    _write_records(conn, rows)
+    table = _Records.concat(parts)
+    first_upload = min(upload_ids)
+    rows = _rows_to_link(conn, store, table, progress)
+    if len(rows):
+        part = table.take(rows)
+        everyone = len(rows) == len(table)
+        population = None if everyone else population_of(store, table, rows)
+        if progress:
+            progress(f"linking {len(part):,} of the {len(table):,} records")
+        labels, result_pairs, review_rows, clerical = link_rows(
+            conn, store, part, report, progress, population=population, scale=len(table)
+        )
+        _assign_people(conn, part, labels, result_pairs, clerical, first_upload, now, report)
+        table.set_people(rows, part.person)
+        _replace_review(conn, part, review_rows, first_upload)
+    _write_records(conn, table)
     if progress:
         progress(f"statuses and figures for {month}")
     refresh(conn, month, store.config.bynamelist)
-    conn.execute(delete(review))
-    if review_rows:
-        conn.execute(
-            insert(review),
-            [
-                {
-                    "agency_a": rows[a].agency,
-                    "record_a": rows[a].record_id,
-                    "agency_b": rows[b].agency,
-                    "record_b": rows[b].record_id,
-                    "score": s,
-                    "reason": why,
-                    "upload_id": first_upload,
-                }
-                for a, b, s, why in review_rows
-            ],
-        )
 
 
 def person_of(conn: Connection, agency: str, record_id: str) -> str:
@@ -274,7 +261,131 @@ def person_of(conn: Connection, agency: str, record_id: str) -> str:
     return found
 
 
-def load_rows(conn: Connection) -> list[_Row]:
+#: A record's activity as the ingest holds it: last activity (ordinal day), situation, project
+#: type, flags; -1 where the store keeps null.
+_NONE = -1
+
+
+@dataclass
+class _Records:
+    """Records column by column, as the linking sees them: the store's (in id order), then
+    an ingest's new ones (``db_id`` 0). Whole columns of encodings, not a Python object per
+    record: a million records load in seconds and are linked in place.
+
+    ``upload`` and ``activity`` are set where an upload of this ingest holds the record;
+    ``dirty`` marks records whose encoding is new or changed (they must be linked), ``moved``
+    those whose person changed (they must be written)."""
+
+    db_id: npt.NDArray[np.int64]
+    agency: list[str]
+    record_id: list[str]
+    person: list[str | None]
+    clk: npt.NDArray[np.uint8]
+    field_clks: npt.NDArray[np.uint8] | None
+    block_keys: npt.NDArray[np.uint8] | None
+    upload: npt.NDArray[np.int64]
+    activity: npt.NDArray[np.int64]
+    dirty: npt.NDArray[np.bool_]
+    moved: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.db_id)
+
+    @classmethod
+    def fresh(
+        cls,
+        agency: str,
+        ids: list[str],
+        clk: npt.NDArray[np.uint8],
+        field_clks: npt.NDArray[np.uint8] | None,
+        block_keys: npt.NDArray[np.uint8] | None,
+        upload: int,
+        activity: npt.NDArray[np.int64],
+    ) -> _Records:
+        """An upload's new records: no person yet, all to be linked."""
+        n = len(ids)
+        return cls(
+            db_id=np.zeros(n, np.int64),
+            agency=[agency] * n,
+            record_id=ids,
+            person=[None] * n,
+            clk=clk,
+            field_clks=field_clks,
+            block_keys=block_keys,
+            upload=np.full(n, upload, np.int64),
+            activity=activity,
+            dirty=np.ones(n, np.bool_),
+            moved=np.zeros(n, np.bool_),
+        )
+
+    def take(self, rows: npt.NDArray[np.int64]) -> _Records:
+        """The given rows, in that order (their arrays copied)."""
+        picked = rows.tolist()
+        return _Records(
+            db_id=self.db_id[rows],
+            agency=[self.agency[i] for i in picked],
+            record_id=[self.record_id[i] for i in picked],
+            person=[self.person[i] for i in picked],
+            clk=self.clk[rows],
+            field_clks=None if self.field_clks is None else self.field_clks[rows],
+            block_keys=None if self.block_keys is None else self.block_keys[rows],
+            upload=self.upload[rows],
+            activity=self.activity[rows],
+            dirty=self.dirty[rows],
+            moved=self.moved[rows],
+        )
+
+    @staticmethod
+    def concat(parts: list[_Records]) -> _Records:
+        """The parts one after the other (empty parts, such as an empty store's, add nothing)."""
+        parts = [p for p in parts if len(p)] or parts[:1]
+        if len(parts) == 1:
+            return parts[0]
+
+        def joined(column: str) -> Any:
+            values = [getattr(p, column) for p in parts]
+            if any(v is None for v in values):
+                return None
+            return np.concatenate(values)
+
+        return _Records(
+            db_id=joined("db_id"),
+            agency=[a for p in parts for a in p.agency],
+            record_id=[r for p in parts for r in p.record_id],
+            person=[x for p in parts for x in p.person],
+            clk=joined("clk"),
+            field_clks=joined("field_clks"),
+            block_keys=joined("block_keys"),
+            upload=joined("upload"),
+            activity=joined("activity"),
+            dirty=joined("dirty"),
+            moved=joined("moved"),
+        )
+
+    def set_people(self, rows: npt.NDArray[np.int64], persons: list[str | None]) -> None:
+        """Give the rows their (possibly new) people, marking those that moved."""
+        for i, pid in zip(rows.tolist(), persons, strict=True):
+            if self.person[i] != pid:
+                self.person[i] = pid
+                self.moved[i] = True
+
+    def uploads(self, store: Store) -> Uploads:
+        """The records as the matcher takes them (each agency a party)."""
+        agencies = tuple(sorted(set(self.agency)))
+        party_of = {a: i for i, a in enumerate(agencies)}
+        return Uploads(
+            agencies=agencies,
+            ids=self.record_id,
+            party=np.fromiter((party_of[a] for a in self.agency), np.int32, len(self)),
+            clks=self.clk,
+            field_clks=self.field_clks,
+            block_keys=None if self.block_keys is None else self.block_keys.view(np.uint64),
+            fields=tuple(f.name for f in store.config.fields),
+        )
+
+
+def load_records(conn: Connection) -> _Records:
+    """The store's records, in id order, as columns."""
     query = select(
         records.c.id,
         records.c.agency,
@@ -283,103 +394,187 @@ def load_rows(conn: Connection) -> list[_Row]:
         records.c.clk,
         records.c.field_clks,
         records.c.block_keys,
-        records.c.first_upload,
-        records.c.last_upload,
-        records.c.last_activity,
-        records.c.situation,
-        records.c.project_type,
-        records.c.flags,
     ).order_by(records.c.id)
-    return [_Row(*r[:9], activity=tuple(r[9:])) for r in conn.execute(query)]
+    found = conn.execute(query).all()
+    n = len(found)
+    columns: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * 7
+    db_id, agency, record_id, persons, clk, field_clks, block_keys = columns
+    return _Records(
+        db_id=np.array(db_id, np.int64),
+        agency=agency,
+        record_id=record_id,
+        person=persons,
+        clk=_blobs(clk),
+        field_clks=_blobs(field_clks) if n else None,
+        block_keys=_blobs(block_keys) if n else None,
+        upload=np.zeros(n, np.int64),
+        activity=np.full((n, 4), _NONE, np.int64),
+        dirty=np.zeros(n, np.bool_),
+        moved=np.zeros(n, np.bool_),
+    )
 
 
-def _merge_upload(
-    rows: list[_Row],
-    index: dict[tuple[str, str], int],
+def _blobs(values: list[bytes | None]) -> Any:
+    """Equal-length blobs as one (n, width) uint8 array; None when any is null."""
+    if any(v is None for v in values):
+        return None
+    if not values:
+        return np.zeros((0, 0), np.uint8)
+    joined = b"".join(v for v in values if v is not None)
+    return np.frombuffer(joined, np.uint8).reshape(len(values), -1).copy()
+
+
+def _index(table: _Records, agencies: set[str]) -> dict[str, dict[str, int]]:
+    """Row of each record id, per agency, for the agencies sending uploads now."""
+    index: dict[str, dict[str, int]] = {a: {} for a in agencies}
+    for i, (agency, rid) in enumerate(zip(table.agency, table.record_id, strict=True)):
+        known = index.get(agency)
+        if known is not None:
+            known[rid] = i
+    return index
+
+
+def _fold(
+    table: _Records,
+    known: dict[str, int],
     data: ClkData,
     upload_id: int,
     gone: set[tuple[str, str]],
-) -> tuple[int, int, int]:
-    """Fold one upload into the record list: new records appended, known ones refreshed,
-    withdrawn ones left out (and counted)."""
+) -> tuple[_Records, int, int]:
+    """Fold one upload into the store's records: known ones refreshed in place (and marked
+    dirty where their encoding changed), withdrawn ones left out (and counted). Returns the
+    upload's new records, how many known ones changed encoding, and how many were left out."""
     agency = data.header.agency
     fields = data.sections.get(FIELD_CLKS)
     keys = data.sections.get(BLOCK_KEYS)
-    activity = _activity_rows(data)
-    new = updated = skipped = 0
-    for i, rid in enumerate(data.ids):
-        if (agency, rid) in gone:
-            skipped += 1
-            continue
-        clk = data.clks[i].tobytes()
-        fc = fields[i].tobytes() if fields is not None else None
-        bk = keys[i].tobytes() if keys is not None else None
-        at = index.get((agency, rid))
-        if at is None:
-            index[(agency, rid)] = len(rows)
-            rows.append(
-                _Row(None, agency, rid, None, clk, fc, bk, upload_id, upload_id, activity[i], True)
-            )
-            new += 1
-            continue
-        row = rows[at]
-        if (row.clk, row.field_clks, row.block_keys) != (clk, fc, bk):
-            row.clk, row.field_clks, row.block_keys = clk, fc, bk
-            updated += 1
-        row.last_upload = upload_id
-        row.activity = activity[i]
-        row.changed = True
-    return new, updated, skipped
+    mismatched = (fields is None) != (table.field_clks is None) or (keys is None) != (
+        table.block_keys is None
+    )
+    if len(table) and mismatched:
+        raise StoreError(
+            f"the upload of {agency} carries other sections than the store's records",
+            "re-encode the agency's export with this version of linkage",
+        )
+    activity = _activity_array(data)
+    kept = np.array([p for p, rid in enumerate(data.ids) if (agency, rid) not in gone], np.int64)
+    at = np.array([known.get(data.ids[p], -1) for p in kept.tolist()], np.int64)
+    old_pos, old_rows = kept[at >= 0], at[at >= 0]
+    changed = np.zeros(len(old_rows), np.bool_)
+    if len(old_rows):  # (an empty store's columns have no width to index)
+        changed |= ~_same_rows(table.clk[old_rows], data.clks[old_pos])
+        if fields is not None and table.field_clks is not None:
+            changed |= ~_same_rows(table.field_clks[old_rows], fields[old_pos])
+        if keys is not None and table.block_keys is not None:
+            changed |= ~_same_rows(table.block_keys[old_rows], keys[old_pos])
+        rows, pos = old_rows[changed], old_pos[changed]
+        table.clk[rows] = data.clks[pos]
+        if fields is not None and table.field_clks is not None:
+            table.field_clks[rows] = fields[pos]
+        if keys is not None and table.block_keys is not None:
+            table.block_keys[rows] = keys[pos]
+        table.dirty[rows] = True
+        table.upload[old_rows] = upload_id
+        table.activity[old_rows] = activity[old_pos]
+    new = kept[at < 0]
+    part = _Records.fresh(
+        agency,
+        [data.ids[p] for p in new.tolist()],
+        np.ascontiguousarray(data.clks[new]),
+        None if fields is None else np.ascontiguousarray(fields[new]),
+        None if keys is None else np.ascontiguousarray(keys[new]),
+        upload_id,
+        activity[new],
+    )
+    return part, int(changed.sum()), len(data.ids) - len(kept)
 
 
-def _activity_rows(
-    data: ClkData,
-) -> list[tuple[date | None, int | None, int | None, int | None]]:
-    """Each record's activity columns as the store keeps them (all None without a section)."""
+def _same_rows(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    return np.asarray(np.all(a == b, axis=1), np.bool_)
+
+
+def _activity_array(data: ClkData) -> npt.NDArray[np.int64]:
+    """Each record's activity as the ingest holds it (all -1 without a section)."""
+    out = np.full((len(data.ids), 4), _NONE, np.int64)
     section = data.sections.get(ACTIVITY)
     if section is None:
-        return [(None, None, None, None)] * len(data.ids)
+        return out
     cols = unpack(section)
-    return [
-        (date.fromordinal(d) if d else None, s, None if p == NO_PROJECT else p, f)
-        for d, s, p, f in zip(
-            cols.last_activity.tolist(),
-            cols.situation.tolist(),
-            cols.project_type.tolist(),
-            cols.flags.tolist(),
-            strict=True,
+    out[:, 0] = np.where(cols.last_activity > 0, cols.last_activity, _NONE)
+    out[:, 1] = cols.situation
+    out[:, 2] = np.where(cols.project_type == NO_PROJECT, _NONE, cols.project_type)
+    out[:, 3] = cols.flags
+    return out
+
+
+def _rows_to_link(
+    conn: Connection, store: Store, table: _Records, progress: Progress | None
+) -> npt.NDArray[np.int64]:
+    """The records this ingest must link: the dirty ones, and every record of each person
+    that a dirty record is a candidate of, or that a clerk's ruling names.
+
+    The pairs among the other records were scored before and left their people as they are;
+    scoring them again could only re-run old decisions. A person touched by a new record
+    brings all their records, so merges are weighed on whole people, as before."""
+    n = len(table)
+    dirty = table.dirty
+    if dirty.all():
+        return np.arange(n, dtype=np.int64)
+    persons: set[str | None] = set()
+    if dirty.any():
+        if progress:
+            progress(f"finding the candidates of {int(dirty.sum()):,} new or changed records")
+        (ra, rb, _), _ = find_candidates(
+            table.uploads(store), store.config, False, progress, fresh=dirty
         )
-    ]
+        persons = {table.person[i] for i in np.unique(np.concatenate([ra, rb])).tolist()}
+    d = decisions.c
+    ruled = conn.execute(select(d.agency_a, d.record_a, d.agency_b, d.record_b)).all()
+    if ruled:
+        keys = zip(table.agency, table.record_id, strict=True)
+        where = dict(zip(keys, table.person, strict=True))
+        for aa, ra_, ab, rb_ in ruled:
+            persons.add(where.get((aa, ra_)))
+            persons.add(where.get((ab, rb_)))
+    persons.discard(None)
+    wanted = np.fromiter((p in persons for p in table.person), np.bool_, n)
+    return np.flatnonzero(dirty | wanted).astype(np.int64)
 
 
-def _stack(parts: list[bytes | None], dtype: type) -> npt.NDArray[Any] | None:
-    if any(p is None for p in parts):
+def population_of(store: Store, table: _Records, rows: npt.NDArray[np.int64]) -> Population | None:
+    """What the weights take from every record when only ``rows`` are linked (None when the
+    config does not score with weights)."""
+    if store.config.match.score != "weights" or table.field_clks is None:
         return None
-    joined = b"".join(p for p in parts if p is not None)
-    return np.frombuffer(joined, np.uint8).reshape(len(parts), -1).copy().view(dtype)
+    return population(table.field_clks, len(store.config.fields), rows)
 
 
 def link_rows(
     conn: Connection,
     store: Store,
-    rows: list[_Row],
-    index: dict[tuple[str, str], int],
+    part: _Records,
     report: IngestReport,
     progress: Progress | None,
+    *,
     seed_groups: bool = True,
+    population: Population | None = None,
+    scale: int | None = None,
 ) -> tuple[
     npt.NDArray[np.int64],
     tuple[Any, Any, Any],
     list[tuple[int, int, float, str]],
     set[tuple[str, str]],
 ]:
-    n = len(rows)
-    persons = sorted({r.person for r in rows if r.person is not None})
+    """Link ``part``'s records, each person's starting as one group (unless ``seed_groups``
+    is off), with the clerk's rulings applied among them. ``population`` and ``scale`` carry
+    the whole store's record count and statistics when ``part`` is only some of it."""
+    n = len(part)
+    index = {key: i for i, key in enumerate(zip(part.agency, part.record_id, strict=True))}
+    persons = sorted({p for p in part.person if p is not None})
     person_label = {p: i for i, p in enumerate(persons)}
     groups = np.array(
         [
-            person_label[r.person] if r.person and seed_groups else len(persons) + i
-            for i, r in enumerate(rows)
+            person_label[p] if p is not None and seed_groups else len(persons) + i
+            for i, p in enumerate(part.person)
         ],
         np.int64,
     )
@@ -400,7 +595,7 @@ def link_rows(
         if kind == "same":
             ga, gb = groups[ia], groups[ib]
             groups[groups == gb] = ga
-            pa, pb = rows[ia].person, rows[ib].person
+            pa, pb = part.person[ia], part.person[ib]
             if pa is not None and pb is not None and pa != pb:
                 clerical.add((min(pa, pb), max(pa, pb)))
         else:
@@ -414,26 +609,19 @@ def link_rows(
     if n < 2:
         empty = np.zeros(0, np.int64)
         return np.zeros(n, np.int64), (empty, empty, np.zeros(0)), [], clerical
-    agencies = tuple(sorted({r.agency for r in rows}))
-    party_of = {a: i for i, a in enumerate(agencies)}
-    field_clks = _stack([r.field_clks for r in rows], np.uint8)
-    keys = _stack([r.block_keys for r in rows], np.uint64)
-    clks = _stack([r.clk for r in rows], np.uint8)
-    assert clks is not None
-    linked = Uploads(
-        agencies=agencies,
-        ids=[r.record_id for r in rows],
-        party=np.array([party_of[r.agency] for r in rows], np.int32),
-        clks=clks,
-        field_clks=field_clks,
-        block_keys=keys,
-        fields=tuple(f.name for f in store.config.fields),
-    )
     never = None
     if never_pairs:
         apart = np.array(never_pairs, np.int64)
         never = (apart[:, 0].copy(), apart[:, 1].copy())
-    result = match_uploads(linked, store.config, groups=groups, never=never, progress=progress)
+    result = match_uploads(
+        part.uploads(store),
+        store.config,
+        groups=groups,
+        never=never,
+        progress=progress,
+        population=population,
+        scale=scale,
+    )
     report.warnings.extend(result.report.warnings)
     review_rows = [
         (int(result.rows_a[p]), int(result.rows_b[p]), float(result.scores[p]), why)
@@ -444,7 +632,7 @@ def link_rows(
 
 def _assign_people(
     conn: Connection,
-    rows: list[_Row],
+    part: _Records,
     labels: npt.NDArray[np.int64],
     pairs: tuple[Any, Any, Any],
     clerical: set[tuple[str, str]],
@@ -454,21 +642,26 @@ def _assign_people(
 ) -> None:
     """Give each entity a person id: its one existing person's, the oldest of several (the
     others are merged into it, with the reason recorded), or a new one."""
-    created = dict(conn.execute(select(people.c.id, people.c.created_upload)).all())
-    taken = set(created)
-    best = _best_pairs(rows, labels, pairs)
+    best = _best_pairs(part, labels, pairs)
     by_entity: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
         by_entity.setdefault(label, []).append(i)
+    entities = [
+        (members, sorted({p for p in (part.person[i] for i in members) if p is not None}))
+        for members in by_entity.values()
+    ]
+    created = _created(conn, {p for _, known in entities if len(known) > 1 for p in known})
+    taken: set[str] | None = None
     new_people: list[dict[str, Any]] = []
     merges: list[tuple[str, str, str]] = []
-    for members in by_entity.values():
-        known = sorted({p for p in (rows[i].person for i in members) if p is not None})
+    for members, known in entities:
         if not known:
+            if taken is None:
+                taken = set(conn.execute(select(people.c.id)).scalars())
             pid = new_person_id(taken)
             new_people.append({"id": pid, "created_upload": upload_id})
         else:
-            pid = min(known, key=lambda p: (created[p], p))
+            pid = min(known, key=lambda p: (created.get(p, 0), p))
             for other in known:
                 if other == pid:
                     continue
@@ -482,9 +675,7 @@ def _assign_people(
                     reason = "joined through records new in this ingest"
                 merges.append((pid, other, reason))
         for i in members:
-            if rows[i].person != pid:
-                rows[i].person = pid
-                rows[i].changed = True
+            part.person[i] = pid
     merge_people(conn, merges, upload_id, now)
     report.merges = len(merges)
     if new_people:
@@ -492,15 +683,31 @@ def _assign_people(
     report.new_people = len(new_people)
 
 
+def _created(conn: Connection, persons: set[str]) -> dict[str, int]:
+    """The upload each of these people was created by (the oldest survives a merge)."""
+    found: dict[str, int] = {}
+    chosen = sorted(persons)
+    for at in range(0, len(chosen), _CHUNK):
+        query = select(people.c.id, people.c.created_upload).where(
+            people.c.id.in_(chosen[at : at + _CHUNK])
+        )
+        found.update((pid, upload) for pid, upload in conn.execute(query))
+    return found
+
+
+#: Values per IN list (SQLite's default limit on bound parameters is 32,766).
+_CHUNK = 10_000
+
+
 def _best_pairs(
-    rows: list[_Row], labels: npt.NDArray[np.int64], pairs: tuple[Any, Any, Any]
+    part: _Records, labels: npt.NDArray[np.int64], pairs: tuple[Any, Any, Any]
 ) -> dict[tuple[str, str], float]:
     """Best score of a linked pair joining two different existing people."""
     best: dict[tuple[str, str], float] = {}
     ra, rb, sc = pairs
     same = labels[ra] == labels[rb]
     for a, b, s in zip(ra[same].tolist(), rb[same].tolist(), sc[same].tolist(), strict=True):
-        pa, pb = rows[a].person, rows[b].person
+        pa, pb = part.person[a], part.person[b]
         if pa is None or pb is None or pa == pb:
             continue
         key = (min(pa, pb), max(pa, pb))
@@ -546,57 +753,121 @@ def merge_people(
     )
 
 
-def _write_records(conn: Connection, rows: list[_Row]) -> None:
-    fresh = [r for r in rows if r.db_id is None]
-    changed = [r for r in rows if r.db_id is not None and r.changed]
-    if changed:
+def _replace_review(
+    conn: Connection,
+    part: _Records,
+    review_rows: list[tuple[int, int, float, str]],
+    upload_id: int,
+) -> None:
+    """The review list after linking ``part``: its pairs replace those it decided again (both
+    records linked now); pairs reaching records not linked now stand as they were."""
+    linked = set(zip(part.agency, part.record_id, strict=True))
+    stale = [
+        r.id
+        for r in conn.execute(
+            select(
+                review.c.id,
+                review.c.agency_a,
+                review.c.record_a,
+                review.c.agency_b,
+                review.c.record_b,
+            )
+        )
+        if (r.agency_a, r.record_a) in linked and (r.agency_b, r.record_b) in linked
+    ]
+    for at in range(0, len(stale), _CHUNK):
+        conn.execute(delete(review).where(review.c.id.in_(stale[at : at + _CHUNK])))
+    if review_rows:
+        conn.execute(
+            insert(review),
+            [
+                {
+                    "agency_a": part.agency[a],
+                    "record_a": part.record_id[a],
+                    "agency_b": part.agency[b],
+                    "record_b": part.record_id[b],
+                    "score": s,
+                    "reason": why,
+                    "upload_id": upload_id,
+                }
+                for a, b, s, why in review_rows
+            ],
+        )
+
+
+def _write_records(conn: Connection, table: _Records) -> None:
+    """Write back what the ingest changed: new records; known ones an upload held (their
+    encodings too where those changed); and any whose person changed."""
+    existing = table.db_id > 0
+    held = existing & (table.upload > 0)
+    statements = (
+        (held & table.dirty, True),
+        (held & ~table.dirty, False),
+    )
+    for mask, encodings in statements:
+        rows = np.flatnonzero(mask).tolist()
+        if not rows:
+            continue
+        values: dict[str, Any] = {
+            "person_id": bindparam("person_"),
+            "last_upload": bindparam("upload_"),
+            **{name: bindparam(name + "_") for name in _ACTIVITY},
+        }
+        if encodings:
+            values |= {name: bindparam(name + "_") for name in _ENCODINGS}
+        conn.execute(
+            update(records).where(records.c.id == bindparam("rid")).values(values),
+            [
+                {
+                    "rid": int(table.db_id[i]),
+                    "person_": table.person[i],
+                    "upload_": int(table.upload[i]),
+                    **_activity_values(table.activity[i], "_"),
+                    **(_encoding_values(table, i, "_") if encodings else {}),
+                }
+                for i in rows
+            ],
+        )
+    moved = np.flatnonzero(existing & (table.upload == 0) & table.moved).tolist()
+    if moved:
         conn.execute(
             update(records)
             .where(records.c.id == bindparam("rid"))
-            .values(
-                person_id=bindparam("person"),
-                clk=bindparam("clk_"),
-                field_clks=bindparam("field_clks_"),
-                block_keys=bindparam("block_keys_"),
-                last_upload=bindparam("last"),
-                last_activity=bindparam("last_activity_"),
-                situation=bindparam("situation_"),
-                project_type=bindparam("project_type_"),
-                flags=bindparam("flags_"),
-            ),
-            [
-                {
-                    "rid": r.db_id,
-                    "person": r.person,
-                    "clk_": r.clk,
-                    "field_clks_": r.field_clks,
-                    "block_keys_": r.block_keys,
-                    "last": r.last_upload,
-                    **_activity_values(r, "_"),
-                }
-                for r in changed
-            ],
+            .values(person_id=bindparam("person_")),
+            [{"rid": int(table.db_id[i]), "person_": table.person[i]} for i in moved],
         )
-    if fresh:
+    new = np.flatnonzero(~existing).tolist()
+    if new:
         conn.execute(
             insert(records),
             [
                 {
-                    "agency": r.agency,
-                    "record_id": r.record_id,
-                    "person_id": r.person,
-                    "first_upload": r.first_upload,
-                    "last_upload": r.last_upload,
-                    "clk": r.clk,
-                    "field_clks": r.field_clks,
-                    "block_keys": r.block_keys,
-                    **_activity_values(r, ""),
+                    "agency": table.agency[i],
+                    "record_id": table.record_id[i],
+                    "person_id": table.person[i],
+                    "first_upload": int(table.upload[i]),
+                    "last_upload": int(table.upload[i]),
+                    **_encoding_values(table, i, ""),
+                    **_activity_values(table.activity[i], ""),
                 }
-                for r in fresh
+                for i in new
             ],
         )
 
 
-def _activity_values(row: _Row, suffix: str) -> dict[str, Any]:
-    names = ("last_activity", "situation", "project_type", "flags")
-    return {name + suffix: value for name, value in zip(names, row.activity, strict=True)}
+_ACTIVITY = ("last_activity", "situation", "project_type", "flags")
+_ENCODINGS = ("clk", "field_clks", "block_keys")
+
+
+def _encoding_values(table: _Records, i: int, suffix: str) -> dict[str, Any]:
+    columns = (table.clk, table.field_clks, table.block_keys)
+    return {
+        name + suffix: None if column is None else column[i].tobytes()
+        for name, column in zip(_ENCODINGS, columns, strict=True)
+    }
+
+
+def _activity_values(row: npt.NDArray[np.int64], suffix: str) -> dict[str, Any]:
+    day, situation, project, flags = (None if v == _NONE else int(v) for v in row.tolist())
+    values = (None if day is None else date.fromordinal(day), situation, project, flags)
+    return {name + suffix: value for name, value in zip(_ACTIVITY, values, strict=True)}

@@ -16,9 +16,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from linkage.bynamelist.schema import coverage, figures, people, records, statuses, uploads
+from linkage.bynamelist.schema import (
+    coverage,
+    figures,
+    meta,
+    people,
+    records,
+    statuses,
+    uploads,
+)
 from linkage.bynamelist.status import (
     POPULATIONS,
     Month,
@@ -80,14 +88,17 @@ def previous_month(conn: Connection, month: str) -> str | None:
 
 def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
     """Recompute and store ``month``'s statuses, figures and coverage."""
-    live = [
-        pid for (pid,) in conn.execute(select(people.c.id).where(people.c.merged_into.is_(None)))
-    ]
+    before_month = previous_month(conn, month)
+    everyone = conn.execute(select(people.c.id, people.c.merged_into, people.c.ever_listed)).all()
+    bits = _fold_listed(conn, before_month, {pid: listed for pid, _, listed in everyone})
+    live = [pid for pid, into, _ in everyone if into is None]
     order = {pid: i for i, pid in enumerate(live)}
-    survivor = {
-        pid: target or pid
-        for pid, target in conn.execute(select(people.c.id, people.c.merged_into))
-    }
+    listed = np.zeros(len(live), np.int64)
+    for pid, into, _ in everyone:
+        at = order.get(into or pid)
+        if bits[pid] and at is not None:
+            listed[at] |= bits[pid]
+    ever = {name: (listed >> k) & 1 == 1 for k, name in enumerate(POPULATIONS)}
     rows = conn.execute(
         select(
             records.c.person_id,
@@ -106,19 +117,7 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
         combined, month_end(month).toordinal(), settings.inactive_after_days
     )
     now = Month(status_now, combined.flags, status_now != Status.UNKNOWN)
-
-    before_month = previous_month(conn, month)
     before = _month_of(conn, before_month, order)
-    ever = {name: np.zeros(len(live), np.bool_) for name in POPULATIONS}
-    history = select(statuses.c.person_id, statuses.c.flags).where(
-        statuses.c.month < month, statuses.c.status == Status.ACTIVE
-    )
-    past = [(order.get(survivor[pid], -1), fl) for pid, fl in conn.execute(history)]
-    if past:
-        at, past_flags = (np.array(column, np.int64) for column in zip(*past, strict=True))
-        still = at >= 0  # people withdrawn since have no place today
-        for name, member in POPULATIONS.items():
-            ever[name][at[still & member(past_flags)]] = True
     published: dict[str, int] = {}
     if before_month is not None:
         query = select(figures.c.population, figures.c.value).where(
@@ -152,6 +151,51 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
         ],
     )
     _write_coverage(conn, month, rows, person, status_now)
+
+
+#: The meta key of the last month folded into ``people.ever_listed``.
+_LISTED_THROUGH = "ever_listed_through"
+
+
+def _fold_listed(conn: Connection, through: str | None, bits: dict[str, int]) -> dict[str, int]:
+    """Bring each person's ``ever_listed`` bits (given, by id) up to month ``through``: the
+    months since the last fold (every month, the first time) are read from the frozen
+    statuses and the people whose bits grow are written. Returns the bits as they now are.
+    History before ``through`` never changes, so a month refreshed twice folds nothing new."""
+    if through is None:
+        return bits
+    mark = conn.execute(select(meta.c.value).where(meta.c.key == _LISTED_THROUGH)).scalar()
+    if mark is not None and mark >= through:
+        return bits
+    query = select(statuses.c.person_id, statuses.c.flags).where(
+        statuses.c.month <= through, statuses.c.status == Status.ACTIVE
+    )
+    if mark is not None:
+        query = query.where(statuses.c.month > mark)
+    found = conn.execute(query).all()
+    if found:
+        flags = np.array([f for _, f in found], np.int64)
+        codes = np.zeros(len(found), np.int64)
+        for k, member in enumerate(POPULATIONS.values()):
+            codes |= member(flags).astype(np.int64) << k
+        grown: dict[str, int] = {}
+        for (pid, _), code in zip(found, codes.tolist(), strict=True):
+            had = grown.get(pid, bits[pid])
+            if had | code != had:
+                grown[pid] = had | code
+        if grown:
+            conn.execute(
+                update(people)
+                .where(people.c.id == bindparam("pid"))
+                .values(ever_listed=bindparam("bits")),
+                [{"pid": pid, "bits": code} for pid, code in grown.items()],
+            )
+            bits.update(grown)
+    if mark is None:
+        conn.execute(insert(meta).values(key=_LISTED_THROUGH, value=through))
+    else:
+        conn.execute(update(meta).where(meta.c.key == _LISTED_THROUGH).values(value=through))
+    return bits
 
 
 def _month_of(conn: Connection, month: str | None, order: dict[str, int]) -> Month:

@@ -15,15 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from linkage.bynamelist.incremental import (
     IngestReport,
     link_rows,
-    load_rows,
+    load_records,
     merge_people,
     new_person_id,
     person_of,
+    population_of,
 )
 from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.schema import decisions, events, people, records, review, uploads
@@ -107,12 +109,23 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
 
 
 def _split(conn: Connection, store: Store, person: str, upload: int, now: datetime) -> list[str]:
-    """Link one person's records again without their grouping; new ids for the parts that do
-    not hold the person's earliest record."""
-    rows = [r for r in load_rows(conn) if r.person == person]
-    index = {(r.agency, r.record_id): i for i, r in enumerate(rows)}
-    labels, _, _, _ = link_rows(conn, store, rows, index, IngestReport(""), None, seed_groups=False)
-    keeper = labels[min(range(len(rows)), key=lambda i: rows[i].db_id or 0)]
+    """Link one person's records again without their grouping (weighed against the whole
+    list, as an ingest would); new ids for the parts that do not hold the person's earliest
+    record."""
+    table = load_records(conn)
+    rows = np.flatnonzero(np.fromiter((p == person for p in table.person), np.bool_, len(table)))
+    part = table.take(rows)
+    labels, _, _, _ = link_rows(
+        conn,
+        store,
+        part,
+        IngestReport(""),
+        None,
+        seed_groups=False,
+        population=population_of(store, table, rows),
+        scale=len(table),
+    )
+    keeper = labels[int(np.argmin(part.db_id))]
     taken = {p for (p,) in conn.execute(select(people.c.id))}
     new_ids: dict[int, str] = {}
     for i, label in enumerate(labels.tolist()):
@@ -132,6 +145,8 @@ def _split(conn: Connection, store: Store, person: str, upload: int, now: dateti
                 )
             )
         conn.execute(
-            update(records).where(records.c.id == rows[i].db_id).values(person_id=new_ids[label])
+            update(records)
+            .where(records.c.id == int(part.db_id[i]))
+            .values(person_id=new_ids[label])
         )
     return list(new_ids.values())

@@ -58,12 +58,16 @@ uploads = Table(
 
 #: People, by a random id that means nothing outside the store. A person merged into another
 #: keeps its row with ``merged_into`` set, so an id an agency was once given still resolves.
+#: ``ever_listed``: the populations whose list the person was on in any month up to the meta
+#: mark ``ever_listed_through`` (bit k: the k-th of ``status.POPULATIONS``; a merged person's
+#: bits count for their survivor). It spares every month a scan of the whole history.
 people = Table(
     "people",
     metadata,
     Column("id", String(16), primary_key=True),
     Column("created_upload", Integer, ForeignKey("uploads.id"), nullable=False),
     Column("merged_into", String(16), ForeignKey("people.id"), nullable=True),
+    Column("ever_listed", SmallInteger, nullable=False, server_default="0"),
 )
 
 #: Every record the agencies have sent, latest encoding and activity kept (activity columns

@@ -66,18 +66,20 @@ def _block_scores(
     members: Any,
     starts: Any,
     sizes: Any,
+    heads: Any,
     offsets: Any,
     party: Any,
     cross_only: bool,
     threshold: float,
     out: Any,
 ) -> None:
-    """Scores of every pair inside each block (-1 where pruned or same-party in cross mode)."""
+    """Scores of the pairs in the first ``heads`` rows of each block's upper triangle (all of
+    it when heads == sizes; -1 where pruned or same-party in cross mode)."""
     for blk in prange(starts.shape[0]):
         s = starts[blk]
         n = sizes[blk]
         k = offsets[blk]
-        for x in range(n):
+        for x in range(heads[blk]):
             i = members[s + x]
             for y in range(x + 1, n):
                 j = members[s + y]
@@ -111,37 +113,69 @@ def _unrank(
         rb[h] = max(i, j)
 
 
+@dataclass(frozen=True)
+class _Blocks:
+    """Blocks of equal keys: members in key order, each block's start and size, and how many
+    of its first members head a row of pairs (every member but the last in full mode; the
+    fresh members, sorted first, in fresh mode). Oversized blocks are counted, not kept."""
+
+    members: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    heads: npt.NDArray[np.int64]
+    oversized: int
+    oversized_records: int
+
+    def pairs(self) -> npt.NDArray[np.int64]:
+        """Pairs per block: the first ``heads`` rows of its upper triangle."""
+        h, n = self.heads, self.sizes
+        return np.asarray(h * (2 * n - h - 1) // 2, np.int64)
+
+
 def _groups(
-    keys: npt.NDArray[np.uint64], valid: npt.NDArray[np.bool_], max_block: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
-    """Blocks of equal keys: (members in key order, starts, sizes), then how many blocks were
-    oversized and how many records they held. Singletons are dropped (nothing to compare)."""
+    keys: npt.NDArray[np.uint64],
+    valid: npt.NDArray[np.bool_],
+    max_block: int,
+    fresh: npt.NDArray[np.bool_] | None,
+) -> _Blocks:
+    """Blocks of equal keys; singletons are dropped (nothing to compare), and so are blocks
+    without a fresh record in fresh mode."""
     idx = np.flatnonzero(valid).astype(np.int64)
-    order = idx[np.argsort(keys[idx], kind="stable")]
+    if fresh is None:
+        order = idx[np.argsort(keys[idx], kind="stable")]
+    else:
+        order = idx[np.lexsort((~fresh[idx], keys[idx]))]
     sk = keys[order]
     if len(sk) == 0:
         empty = np.zeros(0, np.int64)
-        return order, empty, empty, 0, 0
+        return _Blocks(order, empty, empty, empty, 0, 0)
     edges = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1], [True])))
     starts, sizes = edges[:-1].astype(np.int64), np.diff(edges).astype(np.int64)
     big = sizes > max_block
     keep = (sizes > 1) & ~big
-    return order, starts[keep], sizes[keep], int(big.sum()), int(sizes[big].sum())
+    if fresh is None:
+        heads = sizes - 1
+    else:
+        heads = np.add.reduceat(fresh[order].astype(np.int64), starts)
+        heads = np.minimum(heads, sizes - 1)
+        keep &= heads > 0
+    return _Blocks(
+        order, starts[keep], sizes[keep], heads[keep], int(big.sum()), int(sizes[big].sum())
+    )
 
 
 def _compare_blocks(
     words: npt.NDArray[np.uint64],
     pop: npt.NDArray[np.int64],
-    members: npt.NDArray[np.int64],
-    starts: npt.NDArray[np.int64],
-    sizes: npt.NDArray[np.int64],
+    blocks: _Blocks,
     party: npt.NDArray[np.int32],
     cross_only: bool,
     threshold: float,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(low row, high row) of every in-block pair at or above ``threshold``, in passes of at
     most ``_PASS_PAIRS`` scores (blocks are capped, so one block always fits a pass)."""
-    pairs = sizes * (sizes - 1) // 2
+    members, starts, sizes, heads = blocks.members, blocks.starts, blocks.sizes, blocks.heads
+    pairs = blocks.pairs()
     found_a: list[npt.NDArray[np.int64]] = []
     found_b: list[npt.NDArray[np.int64]] = []
     # interleave large and small blocks so that the threads' shares of work are even
@@ -158,7 +192,17 @@ def _compare_blocks(
         out = np.empty(int(sub_pairs.sum()), np.float32)
         sub_starts, sub_sizes = starts[chosen], sizes[chosen]
         _block_scores(
-            words, pop, members, sub_starts, sub_sizes, offsets, party, cross_only, threshold, out
+            words,
+            pop,
+            members,
+            sub_starts,
+            sub_sizes,
+            heads[chosen],
+            offsets,
+            party,
+            cross_only,
+            threshold,
+            out,
         )
         hits = np.flatnonzero(out >= np.float32(threshold) * np.float32(1 - 1e-6))
         blk = np.searchsorted(offsets, hits, side="right") - 1
@@ -198,6 +242,7 @@ def blocked_candidates(
     threshold: float,
     *,
     party: npt.NDArray[np.int32] | None = None,
+    fresh: npt.NDArray[np.bool_] | None = None,
     max_block: int = MAX_BLOCK,
     method: str = "keys",
 ) -> tuple[Candidates, BlockingStats]:
@@ -206,8 +251,12 @@ def blocked_candidates(
     Each column gives every record a key, used where it is valid; columns are consumed one at
     a time, so LSH tables are made and dropped one by one. With ``party`` (one integer per
     record), only pairs of different parties are returned (two-party linkage); without it,
-    every pair once (deduplication). Returns ``(rows_a, rows_b, scores)`` with rows_a < rows_b,
-    sorted, and the blocking statistics.
+    every pair once (deduplication). With ``fresh`` (a mask), only pairs with at least one
+    fresh record: what a by-name list needs when a month's new records meet the old ones,
+    whose pairs among themselves were scored before. Blocks are the same either way (sizes
+    count every record), so fresh mode finds exactly the full run's pairs that touch a fresh
+    record. Returns ``(rows_a, rows_b, scores)`` with rows_a < rows_b, sorted, and the
+    blocking statistics (comparisons: the pairs actually scored).
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
@@ -218,26 +267,26 @@ def blocked_candidates(
     parties = np.zeros(n, np.int32) if party is None else np.asarray(party, np.int32)
     stats = BlockingStats(method=method)
     found = np.zeros(0, np.int64)  # pairs as low * n + high, kept unique
-    fresh: list[npt.NDArray[np.int64]] = []
+    batch: list[npt.NDArray[np.int64]] = []
     pending = 0
     nonempty = pop > 0  # two empty filters never match
     for name, keys, valid in columns:
         if keys.shape != (n,) or valid.shape != (n,):
             raise ValueError("each key column must hold one key per record")
-        members, starts, sizes, big, big_records = _groups(keys, valid & nonempty, max_block)
-        stats.blocks += len(sizes)
-        stats.oversized_blocks += big
-        stats.oversized_records += big_records
-        done = int((sizes * (sizes - 1) // 2).sum())
+        blocks = _groups(keys, valid & nonempty, max_block, fresh)
+        stats.blocks += len(blocks.sizes)
+        stats.oversized_blocks += blocks.oversized
+        stats.oversized_records += blocks.oversized_records
+        done = int(blocks.pairs().sum())
         stats.comparisons += done
         stats.per_key[name] = done
-        ra, rb = _compare_blocks(words, pop, members, starts, sizes, parties, cross, threshold)
-        fresh.append(ra * n + rb)
+        ra, rb = _compare_blocks(words, pop, blocks, parties, cross, threshold)
+        batch.append(ra * n + rb)
         pending += len(ra)
         if pending > max(len(found), 1 << 20):  # the same pair recurs across tables: fold
-            found = _distinct(np.concatenate([found, *fresh]))
-            fresh, pending = [], 0
-    found = _distinct(np.concatenate([found, *fresh]))
+            found = _distinct(np.concatenate([found, *batch]))
+            batch, pending = [], 0
+    found = _distinct(np.concatenate([found, *batch]))
     ra, rb = found // max(n, 1), found % max(n, 1)
     # rescored in float64 as the kernel scores them: the block passes kept float32
     scores = pair_dice(filters, filters, ra, rb)

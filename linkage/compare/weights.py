@@ -145,6 +145,30 @@ def value_frequencies(fields: npt.NDArray[np.uint8], n_fields: int) -> Frequenci
     return Frequencies(share, agreement)
 
 
+@dataclass(frozen=True)
+class Population:
+    """What the weights take from all the records when only some of them are linked (a
+    by-name list links a month's new records and the people they touch): the record count
+    for the prior, u from random pairs of all records, and the value frequencies of all
+    records, with ``frequencies.share`` given for the linked rows only."""
+
+    records: int
+    u: npt.NDArray[np.float64]
+    frequencies: Frequencies
+
+
+def population(
+    fields: npt.NDArray[np.uint8], n_fields: int, rows: npt.NDArray[np.int64]
+) -> Population:
+    """The population statistics of all the records' field filters, for linking ``rows``."""
+    freq = value_frequencies(fields, n_fields)
+    return Population(
+        records=len(fields),
+        u=random_pair_u(fields, n_fields),
+        frequencies=Frequencies(freq.share[rows], freq.agreement),
+    )
+
+
 def random_pair_u(
     fields: npt.NDArray[np.uint8], n_fields: int, pairs: int = RANDOM_PAIRS, seed: int = 0
 ) -> npt.NDArray[np.float64]:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 
 from linkage.activity import ACTIVITY as SECTION
 from linkage.activity import AS_OF, Activity, Flag, Situation, pack
 from linkage.bynamelist import StoreError, build_report, create_store, ingest
 from linkage.bynamelist.report import render_text
-from linkage.bynamelist.schema import figures, statuses
+from linkage.bynamelist.schema import figures, meta, people, statuses
 from linkage.bynamelist.status import MEASURES, POPULATIONS, Status
 from linkage.config import builtin_config_path
 from linkage.container import Block, ClkData, ClkWriter, Section
@@ -235,6 +235,51 @@ def test_history_is_frozen_and_late_months_refused(tmp_path: Path, db: str, temp
     ):
         ingest(store, [late], "2026-02")
     assert {m: _figures(store, m) for m in months} == before
+
+
+def test_returns_are_told_from_first_listings_after_a_store_upgrade(
+    tmp_path: Path, db: str, make_db, template
+) -> None:
+    """April: a1, inactive since March, is seen again (returned from inactive: listed in
+    January and February); a6 is seen for the first time (newly identified). A second store
+    with the same history, whose people carry no ever-listed bits and no fold mark (as a
+    store upgraded from schema 0003 does), folds its whole history in and agrees."""
+    months = _months(tmp_path, template)
+    april = [
+        _upload(
+            tmp_path / "a4.clk",
+            template,
+            "A",
+            "2026-04-30",
+            [("a1", 1, _seen("2026-04-20", flags=VET)), ("a6", 6, _seen("2026-04-02"))],
+        )
+    ]
+    kept, upgraded = _store(tmp_path, db), _store(tmp_path, make_db())
+    for store in (kept, upgraded):
+        for month, files in months.items():
+            ingest(store, files, month)
+    with upgraded.engine.begin() as conn:
+        conn.execute(update(people).values(ever_listed=0))
+        conn.execute(delete(meta).where(meta.c.key == "ever_listed_through"))
+    for store in (kept, upgraded):
+        ingest(store, april, "2026-04")
+    apr = _figures(kept, "2026-04")
+    assert _figures(upgraded, "2026-04") == apr
+    # 4 active in March (b3, a5, b7, a8+b9) and nobody left since; a1 and a6 came
+    assert _nonzero(apr["all"]) == {
+        "active": 6,
+        "newly_identified": 1,
+        "returned_from_inactive": 1,
+        "inflow": 2,
+    }
+    assert _nonzero(apr["veterans"]) == {
+        "active": 1,
+        "returned_from_inactive": 1,
+        "inflow": 1,
+    }
+    with kept.engine.connect() as conn:  # history folded in through March
+        mark = conn.execute(select(meta.c.value).where(meta.c.key == "ever_listed_through"))
+        assert mark.scalar_one() == "2026-03"
 
 
 def test_the_published_report_hides_small_cells(tmp_path: Path, db: str, template) -> None:

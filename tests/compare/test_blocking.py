@@ -48,21 +48,25 @@ def _brute(x, keys, valid, threshold, party=None, max_block=10**9):
     n_keys=st.integers(1, 3),
     threshold=st.sampled_from([0.2, 0.5, 0.8]),
     two_party=st.booleans(),
+    fresh_share=st.sampled_from([None, 0.0, 0.3, 1.0]),
     max_block=st.sampled_from([2, 5, 1000]),
 )
 def test_blocked_pairs_are_exactly_the_shared_block_pairs(
-    seed, n, n_keys, threshold, two_party, max_block
+    seed, n, n_keys, threshold, two_party, fresh_share, max_block
 ) -> None:
     rng = np.random.default_rng(seed)
     x = np.packbits(rng.random((n, 64)) < rng.random(), axis=1)
     keys = rng.integers(0, 4, (n, n_keys)).astype(np.uint64)
     valid = rng.random((n, n_keys)) < 0.8
     party = rng.integers(0, 2, n).astype(np.int32) if two_party else None
+    fresh = None if fresh_share is None else rng.random(n) < fresh_share
     columns = [(f"k{c}", keys[:, c].copy(), valid[:, c].copy()) for c in range(n_keys)]
     (ra, rb, sc), stats = blocked_candidates(
-        x, columns, threshold, party=party, max_block=max_block
+        x, columns, threshold, party=party, fresh=fresh, max_block=max_block
     )
     want, scores = _brute(x, keys, valid, threshold, party, max_block)
+    if fresh is not None:  # only pairs touching a fresh record; blocks sized by everyone
+        want = {(i, j) for i, j in want if fresh[i] or fresh[j]}
     got = list(zip(ra.tolist(), rb.tolist(), strict=True))
     assert len(got) == len(set(got)) == stats.candidates
     assert set(got) == want
@@ -80,6 +84,18 @@ def test_oversized_blocks_are_skipped_and_counted() -> None:
     assert set(zip(ra.tolist(), rb.tolist(), strict=True)) == {(i, i + 50) for i in range(50)}
     assert stats.comparisons == 50
     assert 0.98 < stats.reduction_ratio(100) < 1.0
+
+
+def test_fresh_mode_scores_only_pairs_touching_a_fresh_record() -> None:
+    rng = np.random.default_rng(3)
+    x = _noisy_copies(rng, 200, 0.02)  # row i and row i + 200 are near copies
+    keys = (np.arange(400) % 20 + 1).astype(np.uint64)[:, None]  # 20 blocks of 20
+    fresh = np.zeros(400, bool)
+    fresh[[0, 5, 390]] = True
+    (ra, rb, _), stats = blocked_candidates(x, key_columns(keys), 0.8, fresh=fresh)
+    assert set(zip(ra.tolist(), rb.tolist(), strict=True)) == {(0, 200), (5, 205), (190, 390)}
+    assert stats.blocks == 3  # blocks 1, 6 and 11 hold a fresh record
+    assert stats.comparisons == 3 * 19  # each fresh record against the rest of its block
 
 
 def test_lsh_finds_near_copies_with_far_fewer_comparisons() -> None:
