@@ -35,6 +35,7 @@ from linkage.compare.blocking import (
 from linkage.compare.pairs import field_scores
 from linkage.compare.weights import (
     Population,
+    WeightModel,
     estimate,
     field_levels,
     match_probability,
@@ -319,42 +320,80 @@ def match_uploads(
     *,
     one_to_one_mode: bool = False,
     progress: Progress | None = None,
+) -> MatchResult:
+    """Find, score and resolve candidate pairs: the whole decision, with no file written."""
+    (ra, rb, dice), blocking = find_candidates(uploads, config, one_to_one_mode, progress)
+    scores, model, _ = score_candidates(uploads, config, ra, rb, dice)
+    return resolve_candidates(
+        uploads,
+        config,
+        (ra, rb, scores),
+        blocking,
+        model,
+        one_to_one_mode=one_to_one_mode,
+        progress=progress,
+    )
+
+
+def score_candidates(
+    uploads: Uploads,
+    config: Config,
+    ra: npt.NDArray[np.int64],
+    rb: npt.NDArray[np.int64],
+    dice: npt.NDArray[np.float64],
+    *,
+    population: Population | None = None,
+    model: WeightModel | None = None,
+) -> tuple[npt.NDArray[np.float64], dict[str, object], WeightModel | None]:
+    """The candidates' scores as the config asks (record Dice, mean field Dice, or match
+    probability), the weight model as the summary reports it, and the model itself.
+
+    With weights, ``population`` gives the statistics of a larger whole ``uploads`` belongs
+    to, and ``model`` a model estimated before, used as it is (a by-name list scores a
+    month's pairs with one model)."""
+    settings = config.match
+    if settings.score == "record":
+        return dice, {}, None
+    if uploads.field_clks is None:
+        raise InputError(
+            "the config scores field by field, but the uploads carry no field filters",
+            "set [match] score = 'record' in the config",
+        )
+    if settings.score == "fields":
+        scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
+        return scores, {}, None
+    return _weighted_scores(uploads, uploads.field_clks, ra, rb, population, model)
+
+
+def resolve_candidates(
+    uploads: Uploads,
+    config: Config,
+    pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    blocking: dict[str, object],
+    model: dict[str, object],
+    *,
+    one_to_one_mode: bool = False,
+    progress: Progress | None = None,
     groups: npt.NDArray[np.int64] | None = None,
     never: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
-    population: Population | None = None,
-    scale: int | None = None,
 ) -> MatchResult:
-    """Find, score and resolve candidate pairs: the whole decision, with no file written.
+    """Scored pairs -> entities, review pairs and the run's report.
 
     ``groups`` and ``never`` (cluster mode only) carry what a by-name list already knows:
-    records linked before, which stay together, and pairs a clerk ruled apart. When
-    ``uploads`` is part of a larger whole, ``population`` gives the weights the whole's
-    statistics and ``scale`` its size (see :func:`find_candidates`)."""
+    records linked before, which stay together, and pairs a clerk ruled apart."""
     if one_to_one_mode and (groups is not None or never is not None):
         raise ValueError("starting groups and never pairs apply to cluster mode only")
     th, settings = config.thresholds, config.match
+    ra, rb, scores = pairs
     report = MatchReport(
         mode="one-to-one" if one_to_one_mode else "cluster",
         records={
             a: int(np.count_nonzero(uploads.party == i)) for i, a in enumerate(uploads.agencies)
         },
+        candidates=len(ra),
+        blocking=blocking,
+        model=model,
     )
-    (ra, rb, rec_scores), blocking = find_candidates(
-        uploads, config, one_to_one_mode, progress, scale=scale
-    )
-    report.blocking = blocking
-    report.candidates = len(ra)
-    scores = rec_scores
-    if settings.score != "record":
-        if uploads.field_clks is None:
-            raise InputError(
-                "the config scores field by field, but the uploads carry no field filters",
-                "set [match] score = 'record' in the config",
-            )
-        if settings.score == "fields":
-            scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
-        else:
-            scores, report.model = _weighted_scores(uploads, uploads.field_clks, ra, rb, population)
     if progress:
         progress(f"resolving {len(ra):,} candidate pairs into entities")
     n = len(uploads.ids)
@@ -402,9 +441,10 @@ def _weighted_scores(
     ra: npt.NDArray[np.int64],
     rb: npt.NDArray[np.int64],
     population: Population | None = None,
-) -> tuple[npt.NDArray[np.float64], dict[str, object]]:
-    """Match probabilities from the Fellegi-Sunter model, and the model as the summary reports
-    it (per field: m, u and the weight in bits of each agreement level)."""
+    model: WeightModel | None = None,
+) -> tuple[npt.NDArray[np.float64], dict[str, object], WeightModel]:
+    """Match probabilities from the Fellegi-Sunter model, the model as the summary reports
+    it (per field: m, u and the weight in bits of each agreement level), and the model."""
     levels = field_levels(field_clks, field_clks, ra, rb, uploads.n_fields)
     if population is None:
         population = Population(
@@ -412,9 +452,9 @@ def _weighted_scores(
             u=random_pair_u(field_clks, uploads.n_fields),
             frequencies=value_frequencies(field_clks, uploads.n_fields),
         )
-    model = estimate(levels, population.u, population.records)
-    freq = population.frequencies
-    scores = match_probability(levels, model, freq, ra)
+    if model is None:
+        model = estimate(levels, population.u, population.records)
+    scores = match_probability(levels, model, population.frequencies, ra)
     table = model.weights()
     names = ("exact", "high", "middle", "low")
     described: dict[str, object] = {
@@ -434,7 +474,7 @@ def _weighted_scores(
             for f, name in enumerate(uploads.fields)
         },
     }
-    return scores, described
+    return scores, described, model
 
 
 def run_match(

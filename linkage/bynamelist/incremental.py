@@ -44,7 +44,13 @@ from linkage.bynamelist.schema import (
 from linkage.bynamelist.store import Store, StoreError
 from linkage.compare.weights import Population, population
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
-from linkage.match import Uploads, find_candidates, match_uploads, read_uploads
+from linkage.match import (
+    Uploads,
+    find_candidates,
+    read_uploads,
+    resolve_candidates,
+    score_candidates,
+)
 
 Progress = Callable[[str], None]
 
@@ -226,17 +232,10 @@ def _ingest_fresh(
             )
         )
     table = _Records.concat(parts)
-    first_upload = min(upload_ids)
-    rows = _rows_to_link(conn, store, table, progress)
-    if len(rows):
-        part = table.take(rows)
-        everyone = len(rows) == len(table)
-        population = None if everyone else population_of(store, table, rows)
-        if progress:
-            progress(f"linking {len(part):,} of the {len(table):,} records")
-        labels, result_pairs, review_rows, clerical = link_rows(
-            conn, store, part, report, progress, population=population, scale=len(table)
-        )
+    linked = _link_month(conn, store, table, report, progress)
+    if linked is not None:
+        rows, part, labels, result_pairs, review_rows, clerical = linked
+        first_upload = min(upload_ids)
         _assign_people(conn, part, labels, result_pairs, clerical, first_upload, now, report)
         table.set_people(rows, part.person)
         _replace_review(conn, part, review_rows, first_upload)
@@ -506,38 +505,94 @@ def _activity_array(data: ClkData) -> npt.NDArray[np.int64]:
     return out
 
 
-def _rows_to_link(
-    conn: Connection, store: Store, table: _Records, progress: Progress | None
-) -> npt.NDArray[np.int64]:
-    """The records this ingest must link: the dirty ones, and every record of each person
-    that a dirty record is a candidate of, or that a clerk's ruling names.
+Linked = tuple[
+    npt.NDArray[np.int64],
+    _Records,
+    npt.NDArray[np.int64],
+    tuple[Any, Any, Any],
+    list[tuple[int, int, float, str]],
+    set[tuple[str, str]],
+]
 
-    The pairs among the other records were scored before and left their people as they are;
-    scoring them again could only re-run old decisions. A person touched by a new record
-    brings all their records, so merges are weighed on whole people, as before."""
+
+def _link_month(
+    conn: Connection,
+    store: Store,
+    table: _Records,
+    report: IngestReport,
+    progress: Progress | None,
+) -> Linked | None:
+    """Link what this ingest brought: the dirty records (new or re-encoded), with every
+    record of each person a dirty record scores at least ``lower`` with (below it a pair
+    counts for nothing) or a clerk's ruling names. Returns the table rows linked, those
+    records, their entity labels, scored pairs, review pairs and clerical merges; None when
+    there is nothing to link.
+
+    The pairs among old records were scored before and left their people as they are; only
+    the old pairs inside the people brought in are scored again, for the majority rule
+    weighs whole people. Every pair is scored with one model: u, the value frequencies and
+    the record count from the whole list, m from this month's candidates."""
     n = len(table)
     dirty = table.dirty
+    ruled = _ruled_people(conn, table)
     if dirty.all():
-        return np.arange(n, dtype=np.int64)
-    persons: set[str | None] = set()
-    if dirty.any():
+        everyone = np.arange(n, dtype=np.int64)
         if progress:
-            progress(f"finding the candidates of {int(dirty.sum()):,} new or changed records")
-        (ra, rb, _), _ = find_candidates(
-            table.uploads(store), store.config, False, progress, fresh=dirty
-        )
-        persons = {table.person[i] for i in np.unique(np.concatenate([ra, rb])).tolist()}
-    d = decisions.c
-    ruled = conn.execute(select(d.agency_a, d.record_a, d.agency_b, d.record_b)).all()
-    if ruled:
-        keys = zip(table.agency, table.record_id, strict=True)
-        where = dict(zip(keys, table.person, strict=True))
-        for aa, ra_, ab, rb_ in ruled:
-            persons.add(where.get((aa, ra_)))
-            persons.add(where.get((ab, rb_)))
+            progress(f"linking {n:,} of the {n:,} records")
+        return (everyone, table, *link_rows(conn, store, table, report, progress))
+    if not dirty.any() and not ruled:
+        return None
+    config = store.config
+    whole = table.uploads(store)
+    pop = population_of(store, table, np.arange(n, dtype=np.int64))
+    if progress:
+        progress(f"finding the candidates of {int(dirty.sum()):,} new or changed records")
+    (ra, rb, dice), blocking = find_candidates(whole, config, False, progress, fresh=dirty)
+    scores, described, model = score_candidates(whole, config, ra, rb, dice, population=pop)
+    counted = scores >= config.thresholds.lower
+    touched = np.unique(np.concatenate([ra[counted], rb[counted]])).tolist()
+    persons = {table.person[i] for i in touched} | ruled
     persons.discard(None)
     wanted = np.fromiter((p in persons for p in table.person), np.bool_, n)
-    return np.flatnonzero(dirty | wanted).astype(np.int64)
+    rows = np.flatnonzero(dirty | wanted).astype(np.int64)
+    inside = np.zeros(n, np.bool_)
+    inside[rows] = True
+    keep = inside[ra] & inside[rb]
+    ra, rb, scores = ra[keep], rb[keep], scores[keep]
+    old = rows[~dirty[rows]]
+    if len(old) > 1:  # the old pairs inside the people brought in
+        (oa, ob, od), _ = find_candidates(table.take(old).uploads(store), config, False, scale=n)
+        oa, ob = old[oa], old[ob]
+        os, _, _ = score_candidates(whole, config, oa, ob, od, population=pop, model=model)
+        ra, rb, scores = (
+            np.concatenate([ra, oa]),
+            np.concatenate([rb, ob]),
+            np.concatenate([scores, os]),
+        )
+    at = np.full(n, -1, np.int64)
+    at[rows] = np.arange(len(rows))  # rows ascend: a low row stays the low one
+    part = table.take(rows)
+    if progress:
+        progress(f"linking {len(part):,} of the {n:,} records")
+    labels, pairs, review_rows, clerical = link_rows(
+        conn,
+        store,
+        part,
+        report,
+        progress,
+        scored=((at[ra], at[rb], scores), blocking, described),
+    )
+    return rows, part, labels, pairs, review_rows, clerical
+
+
+def _ruled_people(conn: Connection, table: _Records) -> set[str | None]:
+    """The people holding a record a clerk's ruling names (rulings are few)."""
+    d = decisions.c
+    ruled = conn.execute(select(d.agency_a, d.record_a, d.agency_b, d.record_b)).all()
+    if not ruled:
+        return set()
+    where = dict(zip(zip(table.agency, table.record_id, strict=True), table.person, strict=True))
+    return {where.get((a, r)) for aa, ra, ab, rb in ruled for a, r in ((aa, ra), (ab, rb))}
 
 
 def population_of(store: Store, table: _Records, rows: npt.NDArray[np.int64]) -> Population | None:
@@ -546,6 +601,9 @@ def population_of(store: Store, table: _Records, rows: npt.NDArray[np.int64]) ->
     if store.config.match.score != "weights" or table.field_clks is None:
         return None
     return population(table.field_clks, len(store.config.fields), rows)
+
+
+Scored = tuple[tuple[Any, Any, Any], dict[str, object], dict[str, object]]
 
 
 def link_rows(
@@ -558,6 +616,7 @@ def link_rows(
     seed_groups: bool = True,
     population: Population | None = None,
     scale: int | None = None,
+    scored: Scored | None = None,
 ) -> tuple[
     npt.NDArray[np.int64],
     tuple[Any, Any, Any],
@@ -565,8 +624,10 @@ def link_rows(
     set[tuple[str, str]],
 ]:
     """Link ``part``'s records, each person's starting as one group (unless ``seed_groups``
-    is off), with the clerk's rulings applied among them. ``population`` and ``scale`` carry
-    the whole store's record count and statistics when ``part`` is only some of it."""
+    is off), with the clerk's rulings applied among them. Its candidate pairs are found and
+    scored here unless ``scored`` brings them (with how they were found and the model);
+    ``population`` and ``scale`` carry the whole list's statistics and size when ``part`` is
+    only some of it."""
     n = len(part)
     index = {key: i for i, key in enumerate(zip(part.agency, part.record_id, strict=True))}
     persons = sorted({p for p in part.person if p is not None})
@@ -613,14 +674,25 @@ def link_rows(
     if never_pairs:
         apart = np.array(never_pairs, np.int64)
         never = (apart[:, 0].copy(), apart[:, 1].copy())
-    result = match_uploads(
-        part.uploads(store),
+    uploads = part.uploads(store)
+    if scored is None:
+        (ra_, rb_, dice), blocking = find_candidates(
+            uploads, store.config, False, progress, scale=scale
+        )
+        scores, described, _ = score_candidates(
+            uploads, store.config, ra_, rb_, dice, population=population
+        )
+        scored = ((ra_, rb_, scores), blocking, described)
+    pairs, blocking, described = scored
+    result = resolve_candidates(
+        uploads,
         store.config,
+        pairs,
+        blocking,
+        described,
         groups=groups,
         never=never,
         progress=progress,
-        population=population,
-        scale=scale,
     )
     report.warnings.extend(result.report.warnings)
     review_rows = [

@@ -68,6 +68,7 @@ people = Table(
     Column("created_upload", Integer, ForeignKey("uploads.id"), nullable=False),
     Column("merged_into", String(16), ForeignKey("people.id"), nullable=True),
     Column("ever_listed", SmallInteger, nullable=False, server_default="0"),
+    Index("ix_people_merged_into", "merged_into"),
 )
 
 #: Every record the agencies have sent, latest encoding and activity kept (activity columns

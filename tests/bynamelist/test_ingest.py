@@ -143,9 +143,13 @@ def test_a_month_links_its_new_records_and_their_people_only(
     assert part < whole == report.records
     assert part > sum(f["new"] for f in report.files)  # with their people's old records
 
-    monkeypatch.setattr(
-        module, "_rows_to_link", lambda conn, store, table, progress: np.arange(len(table))
-    )
+    original = module._link_month
+
+    def everything(conn, store, table, report, progress):  # as if every record were new
+        table.dirty[:] = True
+        return original(conn, store, table, report, progress)
+
+    monkeypatch.setattr(module, "_link_month", everything)
     full = create_store(make_db(), builtin_config_path("hmis"))
     ingest(full, months["2026-09"], "2026-09")
     ingest(full, months["2026-10"], "2026-10")
