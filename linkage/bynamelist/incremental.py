@@ -29,6 +29,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
+from linkage.bynamelist.bulk import insert_rows, update_rows
 from linkage.bynamelist.counts import is_count_only
 from linkage.bynamelist.monthly import check_month, refresh, refuse_before_latest
 from linkage.bynamelist.schema import (
@@ -724,14 +725,14 @@ def _assign_people(
     ]
     created = _created(conn, {p for _, known in entities if len(known) > 1 for p in known})
     taken: set[str] | None = None
-    new_people: list[dict[str, Any]] = []
+    new_people: list[tuple[str, int]] = []
     merges: list[tuple[str, str, str]] = []
     for members, known in entities:
         if not known:
             if taken is None:
                 taken = set(conn.execute(select(people.c.id)).scalars())
             pid = new_person_id(taken)
-            new_people.append({"id": pid, "created_upload": upload_id})
+            new_people.append((pid, upload_id))
         else:
             pid = min(known, key=lambda p: (created.get(p, 0), p))
             for other in known:
@@ -750,8 +751,7 @@ def _assign_people(
             part.person[i] = pid
     merge_people(conn, merges, upload_id, now)
     report.merges = len(merges)
-    if new_people:
-        conn.execute(insert(people), new_people)
+    insert_rows(conn, people, ["id", "created_upload"], new_people)
     report.new_people = len(new_people)
 
 
@@ -872,74 +872,59 @@ def _write_records(conn: Connection, table: _Records) -> None:
     encodings too where those changed); and any whose person changed."""
     existing = table.db_id > 0
     held = existing & (table.upload > 0)
-    statements = (
-        (held & table.dirty, True),
-        (held & ~table.dirty, False),
-    )
-    for mask, encodings in statements:
+    for mask, encodings in ((held & table.dirty, True), (held & ~table.dirty, False)):
         rows = np.flatnonzero(mask).tolist()
-        if not rows:
-            continue
-        values: dict[str, Any] = {
-            "person_id": bindparam("person_"),
-            "last_upload": bindparam("upload_"),
-            **{name: bindparam(name + "_") for name in _ACTIVITY},
-        }
-        if encodings:
-            values |= {name: bindparam(name + "_") for name in _ENCODINGS}
-        conn.execute(
-            update(records).where(records.c.id == bindparam("rid")).values(values),
-            [
-                {
-                    "rid": int(table.db_id[i]),
-                    "person_": table.person[i],
-                    "upload_": int(table.upload[i]),
-                    **_activity_values(table.activity[i], "_"),
-                    **(_encoding_values(table, i, "_") if encodings else {}),
-                }
+        columns = ["person_id", "last_upload", *_ACTIVITY, *(_ENCODINGS if encodings else ())]
+        update_rows(
+            conn,
+            records,
+            "id",
+            columns,
+            (
+                (
+                    table.person[i],
+                    int(table.upload[i]),
+                    *_activity_values(table.activity[i]),
+                    *(_encoding_values(table, i) if encodings else ()),
+                    int(table.db_id[i]),
+                )
                 for i in rows
-            ],
+            ),
         )
     moved = np.flatnonzero(existing & (table.upload == 0) & table.moved).tolist()
-    if moved:
-        conn.execute(
-            update(records)
-            .where(records.c.id == bindparam("rid"))
-            .values(person_id=bindparam("person_")),
-            [{"rid": int(table.db_id[i]), "person_": table.person[i]} for i in moved],
-        )
+    update_rows(
+        conn, records, "id", ["person_id"], ((table.person[i], int(table.db_id[i])) for i in moved)
+    )
     new = np.flatnonzero(~existing).tolist()
-    if new:
-        conn.execute(
-            insert(records),
-            [
-                {
-                    "agency": table.agency[i],
-                    "record_id": table.record_id[i],
-                    "person_id": table.person[i],
-                    "first_upload": int(table.upload[i]),
-                    "last_upload": int(table.upload[i]),
-                    **_encoding_values(table, i, ""),
-                    **_activity_values(table.activity[i], ""),
-                }
-                for i in new
-            ],
-        )
+    insert_rows(
+        conn,
+        records,
+        [*_KEYS, *_ENCODINGS, *_ACTIVITY],
+        (
+            (
+                table.agency[i],
+                table.record_id[i],
+                table.person[i],
+                int(table.upload[i]),
+                int(table.upload[i]),
+                *_encoding_values(table, i),
+                *_activity_values(table.activity[i]),
+            )
+            for i in new
+        ),
+    )
 
 
+_KEYS = ("agency", "record_id", "person_id", "first_upload", "last_upload")
 _ACTIVITY = ("last_activity", "situation", "project_type", "flags")
 _ENCODINGS = ("clk", "field_clks", "block_keys")
 
 
-def _encoding_values(table: _Records, i: int, suffix: str) -> dict[str, Any]:
+def _encoding_values(table: _Records, i: int) -> tuple[bytes | None, ...]:
     columns = (table.clk, table.field_clks, table.block_keys)
-    return {
-        name + suffix: None if column is None else column[i].tobytes()
-        for name, column in zip(_ENCODINGS, columns, strict=True)
-    }
+    return tuple(None if column is None else column[i].tobytes() for column in columns)
 
 
-def _activity_values(row: npt.NDArray[np.int64], suffix: str) -> dict[str, Any]:
+def _activity_values(row: npt.NDArray[np.int64]) -> tuple[Any, ...]:
     day, situation, project, flags = (None if v == _NONE else int(v) for v in row.tolist())
-    values = (None if day is None else date.fromordinal(day), situation, project, flags)
-    return {name + suffix: value for name, value in zip(_ACTIVITY, values, strict=True)}
+    return (None if day is None else date.fromordinal(day), situation, project, flags)

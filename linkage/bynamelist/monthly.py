@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
+from linkage.bynamelist.bulk import insert_rows, update_rows
 from linkage.bynamelist.schema import (
     coverage,
     figures,
@@ -129,19 +130,18 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
     for t in (statuses, figures, coverage):
         conn.execute(delete(t).where(t.c.month == month))
     kept = np.flatnonzero(now.existed)
-    if kept.size:
-        conn.execute(
-            insert(statuses),
-            [
-                {
-                    "month": month,
-                    "person_id": live[i],
-                    "status": int(status_now[i]),
-                    "flags": int(combined.flags[i]),
-                }
-                for i in kept.tolist()
-            ],
-        )
+    insert_rows(
+        conn,
+        statuses,
+        ["month", "person_id", "status", "flags"],
+        zip(
+            [month] * len(kept),
+            [live[i] for i in kept.tolist()],
+            status_now[kept].tolist(),
+            combined.flags[kept].tolist(),
+            strict=True,
+        ),
+    )
     conn.execute(
         insert(figures),
         [
@@ -183,14 +183,8 @@ def _fold_listed(conn: Connection, through: str | None, bits: dict[str, int]) ->
             had = grown.get(pid, bits[pid])
             if had | code != had:
                 grown[pid] = had | code
-        if grown:
-            conn.execute(
-                update(people)
-                .where(people.c.id == bindparam("pid"))
-                .values(ever_listed=bindparam("bits")),
-                [{"pid": pid, "bits": code} for pid, code in grown.items()],
-            )
-            bits.update(grown)
+        update_rows(conn, people, "id", ["ever_listed"], ((c, p) for p, c in grown.items()))
+        bits.update(grown)
     if mark is None:
         conn.execute(insert(meta).values(key=_LISTED_THROUGH, value=through))
     else:

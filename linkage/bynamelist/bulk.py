@@ -1,0 +1,64 @@
+"""Many rows in one statement through the database driver itself.
+
+At a million people a month writes a million status rows, and SQLAlchemy's per-row parameter
+processing cost more than the database did (profiled at 100k people: 1.4 s of construct_params
+and 1.1 s of date processing against 2.5 s in the driver). These helpers hand plain tuples to
+the driver's ``executemany`` inside the caller's transaction, converting only what the driver
+needs converted (dates on SQLite, stored as ISO text like SQLAlchemy's Date does).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _marker(conn: Connection) -> str:
+    style = conn.dialect.paramstyle
+    if style not in _MARKERS:
+        raise RuntimeError(f"no bulk writes for the {style} parameter style")
+    return _MARKERS[style]
+
+
+def _plain(conn: Connection, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    if conn.dialect.name != "sqlite":
+        return [tuple(row) for row in rows]
+    return [tuple(v.isoformat() if isinstance(v, _dt.date) else v for v in row) for row in rows]
+
+
+def insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """INSERT the rows (tuples in ``columns`` order) in one executemany."""
+    values = _plain(conn, rows)
+    if not values:
+        return
+    mark = _marker(conn)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    conn.connection.cursor().executemany(sql, values)
+
+
+def update_rows(
+    conn: Connection,
+    table: Table,
+    key: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """UPDATE ``columns`` of the row whose ``key`` is each tuple's last value (tuples hold
+    the columns' new values, then the key)."""
+    values = _plain(conn, rows)
+    if not values:
+        return
+    mark = _marker(conn)
+    sets = ", ".join(f"{c} = {mark}" for c in columns)
+    sql = f"UPDATE {table.name} SET {sets} WHERE {key} = {mark}"
+    conn.connection.cursor().executemany(sql, values)
