@@ -29,7 +29,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
-from linkage.bynamelist.bulk import insert_rows, update_rows
+from linkage.bynamelist.bulk import insert_rows, read_rows, update_rows
 from linkage.bynamelist.counts import is_count_only
 from linkage.bynamelist.monthly import check_month, refresh, refuse_before_latest
 from linkage.bynamelist.schema import (
@@ -386,19 +386,11 @@ class _Records:
 
 def load_records(conn: Connection) -> _Records:
     """The store's records, in id order, as columns."""
-    query = select(
-        records.c.id,
-        records.c.agency,
-        records.c.record_id,
-        records.c.person_id,
-        records.c.clk,
-        records.c.field_clks,
-        records.c.block_keys,
-    ).order_by(records.c.id)
-    found = conn.execute(query).all()
+    columns = ["id", "agency", "record_id", "person_id", "clk", "field_clks", "block_keys"]
+    found = read_rows(conn, records, columns, order_by="id")
     n = len(found)
-    columns: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * 7
-    db_id, agency, record_id, persons, clk, field_clks, block_keys = columns
+    values: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * 7
+    db_id, agency, record_id, persons, clk, field_clks, block_keys = values
     return _Records(
         db_id=np.array(db_id, np.int64),
         agency=agency,

@@ -12,13 +12,12 @@ import calendar
 import datetime as _dt
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from linkage.bynamelist.bulk import insert_rows, update_rows
+from linkage.bynamelist.bulk import day, insert_rows, read_rows, update_rows
 from linkage.bynamelist.schema import (
     coverage,
     figures,
@@ -90,7 +89,7 @@ def previous_month(conn: Connection, month: str) -> str | None:
 def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
     """Recompute and store ``month``'s statuses, figures and coverage."""
     before_month = previous_month(conn, month)
-    everyone = conn.execute(select(people.c.id, people.c.merged_into, people.c.ever_listed)).all()
+    everyone = read_rows(conn, people, ["id", "merged_into", "ever_listed"])
     bits = _fold_listed(conn, before_month, {pid: listed for pid, _, listed in everyone})
     live = [pid for pid, into, _ in everyone if into is None]
     order = {pid: i for i, pid in enumerate(live)}
@@ -100,19 +99,14 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
         if bits[pid] and at is not None:
             listed[at] |= bits[pid]
     ever = {name: (listed >> k) & 1 == 1 for k, name in enumerate(POPULATIONS)}
-    rows = conn.execute(
-        select(
-            records.c.person_id,
-            records.c.agency,
-            records.c.last_activity,
-            records.c.situation,
-            records.c.flags,
-        )
-    ).all()
-    person = np.array([order[r.person_id] for r in rows], np.int64)
-    last = np.array([r.last_activity.toordinal() if r.last_activity else 0 for r in rows], np.int64)
-    situation = np.array([r.situation or 0 for r in rows], np.int64)
-    flags = np.array([r.flags or 0 for r in rows], np.int64)
+    found = read_rows(conn, records, ["person_id", "agency", "last_activity", "situation", "flags"])
+    pids, agencies, days, situations, record_flags = (
+        list(c) for c in (zip(*found, strict=True) if found else [()] * 5)
+    )
+    person = np.fromiter((order[p] for p in pids), np.int64, len(pids))
+    last = np.fromiter((d.toordinal() if (d := day(v)) else 0 for v in days), np.int64, len(days))
+    situation = np.array([s or 0 for s in situations], np.int64)
+    flags = np.array([f or 0 for f in record_flags], np.int64)
     combined = combine(person, len(live), last, situation, flags)
     status_now = person_statuses(
         combined, month_end(month).toordinal(), settings.inactive_after_days
@@ -150,7 +144,7 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
             for measure, value in row.items()
         ],
     )
-    _write_coverage(conn, month, rows, person, status_now)
+    _write_coverage(conn, month, agencies, person, status_now)
 
 
 #: The meta key of the last month folded into ``people.ever_listed``.
@@ -213,7 +207,7 @@ def _month_of(conn: Connection, month: str | None, order: dict[str, int]) -> Mon
 def _write_coverage(
     conn: Connection,
     month: str,
-    rows: Sequence[Any],
+    record_agency: Sequence[str],
     person: npt.NDArray[np.int64],
     status_now: npt.NDArray[np.int64],
 ) -> None:
@@ -222,7 +216,7 @@ def _write_coverage(
             select(uploads.c.agency, func.max(uploads.c.month)).group_by(uploads.c.agency)
         ).all()
     )
-    agency = np.array([r.agency for r in rows], dtype=object)
+    agency = np.array(record_agency, dtype=object)
     active = status_now[person] == Status.ACTIVE
     entries = []
     for name in sorted(latest):
