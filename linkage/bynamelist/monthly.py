@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select
 
-from linkage.bynamelist.bulk import day, insert_rows, read_rows, update_rows
+from linkage.bynamelist.bulk import day, insert_rows, read_rows
 from linkage.bynamelist.schema import (
     coverage,
     figures,
@@ -89,16 +89,10 @@ def previous_month(conn: Connection, month: str) -> str | None:
 def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
     """Recompute and store ``month``'s statuses, figures and coverage."""
     before_month = previous_month(conn, month)
-    everyone = read_rows(conn, people, ["id", "merged_into", "ever_listed"])
-    bits = _fold_listed(conn, before_month, {pid: listed for pid, _, listed in everyone})
-    live = [pid for pid, into, _ in everyone if into is None]
+    everyone = read_rows(conn, people, ["id", "merged_into"])
+    live = [pid for pid, into in everyone if into is None]
     order = {pid: i for i, pid in enumerate(live)}
-    listed = np.zeros(len(live), np.int64)
-    for pid, into, _ in everyone:
-        at = order.get(into or pid)
-        if bits[pid] and at is not None:
-            listed[at] |= bits[pid]
-    ever = {name: (listed >> k) & 1 == 1 for k, name in enumerate(POPULATIONS)}
+    survivor = {pid: into for pid, into in everyone if into is not None}
     found = read_rows(conn, records, ["person_id", "agency", "last_activity", "situation", "flags"])
     pids, agencies, days, situations, record_flags = (
         list(c) for c in (zip(*found, strict=True) if found else [()] * 5)
@@ -112,7 +106,13 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
         combined, month_end(month).toordinal(), settings.inactive_after_days
     )
     now = Month(status_now, combined.flags, status_now != Status.UNKNOWN)
-    before = _month_of(conn, before_month, order)
+
+    mark = conn.execute(select(meta.c.value).where(meta.c.key == _LISTED_FROM)).scalar()
+    chained = before_month is not None and mark is not None and mark <= before_month
+    before, listed = _month_of(conn, before_month, order, survivor)
+    if before_month is not None and not chained:  # rows from before schema 0004
+        listed = _listed_in_history(conn, month, order, survivor)
+    ever = {name: (listed >> k) & 1 == 1 for k, name in enumerate(POPULATIONS)}
     published: dict[str, int] = {}
     if before_month is not None:
         query = select(figures.c.population, figures.c.value).where(
@@ -123,19 +123,22 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
 
     for t in (statuses, figures, coverage):
         conn.execute(delete(t).where(t.c.month == month))
-    kept = np.flatnonzero(now.existed)
+    kept = np.flatnonzero(now.existed | (listed != 0))
     insert_rows(
         conn,
         statuses,
-        ["month", "person_id", "status", "flags"],
+        ["month", "person_id", "status", "flags", "listed_before"],
         zip(
             [month] * len(kept),
             [live[i] for i in kept.tolist()],
             status_now[kept].tolist(),
             combined.flags[kept].tolist(),
+            listed[kept].tolist(),
             strict=True,
         ),
     )
+    if mark is None:
+        conn.execute(insert(meta).values(key=_LISTED_FROM, value=month))
     conn.execute(
         insert(figures),
         [
@@ -147,61 +150,67 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
     _write_coverage(conn, month, agencies, person, status_now)
 
 
-#: The meta key of the last month folded into ``people.ever_listed``.
-_LISTED_THROUGH = "ever_listed_through"
+#: The meta key of the first month whose status rows carry ``listed_before``.
+_LISTED_FROM = "listed_before_from"
 
 
-def _fold_listed(conn: Connection, through: str | None, bits: dict[str, int]) -> dict[str, int]:
-    """Bring each person's ``ever_listed`` bits (given, by id) up to month ``through``: the
-    months since the last fold (every month, the first time) are read from the frozen
-    statuses and the people whose bits grow are written. Returns the bits as they now are.
-    History before ``through`` never changes, so a month refreshed twice folds nothing new."""
-    if through is None:
-        return bits
-    mark = conn.execute(select(meta.c.value).where(meta.c.key == _LISTED_THROUGH)).scalar()
-    if mark is not None and mark >= through:
-        return bits
-    query = select(statuses.c.person_id, statuses.c.flags).where(
-        statuses.c.month <= through, statuses.c.status == Status.ACTIVE
-    )
-    if mark is not None:
-        query = query.where(statuses.c.month > mark)
-    found = conn.execute(query).all()
-    if found:
-        flags = np.array([f for _, f in found], np.int64)
-        codes = np.zeros(len(found), np.int64)
-        for k, member in enumerate(POPULATIONS.values()):
-            codes |= member(flags).astype(np.int64) << k
-        grown: dict[str, int] = {}
-        for (pid, _), code in zip(found, codes.tolist(), strict=True):
-            had = grown.get(pid, bits[pid])
-            if had | code != had:
-                grown[pid] = had | code
-        update_rows(conn, people, "id", ["ever_listed"], ((c, p) for p, c in grown.items()))
-        bits.update(grown)
-    if mark is None:
-        conn.execute(insert(meta).values(key=_LISTED_THROUGH, value=through))
-    else:
-        conn.execute(update(meta).where(meta.c.key == _LISTED_THROUGH).values(value=through))
+def _listed(status: npt.NDArray[np.int64], flags: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The populations whose list each person is on (bit k: the k-th population)."""
+    active = status == Status.ACTIVE
+    bits = np.zeros(len(status), np.int64)
+    for k, member in enumerate(POPULATIONS.values()):
+        bits |= (active & member(flags)).astype(np.int64) << k
     return bits
 
 
-def _month_of(conn: Connection, month: str | None, order: dict[str, int]) -> Month:
+def _month_of(
+    conn: Connection, month: str | None, order: dict[str, int], survivor: dict[str, str]
+) -> tuple[Month, npt.NDArray[np.int64]]:
     """A stored month's statuses of today's live people (absorbed and withdrawn people's rows
-    have no place in today's order and are left out)."""
+    have no place in today's order and are left out), and the populations each live person
+    was listed in up to and including that month (an absorbed person's count for their
+    survivor)."""
     n = len(order)
     status = np.zeros(n, np.int64)
     fl = np.zeros(n, np.int64)
-    existed = np.zeros(n, np.bool_)
-    if month is not None:
-        query = select(statuses.c.person_id, statuses.c.status, statuses.c.flags).where(
-            statuses.c.month == month
-        )
-        for pid, st, f in conn.execute(query):
-            at = order.get(pid)
-            if at is not None:
-                status[at], fl[at], existed[at] = st, f, True
-    return Month(status, fl, existed)
+    listed = np.zeros(n, np.int64)
+    if month is None:
+        return Month(status, fl, status != Status.UNKNOWN), listed
+    found = read_rows(
+        conn,
+        statuses,
+        ["person_id", "status", "flags", "listed_before"],
+        where=("month", month),
+    )
+    if not found:
+        return Month(status, fl, status != Status.UNKNOWN), listed
+    pids, st, f, before = (list(c) for c in zip(*found, strict=True))
+    at = np.fromiter((order.get(p, -1) for p in pids), np.int64, len(pids))
+    st_, f_ = np.array(st, np.int64), np.array(f, np.int64)
+    mine = at >= 0
+    status[at[mine]], fl[at[mine]] = st_[mine], f_[mine]
+    bits = np.array(before, np.int64) | _listed(st_, f_)
+    heir = np.fromiter((order.get(survivor.get(p, p), -1) for p in pids), np.int64, len(pids))
+    np.bitwise_or.at(listed, heir[heir >= 0], bits[heir >= 0])
+    return Month(status, fl, status != Status.UNKNOWN), listed
+
+
+def _listed_in_history(
+    conn: Connection, month: str, order: dict[str, int], survivor: dict[str, str]
+) -> npt.NDArray[np.int64]:
+    """The populations each live person was listed in before ``month``, from the whole
+    history: for status rows written before schema 0004, once."""
+    listed = np.zeros(len(order), np.int64)
+    query = select(statuses.c.person_id, statuses.c.status, statuses.c.flags).where(
+        statuses.c.month < month, statuses.c.status == Status.ACTIVE
+    )
+    found = conn.execute(query).all()
+    if found:
+        pids, st, f = (list(c) for c in zip(*found, strict=True))
+        bits = _listed(np.array(st, np.int64), np.array(f, np.int64))
+        heir = np.fromiter((order.get(survivor.get(p, p), -1) for p in pids), np.int64, len(pids))
+        np.bitwise_or.at(listed, heir[heir >= 0], bits[heir >= 0])
+    return listed
 
 
 def _write_coverage(

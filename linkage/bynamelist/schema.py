@@ -58,16 +58,12 @@ uploads = Table(
 
 #: People, by a random id that means nothing outside the store. A person merged into another
 #: keeps its row with ``merged_into`` set, so an id an agency was once given still resolves.
-#: ``ever_listed``: the populations whose list the person was on in any month up to the meta
-#: mark ``ever_listed_through`` (bit k: the k-th of ``status.POPULATIONS``; a merged person's
-#: bits count for their survivor). It spares every month a scan of the whole history.
 people = Table(
     "people",
     metadata,
     Column("id", String(16), primary_key=True),
     Column("created_upload", Integer, ForeignKey("uploads.id"), nullable=False),
     Column("merged_into", String(16), ForeignKey("people.id"), nullable=True),
-    Column("ever_listed", SmallInteger, nullable=False, server_default="0"),
     Index("ix_people_merged_into", "merged_into"),
 )
 
@@ -140,6 +136,11 @@ review = Table(
 #: Each person's status at the end of each month, as computed when that month was ingested
 #: and frozen from then on: late corrections are carried into the current month, never
 #: written into history (domain.md). Codes: :class:`linkage.bynamelist.status.Status`.
+#: ``listed_before``: the populations whose list the person was on in any earlier month (bit
+#: k: the k-th of ``status.POPULATIONS``), so that the next month need read only this one; a
+#: person with such bits keeps a row even in a month without a status (code 0), so the chain
+#: never breaks. Rows from before schema 0004 hold 0 (see the meta mark
+#: ``listed_before_from``).
 statuses = Table(
     "statuses",
     metadata,
@@ -147,6 +148,7 @@ statuses = Table(
     Column("person_id", String(16), ForeignKey("people.id"), nullable=False),
     Column("status", SmallInteger, nullable=False),
     Column("flags", SmallInteger, nullable=False),
+    Column("listed_before", SmallInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("month", "person_id", name="pk_statuses"),
 )
 

@@ -111,7 +111,7 @@ def score_month(
         for population, measure, value in conn.execute(query):
             found[population][measure] = value
         query = select(statuses.c.person_id, statuses.c.status, statuses.c.flags).where(
-            statuses.c.month == month
+            statuses.c.month == month, statuses.c.status != Status.UNKNOWN
         )
         found_status = {p: (Status(s), f) for p, s, f in conn.execute(query)}
     keys = sorted(found_of)

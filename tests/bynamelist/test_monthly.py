@@ -15,7 +15,7 @@ from linkage.activity import ACTIVITY as SECTION
 from linkage.activity import AS_OF, Activity, Flag, Situation, pack
 from linkage.bynamelist import StoreError, build_report, create_store, ingest
 from linkage.bynamelist.report import render_text
-from linkage.bynamelist.schema import figures, meta, people, statuses
+from linkage.bynamelist.schema import figures, meta, statuses
 from linkage.bynamelist.status import MEASURES, POPULATIONS, Status
 from linkage.config import builtin_config_path
 from linkage.container import Block, ClkData, ClkWriter, Section
@@ -242,8 +242,8 @@ def test_returns_are_told_from_first_listings_after_a_store_upgrade(
 ) -> None:
     """April: a1, inactive since March, is seen again (returned from inactive: listed in
     January and February); a6 is seen for the first time (newly identified). A second store
-    with the same history, whose people carry no ever-listed bits and no fold mark (as a
-    store upgraded from schema 0003 does), folds its whole history in and agrees."""
+    with the same history, whose status rows carry no listed-before bits and no mark (as a
+    store upgraded from schema 0003 does), reads its whole history once and agrees."""
     months = _months(tmp_path, template)
     april = [
         _upload(
@@ -259,8 +259,8 @@ def test_returns_are_told_from_first_listings_after_a_store_upgrade(
         for month, files in months.items():
             ingest(store, files, month)
     with upgraded.engine.begin() as conn:
-        conn.execute(update(people).values(ever_listed=0))
-        conn.execute(delete(meta).where(meta.c.key == "ever_listed_through"))
+        conn.execute(update(statuses).values(listed_before=0))
+        conn.execute(delete(meta).where(meta.c.key == "listed_before_from"))
     for store in (kept, upgraded):
         ingest(store, april, "2026-04")
     apr = _figures(kept, "2026-04")
@@ -277,9 +277,10 @@ def test_returns_are_told_from_first_listings_after_a_store_upgrade(
         "returned_from_inactive": 1,
         "inflow": 1,
     }
-    with kept.engine.connect() as conn:  # history folded in through March
-        mark = conn.execute(select(meta.c.value).where(meta.c.key == "ever_listed_through"))
-        assert mark.scalar_one() == "2026-03"
+    for store, first in ((kept, "2026-01"), (upgraded, "2026-04")):
+        with store.engine.connect() as conn:  # where the chain of listed_before starts
+            mark = conn.execute(select(meta.c.value).where(meta.c.key == "listed_before_from"))
+            assert mark.scalar_one() == first
 
 
 def test_the_published_report_hides_small_cells(tmp_path: Path, db: str, template) -> None:
