@@ -39,9 +39,8 @@ from linkage.compare.weights import (
     estimate,
     field_levels,
     match_probability,
-    random_pair_u,
-    value_frequencies,
 )
+from linkage.compare.weights import population as population_of_records
 from linkage.config import Config, builtin_config_path, load_config
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
 from linkage.errors import ConfigError, InputError
@@ -447,11 +446,7 @@ def _weighted_scores(
     it (per field: m, u and the weight in bits of each agreement level), and the model."""
     levels = field_levels(field_clks, field_clks, ra, rb, uploads.n_fields)
     if population is None:
-        population = Population(
-            records=len(uploads.ids),
-            u=random_pair_u(field_clks, uploads.n_fields),
-            frequencies=value_frequencies(field_clks, uploads.n_fields),
-        )
+        population = population_of_records(field_clks, uploads.n_fields)
     if model is None:
         model = estimate(levels, population.u, population.records)
     scores = match_probability(levels, model, population.frequencies, ra)

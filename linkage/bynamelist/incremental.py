@@ -527,17 +527,17 @@ def _link_month(
     the record count from the whole list, m from this month's candidates."""
     n = len(table)
     dirty = table.dirty
-    ruled = _ruled_people(conn, table)
     if dirty.all():
         everyone = np.arange(n, dtype=np.int64)
         if progress:
             progress(f"linking {n:,} of the {n:,} records")
         return (everyone, table, *link_rows(conn, store, table, report, progress))
+    ruled = _ruled_people(conn, table)
     if not dirty.any() and not ruled:
         return None
     config = store.config
     whole = table.uploads(store)
-    pop = population_of(store, table, np.arange(n, dtype=np.int64))
+    pop = population_of(store, table)
     if progress:
         progress(f"finding the candidates of {int(dirty.sum()):,} new or changed records")
     (ra, rb, dice), blocking = find_candidates(whole, config, False, progress, fresh=dirty)
@@ -588,9 +588,11 @@ def _ruled_people(conn: Connection, table: _Records) -> set[str | None]:
     return {where.get((a, r)) for aa, ra, ab, rb in ruled for a, r in ((aa, ra), (ab, rb))}
 
 
-def population_of(store: Store, table: _Records, rows: npt.NDArray[np.int64]) -> Population | None:
-    """What the weights take from every record when only ``rows`` are linked (None when the
-    config does not score with weights)."""
+def population_of(
+    store: Store, table: _Records, rows: npt.NDArray[np.int64] | None = None
+) -> Population | None:
+    """What the weights take from every record when ``rows`` (default: all) are linked
+    (None when the config does not score with weights)."""
     if store.config.match.score != "weights" or table.field_clks is None:
         return None
     return population(table.field_clks, len(store.config.fields), rows)
@@ -715,7 +717,7 @@ def _assign_people(
         (members, sorted({p for p in (part.person[i] for i in members) if p is not None}))
         for members in by_entity.values()
     ]
-    created = _created(conn, {p for _, known in entities if len(known) > 1 for p in known})
+    created = created_upload(conn, {p for _, known in entities if len(known) > 1 for p in known})
     taken: set[str] | None = None
     new_people: list[tuple[str, int]] = []
     merges: list[tuple[str, str, str]] = []
@@ -747,7 +749,7 @@ def _assign_people(
     report.new_people = len(new_people)
 
 
-def _created(conn: Connection, persons: set[str]) -> dict[str, int]:
+def created_upload(conn: Connection, persons: set[str]) -> dict[str, int]:
     """The upload each of these people was created by (the oldest survives a merge)."""
     found: dict[str, int] = {}
     chosen = sorted(persons)

@@ -189,9 +189,7 @@ def _month_of(
     st_, f_ = np.array(st, np.int64), np.array(f, np.int64)
     mine = at >= 0
     status[at[mine]], fl[at[mine]] = st_[mine], f_[mine]
-    bits = np.array(before, np.int64) | _listed(st_, f_)
-    heir = np.fromiter((order.get(survivor.get(p, p), -1) for p in pids), np.int64, len(pids))
-    np.bitwise_or.at(listed, heir[heir >= 0], bits[heir >= 0])
+    _add_listed(listed, order, survivor, pids, np.array(before, np.int64) | _listed(st_, f_))
     return Month(status, fl, status != Status.UNKNOWN), listed
 
 
@@ -208,9 +206,21 @@ def _listed_in_history(
     if found:
         pids, st, f = (list(c) for c in zip(*found, strict=True))
         bits = _listed(np.array(st, np.int64), np.array(f, np.int64))
-        heir = np.fromiter((order.get(survivor.get(p, p), -1) for p in pids), np.int64, len(pids))
-        np.bitwise_or.at(listed, heir[heir >= 0], bits[heir >= 0])
+        _add_listed(listed, order, survivor, pids, bits)
     return listed
+
+
+def _add_listed(
+    listed: npt.NDArray[np.int64],
+    order: dict[str, int],
+    survivor: dict[str, str],
+    pids: list[str],
+    bits: npt.NDArray[np.int64],
+) -> None:
+    """OR each row's population bits into its person's place today: an absorbed person's go
+    to their survivor, a withdrawn person's nowhere."""
+    heir = np.fromiter((order.get(survivor.get(p, p), -1) for p in pids), np.int64, len(pids))
+    np.bitwise_or.at(listed, heir[heir >= 0], bits[heir >= 0])
 
 
 def _write_coverage(

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from linkage.bynamelist.incremental import (
     IngestReport,
+    created_upload,
     link_rows,
     load_records,
     merge_people,
@@ -94,7 +95,7 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
         conn.execute(insert(decisions).values(kind=kind, decided_at=now, note=note, **pair))
         upload = conn.execute(select(func.max(uploads.c.id))).scalar_one()
         if kind == "same" and pa != pb:
-            created = dict(conn.execute(select(people.c.id, people.c.created_upload)).all())
+            created = created_upload(conn, {pa, pb})
             survivor, absorbed = sorted((pa, pb), key=lambda p: (created[p], p))
             reason = "a clerk ruled two of their records the same person"
             merge_people(conn, [(survivor, absorbed, reason)], upload, now)

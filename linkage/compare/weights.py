@@ -158,15 +158,14 @@ class Population:
 
 
 def population(
-    fields: npt.NDArray[np.uint8], n_fields: int, rows: npt.NDArray[np.int64]
+    fields: npt.NDArray[np.uint8], n_fields: int, rows: npt.NDArray[np.int64] | None = None
 ) -> Population:
-    """The population statistics of all the records' field filters, for linking ``rows``."""
+    """The population statistics of all the records' field filters, for linking ``rows``
+    (default: all of them)."""
     freq = value_frequencies(fields, n_fields)
-    return Population(
-        records=len(fields),
-        u=random_pair_u(fields, n_fields),
-        frequencies=Frequencies(freq.share[rows], freq.agreement),
-    )
+    if rows is not None:
+        freq = Frequencies(freq.share[rows], freq.agreement)
+    return Population(records=len(fields), u=random_pair_u(fields, n_fields), frequencies=freq)
 
 
 def random_pair_u(
