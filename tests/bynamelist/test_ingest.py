@@ -205,6 +205,31 @@ def test_a_failure_mid_ingest_leaves_the_store_as_it_was(
     assert dump(db) == snapshot
 
 
+def test_an_upload_without_the_store_records_sections_is_refused(
+    tmp_path: Path, db: str, months
+) -> None:
+    """Same config and secret, but the field filters dropped from the file: refused in one
+    line, nothing written."""
+    import dataclasses
+
+    from linkage.container import FIELD_CLKS
+
+    store = create_store(db, builtin_config_path("hmis"))
+    ingest(store, months["2026-09"], "2026-09")
+    data = read_clk(months["2026-10"][2])
+    header = dataclasses.replace(
+        data.header, sections=tuple(s for s in data.header.sections if s.name != FIELD_CLKS)
+    )
+    sections = {k: v for k, v in data.sections.items() if k != FIELD_CLKS}
+    stripped = tmp_path / "stripped.clk"
+    with ClkWriter(stripped, header) as writer:
+        writer.write(Block(ids=data.ids, sections=sections))
+    snapshot = dump(db)
+    with pytest.raises(StoreError, match="carries other sections than the store's records"):
+        ingest(store, [stripped], "2026-10")
+    assert dump(db) == snapshot
+
+
 def test_uploads_from_another_config_or_secret_are_refused(
     tmp_path: Path, db: str, months, network, febrl_config
 ) -> None:
