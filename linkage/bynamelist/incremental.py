@@ -29,9 +29,15 @@ import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
-from linkage.bynamelist.bulk import insert_rows, read_rows, update_rows
+from linkage.bynamelist.bulk import insert_rows, ordinals, read_rows, update_rows
 from linkage.bynamelist.counts import is_count_only
-from linkage.bynamelist.monthly import check_month, refresh, refuse_before_latest
+from linkage.bynamelist.monthly import (
+    RecordActivity,
+    check_month,
+    refresh,
+    refuse_before_latest,
+)
+from linkage.bynamelist.packed import id_array
 from linkage.bynamelist.schema import (
     decisions,
     events,
@@ -243,7 +249,7 @@ def _ingest_fresh(
     _write_records(conn, table)
     if progress:
         progress(f"statuses and figures for {month}")
-    refresh(conn, month, store.config.bynamelist)
+    refresh(conn, month, store.config.bynamelist, table.activity_now())
 
 
 def person_of(conn: Connection, agency: str, record_id: str) -> str:
@@ -369,6 +375,13 @@ class _Records:
                 self.person[i] = pid
                 self.moved[i] = True
 
+    def activity_now(self) -> RecordActivity:
+        """Every record's person and activity as the store now holds them (once written)."""
+        known = np.where(self.activity == _NONE, 0, self.activity)
+        return RecordActivity(
+            id_array(self.person), self.agency, known[:, 0], known[:, 1], known[:, 3]
+        )
+
     def uploads(self, store: Store) -> Uploads:
         """The records as the matcher takes them (each agency a party)."""
         agencies = tuple(sorted(set(self.agency)))
@@ -385,12 +398,18 @@ class _Records:
 
 
 def load_records(conn: Connection) -> _Records:
-    """The store's records, in id order, as columns."""
+    """The store's records, in id order, as columns (their stored activity too, so that the
+    month's statuses need not read the records again)."""
     columns = ["id", "agency", "record_id", "person_id", "clk", "field_clks", "block_keys"]
-    found = read_rows(conn, records, columns, order_by="id")
+    found = read_rows(conn, records, [*columns, *_ACTIVITY], order_by="id")
     n = len(found)
-    values: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * 7
-    db_id, agency, record_id, persons, clk, field_clks, block_keys = values
+    values: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * 11
+    db_id, agency, record_id, persons, clk, field_clks, block_keys = values[:7]
+    activity = np.full((n, 4), _NONE, np.int64)
+    days = ordinals(values[7])
+    activity[:, 0] = np.where(days > 0, days, _NONE)
+    for k, column in enumerate(values[8:], start=1):
+        activity[:, k] = [_NONE if v is None else v for v in column]
     return _Records(
         db_id=np.array(db_id, np.int64),
         agency=agency,
@@ -400,7 +419,7 @@ def load_records(conn: Connection) -> _Records:
         field_clks=_blobs(field_clks) if n else None,
         block_keys=_blobs(block_keys) if n else None,
         upload=np.zeros(n, np.int64),
-        activity=np.full((n, 4), _NONE, np.int64),
+        activity=activity,
         dirty=np.zeros(n, np.bool_),
         moved=np.zeros(n, np.bool_),
     )

@@ -1,9 +1,10 @@
 """The month's statuses, figures and agency coverage, computed inside an ingest's transaction.
 
-Reads what the store holds (live people, their records' activity, last month's frozen
-statuses and figures), runs the pure logic of :mod:`linkage.bynamelist.status`, and replaces
-this month's rows, so a second upload in the same month recomputes the month and earlier
-months never change.
+Reads what the store holds (live people, last month's frozen statuses and figures, and the
+records' activity unless the ingest already holds it), runs the pure logic of
+:mod:`linkage.bynamelist.status`, and replaces this month's rows, so a second upload in the
+same month recomputes the month and earlier months never change. People are matched by id
+at numpy speed (sorted id arrays), never one Python lookup per person.
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import calendar
 import datetime as _dt
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, insert, select
 
-from linkage.bynamelist.bulk import day, insert_rows, read_rows
+from linkage.bynamelist.bulk import ordinals, read_rows
+from linkage.bynamelist.packed import MonthStatuses, id_array, pack, positions, unpack
 from linkage.bynamelist.schema import (
     coverage,
     figures,
     meta,
     people,
     records,
-    statuses,
+    status_months,
     uploads,
 )
 from linkage.bynamelist.status import (
@@ -86,22 +89,60 @@ def previous_month(conn: Connection, month: str) -> str | None:
     return found
 
 
-def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
-    """Recompute and store ``month``'s statuses, figures and coverage."""
-    before_month = previous_month(conn, month)
-    everyone = read_rows(conn, people, ["id", "merged_into"])
-    live = [pid for pid, into in everyone if into is None]
-    order = {pid: i for i, pid in enumerate(live)}
-    survivor = {pid: into for pid, into in everyone if into is not None}
+@dataclass(frozen=True)
+class RecordActivity:
+    """Every record's person, agency and activity (0 where none is known): what a month's
+    statuses are computed from. An ingest hands over what it already holds in memory; a
+    correction reads the store (:func:`read_activity`)."""
+
+    person: npt.NDArray[np.bytes_]
+    agency: list[str]
+    last_activity: npt.NDArray[np.int64]  # ordinal day
+    situation: npt.NDArray[np.int64]
+    flags: npt.NDArray[np.int64]
+
+
+def read_activity(conn: Connection) -> RecordActivity:
+    """The store's records as :class:`RecordActivity`."""
     found = read_rows(conn, records, ["person_id", "agency", "last_activity", "situation", "flags"])
-    pids, agencies, days, situations, record_flags = (
+    pids, agencies, days, situations, flags = (
         list(c) for c in (zip(*found, strict=True) if found else [()] * 5)
     )
-    person = np.fromiter((order[p] for p in pids), np.int64, len(pids))
-    last = np.fromiter((d.toordinal() if (d := day(v)) else 0 for v in days), np.int64, len(days))
-    situation = np.array([s or 0 for s in situations], np.int64)
-    flags = np.array([f or 0 for f in record_flags], np.int64)
-    combined = combine(person, len(live), last, situation, flags)
+    return RecordActivity(
+        id_array(pids),
+        agencies,
+        ordinals(days),
+        np.array([s or 0 for s in situations], np.int64),
+        np.array([f or 0 for f in flags], np.int64),
+    )
+
+
+def month_statuses(conn: Connection, month: str) -> MonthStatuses | None:
+    """A stored month's statuses (None for a month the list has not computed)."""
+    row = conn.execute(select(status_months).where(status_months.c.month == month)).mappings()
+    found = row.first()
+    return None if found is None else unpack(dict(found), month)
+
+
+def refresh(
+    conn: Connection,
+    month: str,
+    settings: ByNameListSettings,
+    activity: RecordActivity | None = None,
+) -> None:
+    """Recompute and store ``month``'s statuses, figures and coverage (from ``activity``
+    where the caller holds every record's, else from the store)."""
+    before_month = previous_month(conn, month)
+    people_now = _People.read(conn)
+    held = read_activity(conn) if activity is None else activity
+    person = positions(people_now.live, held.person)
+    if bool(np.any(person < 0)):
+        raise StoreError(
+            "the store holds records of people it does not list as live",
+            "restore the store from its backup",
+        )
+    n = len(people_now.live)
+    combined = combine(person, n, held.last_activity, held.situation, held.flags)
     status_now = person_statuses(
         combined, month_end(month).toordinal(), settings.inactive_after_days
     )
@@ -109,9 +150,9 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
 
     mark = conn.execute(select(meta.c.value).where(meta.c.key == _LISTED_FROM)).scalar()
     chained = before_month is not None and mark is not None and mark <= before_month
-    before, listed = _month_of(conn, before_month, order, survivor)
-    if before_month is not None and not chained:  # rows from before schema 0004
-        listed = _listed_in_history(conn, month, order, survivor)
+    before, listed = _month_of(conn, before_month, people_now)
+    if before_month is not None and not chained:  # months from before schema 0004
+        listed = _listed_in_history(conn, month, people_now)
     ever = {name: (listed >> k) & 1 == 1 for k, name in enumerate(POPULATIONS)}
     published: dict[str, int] = {}
     if before_month is not None:
@@ -121,22 +162,13 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
         published = dict(conn.execute(query).all())
     table = with_difference(month_figures(now, before, ever), published)
 
-    for t in (statuses, figures, coverage):
+    for t in (status_months, figures, coverage):
         conn.execute(delete(t).where(t.c.month == month))
     kept = np.flatnonzero(now.existed | (listed != 0))
-    insert_rows(
-        conn,
-        statuses,
-        ["month", "person_id", "status", "flags", "listed_before"],
-        zip(
-            [month] * len(kept),
-            [live[i] for i in kept.tolist()],
-            status_now[kept].tolist(),
-            combined.flags[kept].tolist(),
-            listed[kept].tolist(),
-            strict=True,
-        ),
+    stored = MonthStatuses(
+        people_now.live[kept], status_now[kept], combined.flags[kept], listed[kept]
     )
+    conn.execute(insert(status_months).values(month=month, **pack(stored)))
     if mark is None:
         conn.execute(insert(meta).values(key=_LISTED_FROM, value=month))
     conn.execute(
@@ -147,11 +179,38 @@ def refresh(conn: Connection, month: str, settings: ByNameListSettings) -> None:
             for measure, value in row.items()
         ],
     )
-    _write_coverage(conn, month, agencies, person, status_now)
+    _write_coverage(conn, month, held.agency, person, status_now)
 
 
-#: The meta key of the first month whose status rows carry ``listed_before``.
+#: The meta key of the first month whose statuses carry ``listed`` bits.
 _LISTED_FROM = "listed_before_from"
+
+
+@dataclass(frozen=True)
+class _People:
+    """Today's live people (ids sorted), and where every id ever given now lives: a merged
+    person's in their survivor (merges point straight at the final survivor)."""
+
+    live: npt.NDArray[np.bytes_]
+    ever: npt.NDArray[np.bytes_]  # every id, sorted
+    heir: npt.NDArray[np.int64]  # each of ``ever``'s position in ``live``
+
+    @classmethod
+    def read(cls, conn: Connection) -> _People:
+        found = read_rows(conn, people, ["id", "merged_into"])
+        ids = id_array([p for p, _ in found])
+        into = id_array([m for _, m in found])
+        order = np.argsort(ids)
+        ever, into = ids[order], into[order]
+        alive = into == b""
+        live = ever[alive]
+        return cls(live, ever, positions(live, np.where(alive, ever, into)))
+
+    def heirs(self, ids: npt.NDArray[np.bytes_]) -> npt.NDArray[np.int64]:
+        """Each id's place today: its own, its survivor's, or -1 (an id the store no longer
+        holds)."""
+        at = positions(self.ever, ids)
+        return np.where(at >= 0, self.heir[np.maximum(at, 0)], -1)
 
 
 def _listed(status: npt.NDArray[np.int64], flags: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -164,62 +223,47 @@ def _listed(status: npt.NDArray[np.int64], flags: npt.NDArray[np.int64]) -> npt.
 
 
 def _month_of(
-    conn: Connection, month: str | None, order: dict[str, int], survivor: dict[str, str]
+    conn: Connection, month: str | None, people_now: _People
 ) -> tuple[Month, npt.NDArray[np.int64]]:
-    """A stored month's statuses of today's live people (absorbed and withdrawn people's rows
-    have no place in today's order and are left out), and the populations each live person
-    was listed in up to and including that month (an absorbed person's count for their
-    survivor)."""
-    n = len(order)
+    """A stored month's statuses of today's live people (absorbed people have no place in
+    today's order and are left out), and the populations each live person was listed in up
+    to and including that month (an absorbed person's count for their survivor)."""
+    n = len(people_now.live)
     status = np.zeros(n, np.int64)
     fl = np.zeros(n, np.int64)
     listed = np.zeros(n, np.int64)
-    if month is None:
-        return Month(status, fl, status != Status.UNKNOWN), listed
-    found = read_rows(
-        conn,
-        statuses,
-        ["person_id", "status", "flags", "listed_before"],
-        where=("month", month),
-    )
-    if not found:
-        return Month(status, fl, status != Status.UNKNOWN), listed
-    pids, st, f, before = (list(c) for c in zip(*found, strict=True))
-    at = np.fromiter((order.get(p, -1) for p in pids), np.int64, len(pids))
-    st_, f_ = np.array(st, np.int64), np.array(f, np.int64)
-    mine = at >= 0
-    status[at[mine]], fl[at[mine]] = st_[mine], f_[mine]
-    _add_listed(listed, order, survivor, pids, np.array(before, np.int64) | _listed(st_, f_))
+    stored = None if month is None else month_statuses(conn, month)
+    if stored is not None:
+        at = positions(people_now.live, stored.people)
+        mine = at >= 0
+        status[at[mine]], fl[at[mine]] = stored.status[mine], stored.flags[mine]
+        _add_listed(
+            listed, people_now, stored.people, stored.listed | _listed(stored.status, stored.flags)
+        )
     return Month(status, fl, status != Status.UNKNOWN), listed
 
 
-def _listed_in_history(
-    conn: Connection, month: str, order: dict[str, int], survivor: dict[str, str]
-) -> npt.NDArray[np.int64]:
+def _listed_in_history(conn: Connection, month: str, people_now: _People) -> npt.NDArray[np.int64]:
     """The populations each live person was listed in before ``month``, from the whole
-    history: for status rows written before schema 0004, once."""
-    listed = np.zeros(len(order), np.int64)
-    query = select(statuses.c.person_id, statuses.c.status, statuses.c.flags).where(
-        statuses.c.month < month, statuses.c.status == Status.ACTIVE
-    )
-    found = conn.execute(query).all()
-    if found:
-        pids, st, f = (list(c) for c in zip(*found, strict=True))
-        bits = _listed(np.array(st, np.int64), np.array(f, np.int64))
-        _add_listed(listed, order, survivor, pids, bits)
+    history: for months stored before schema 0004, once."""
+    listed = np.zeros(len(people_now.live), np.int64)
+    query = select(status_months.c.month).where(status_months.c.month < month)
+    for earlier in conn.execute(query).scalars().all():
+        stored = month_statuses(conn, earlier)
+        if stored is not None:
+            _add_listed(listed, people_now, stored.people, _listed(stored.status, stored.flags))
     return listed
 
 
 def _add_listed(
     listed: npt.NDArray[np.int64],
-    order: dict[str, int],
-    survivor: dict[str, str],
-    pids: list[str],
+    people_now: _People,
+    ids: npt.NDArray[np.bytes_],
     bits: npt.NDArray[np.int64],
 ) -> None:
-    """OR each row's population bits into its person's place today: an absorbed person's go
-    to their survivor, a withdrawn person's nowhere."""
-    heir = np.fromiter((order.get(survivor.get(p, p), -1) for p in pids), np.int64, len(pids))
+    """OR each id's population bits into its place today: an absorbed person's go to their
+    survivor."""
+    heir = people_now.heirs(ids)
     np.bitwise_or.at(listed, heir[heir >= 0], bits[heir >= 0])
 
 

@@ -135,21 +135,22 @@ review = Table(
 
 #: Each person's status at the end of each month, as computed when that month was ingested
 #: and frozen from then on: late corrections are carried into the current month, never
-#: written into history (domain.md). Codes: :class:`linkage.bynamelist.status.Status`.
-#: ``listed_before``: the populations whose list the person was on in any earlier month (bit
-#: k: the k-th of ``status.POPULATIONS``), so that the next month need read only this one; a
-#: person with such bits keeps a row even in a month without a status (code 0), so the chain
-#: never breaks. Rows from before schema 0004 hold 0 (see the meta mark
-#: ``listed_before_from``).
-statuses = Table(
-    "statuses",
+#: written into history (domain.md). One row per month, its people's statuses as compressed
+#: columns (:mod:`linkage.bynamelist.packed`; codes: :class:`linkage.bynamelist.status.Status`).
+#: ``listed``: the populations whose list each person was on in any earlier month, so that
+#: the next month need read only this one; a person with such bits is kept even in a month
+#: without a status (code 0), so the chain never breaks. Months from before schema 0004 hold
+#: 0 there (see the meta mark ``listed_before_from``).
+status_months = Table(
+    "status_months",
     metadata,
-    Column("month", String(7), nullable=False),
-    Column("person_id", String(16), ForeignKey("people.id"), nullable=False),
-    Column("status", SmallInteger, nullable=False),
-    Column("flags", SmallInteger, nullable=False),
-    Column("listed_before", SmallInteger, nullable=False, server_default="0"),
-    PrimaryKeyConstraint("month", "person_id", name="pk_statuses"),
+    Column("month", String(7), primary_key=True),
+    Column("layout", SmallInteger, nullable=False),
+    Column("people_count", Integer, nullable=False),
+    Column("people", LargeBinary, nullable=False),
+    Column("status", LargeBinary, nullable=False),
+    Column("flags", LargeBinary, nullable=False),
+    Column("listed", LargeBinary, nullable=False),
 )
 
 #: The month's figures per population (active, inflow and outflow by kind, the reliability

@@ -121,7 +121,10 @@ class Frequencies:
 
 
 def value_frequencies(fields: npt.NDArray[np.uint8], n_fields: int) -> Frequencies:
-    """Count identical field filters (equal values encode to equal filters), field by field."""
+    """Count identical field filters (equal values encode to equal filters), field by field,
+    through a 64-bit digest of each filter: sorting digests instead of whole filters is
+    several times faster at a million records, and two of a million distinct filters share a
+    digest about once in ten million runs (merging two values' counts when they do)."""
     words = _words(fields)
     per = words.shape[1] // n_fields
     n = len(words)
@@ -134,15 +137,23 @@ def value_frequencies(fields: npt.NDArray[np.uint8], n_fields: int) -> Frequenci
         if not held:
             continue
         rows = np.flatnonzero(present)
-        # equal filters sort together; lexsort on the words is exact (no hash collisions)
-        order = rows[np.lexsort(block[rows].T[::-1])]
-        sorted_block = block[order]
-        starts = np.concatenate(([True], (sorted_block[1:] != sorted_block[:-1]).any(axis=1)))
-        group = np.cumsum(starts) - 1
-        sizes = np.bincount(group) / held
-        share[order, f] = sizes[group]
+        _, group, counts = np.unique(_digest(block[rows]), return_inverse=True, return_counts=True)
+        sizes = counts / held
+        share[rows, f] = sizes[group]
         agreement[f] = float(np.sum(sizes**2))
     return Frequencies(share, agreement)
+
+
+def _digest(block: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """A 64-bit digest of each row of words: each word folded in, then mixed by
+    splitmix64's finaliser (every input bit reaches every output bit)."""
+    h = np.zeros(len(block), np.uint64)
+    for k in range(block.shape[1]):
+        h = (h ^ block[:, k]) + np.uint64(0x9E3779B97F4A7C15)
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h
 
 
 @dataclass(frozen=True)

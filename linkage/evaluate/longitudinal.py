@@ -25,7 +25,8 @@ import numpy as np
 from sqlalchemy import select
 
 from linkage.bynamelist.incremental import IngestReport, ingest
-from linkage.bynamelist.schema import figures, records, statuses
+from linkage.bynamelist.monthly import month_statuses
+from linkage.bynamelist.schema import figures, records
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store
 from linkage.config import Config
@@ -110,10 +111,18 @@ def score_month(
         )
         for population, measure, value in conn.execute(query):
             found[population][measure] = value
-        query = select(statuses.c.person_id, statuses.c.status, statuses.c.flags).where(
-            statuses.c.month == month, statuses.c.status != Status.UNKNOWN
-        )
-        found_status = {p: (Status(s), f) for p, s, f in conn.execute(query)}
+        stored = month_statuses(conn, month)
+    found_status = (
+        {}
+        if stored is None
+        else {
+            p: (Status(s), f)
+            for p, s, f in zip(
+                stored.person_ids(), stored.status.tolist(), stored.flags.tolist(), strict=True
+            )
+            if s != Status.UNKNOWN
+        }
+    )
     keys = sorted(found_of)
     true_people: dict[str, set[str]] = defaultdict(set)
     found_people: dict[str, set[str]] = defaultdict(set)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command as alembic_command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from linkage.bynamelist import StoreError, create_store, open_store, upgrade_store
+from linkage.bynamelist.monthly import month_statuses
 from linkage.bynamelist.schema import metadata
-from linkage.bynamelist.store import database_url, head_revision, migrate
+from linkage.bynamelist.store import _alembic, database_url, head_revision, migrate
 from linkage.config import builtin_config_path
 
 
@@ -102,10 +104,59 @@ def test_an_older_store_is_upgraded_in_place(db: str) -> None:
     rows, counted = _sql(
         db,
         "SELECT record_id, last_activity, situation FROM records",
-        "SELECT count(*) FROM statuses",
+        "SELECT count(*) FROM status_months",
     )
     assert rows == [("r1", None, None)] and counted == [(0,)]
     assert upgrade_store(db) == (head_revision(), head_revision())  # nothing to do
+
+
+def test_status_rows_become_one_packed_row_a_month_and_back(db: str) -> None:
+    """Schema 0005 packs each month's status rows into one row; every value survives the
+    upgrade, and the downgrade gives the rows back."""
+    engine = create_engine(database_url(db))
+    migrate(engine, "0004")
+    rows = [
+        ("2026-01", "P1", 1, 0, 0),
+        ("2026-01", "P2", 3, 8, 0),
+        ("2026-02", "P2", 1, 8, 0),
+        ("2026-02", "P1", 2, 0, 1),
+        ("2026-02", "P3", 0, 2, 5),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO uploads (id, agency, month, digest, records, ingested_at) "
+                "VALUES (1, 'a', '2026-01', 'd', 1, '2026-02-01 00:00:00')"
+            )
+        )
+        for pid in ("P1", "P2", "P3"):
+            conn.execute(text("INSERT INTO people (id, created_upload) VALUES (:p, 1)"), {"p": pid})
+        for month, pid, status, flags, listed in rows:
+            conn.execute(
+                text("INSERT INTO statuses VALUES (:m, :p, :s, :f, :l)"),
+                {"m": month, "p": pid, "s": status, "f": flags, "l": listed},
+            )
+    engine.dispose()
+    assert upgrade_store(db) == ("0004", head_revision())
+    engine = create_engine(database_url(db))
+    with engine.connect() as conn:
+        packed = {m: month_statuses(conn, m) for m in ("2026-01", "2026-02")}
+    unpacked = [
+        (m, p, s, f, b)
+        for m, stored in packed.items()
+        if stored is not None
+        for p, s, f, b in zip(
+            stored.person_ids(), stored.status, stored.flags, stored.listed, strict=True
+        )
+    ]
+    assert sorted(unpacked) == sorted(rows)
+    cfg = _alembic(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        alembic_command.downgrade(cfg, "0004")
+    engine.dispose()
+    (back,) = _sql(db, "SELECT month, person_id, status, flags, listed_before FROM statuses")
+    assert sorted(back) == sorted(rows)
 
 
 def test_paths_become_sqlite_urls_and_postgresql_gets_its_driver() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -62,6 +64,23 @@ def test_value_frequencies_count_identical_field_filters() -> None:
     assert np.allclose(freq.share[:, 1], 1.0)
     assert np.isclose(freq.agreement[0], (6 / 7) ** 2 + (1 / 7) ** 2)
     assert np.isclose(freq.agreement[1], 1.0)
+
+
+def test_value_frequencies_tell_filters_one_bit_apart() -> None:
+    """Values one bit apart (in any word of a filter) are counted apart, as an exact count of
+    the filters' bytes does."""
+    rng = np.random.default_rng(3)
+    base = _filters(rng, 1, 32, 0.4)[0]
+    values = np.repeat(base[None, :], 257, axis=0)
+    for k in range(256):  # value k+1: base with bit k flipped (values of 0 and 1 bits alike)
+        values[k + 1, k // 8] ^= np.uint8(1 << (k % 8))
+    picked = rng.integers(0, len(values), 3000)
+    fields = np.concatenate([values[picked], values[rng.permutation(picked)]], axis=1)
+    freq = value_frequencies(fields, 2)
+    for f, cols in enumerate((slice(0, 32), slice(32, 64))):
+        keys = [row.tobytes() for row in fields[:, cols]]
+        counts = Counter(keys)
+        assert np.allclose(freq.share[:, f], [counts[k] / len(keys) for k in keys])
 
 
 def test_u_comes_from_random_pairs() -> None:
