@@ -14,13 +14,8 @@ from typing import Any
 import click
 
 from linkage import __version__
+from linkage.cli_common import db_option, example, progress_bar
 from linkage.errors import LinkageError
-
-
-def _example(*lines: str) -> str:
-    """An epilog that click prints verbatim (the \\b marker stops it from rewrapping)."""
-    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
-
 
 _SECRET_HELP = (
     "File holding the shared secret (made by 'linkage keygen'). Or set LINKAGE_SECRET_FILE, "
@@ -30,7 +25,7 @@ _SECRET_HELP = (
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog=_example(
+    epilog=example(
         "linkage demo",
         "linkage keygen -o community.key",
         "linkage encode Client.csv --secret-file community.key --agency north -o north.clk",
@@ -45,21 +40,7 @@ def cli() -> None:
     """
 
 
-def _progress(enabled: bool, label: str) -> Any:
-    """A tqdm bar on a terminal, nothing when piped or quiet."""
-    from tqdm import tqdm
-
-    return tqdm(
-        total=0,
-        unit="B",
-        unit_scale=True,
-        desc=label,
-        leave=False,
-        disable=not enabled or not sys.stderr.isatty(),
-    )
-
-
-@cli.command(epilog=_example("linkage keygen -o community.key"))
+@cli.command(epilog=example("linkage keygen -o community.key"))
 @click.option(
     "-o",
     "--output",
@@ -81,12 +62,12 @@ def keygen(output: Path, force: bool) -> None:
     click.echo(f"wrote a new secret to {output} (mode 0600)")
 
 
-@cli.group("config", epilog=_example("linkage config check configs/hmis.toml"))
+@cli.group("config", epilog=example("linkage config check configs/hmis.toml"))
 def config_group() -> None:
     """Work with linkage configs."""
 
 
-@config_group.command("check", epilog=_example("linkage config check configs/hmis.toml"))
+@config_group.command("check", epilog=example("linkage config check configs/hmis.toml"))
 @click.argument("file", type=click.Path(path_type=Path))
 def config_check(file: Path) -> None:
     """Validate a config and print its fingerprint.
@@ -129,7 +110,7 @@ def _resolve_config(config: Path | None, input_path: Path) -> Any:
 
 
 @cli.command(
-    epilog=_example(
+    epilog=example(
         "linkage encode export/Client.csv --config configs/hmis.toml \\",
         "    --secret-file community.key --agency shelter-north -o shelter-north.clk",
         "linkage encode export/ --secret-file community.key --agency shelter-north \\",
@@ -237,7 +218,7 @@ def encode(
 
         day = as_of.date() if as_of is not None else None
         activity, activity_report = activity_table(folder, day, on_error)
-    bar = _progress(not quiet, "encoding")
+    bar = progress_bar(not quiet, "encoding")
 
     def tick(done: int, total: int) -> None:
         bar.total = total
@@ -300,7 +281,7 @@ def _echo_activity(as_of: date, report: Any) -> None:
         click.echo(f"  activity rows skipped: {reasons}")
 
 
-@cli.command(epilog=_example("linkage inspect shelter-north.clk"))
+@cli.command(epilog=example("linkage inspect shelter-north.clk"))
 @click.argument("file", type=click.Path(path_type=Path))
 def inspect(file: Path) -> None:
     """Show a .clk file's header and popcount statistics, and verify its checksum."""
@@ -310,7 +291,7 @@ def inspect(file: Path) -> None:
         click.echo(line)
 
 
-@cli.command(epilog=_example("linkage export shelter-north.clk -o shelter-north.json"))
+@cli.command(epilog=example("linkage export shelter-north.clk -o shelter-north.json"))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="JSON file to write."
@@ -327,7 +308,7 @@ def export(file: Path, output: Path) -> None:
 
 
 @cli.command(
-    epilog=_example(
+    epilog=example(
         "linkage match uploads/*.clk -o results",
         "linkage match febrl-a.clk febrl-b.clk --config configs/febrl.toml --one-to-one -o out",
     )
@@ -377,7 +358,7 @@ def match(
         click.echo(line)
 
 
-@cli.command(epilog=_example("linkage demo --out demo-output", "linkage demo --months 3"))
+@cli.command(epilog=example("linkage demo --out demo-output", "linkage demo --months 3"))
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -424,7 +405,7 @@ def demo(out: Path, people: int, agencies: int, months: int, seed: int) -> None:
 
 
 @cli.command(
-    epilog=_example(
+    epilog=example(
         "linkage synth network --people 20000 --agencies 3 --seed 7",
         "linkage synth noisy --people 5000 --noise 2.0",
         "linkage synth year --people 2000 --agencies 4 --months 12",
@@ -500,7 +481,7 @@ def synth(
         return
     from linkage.evaluate.synth import write_network
 
-    bar = _progress(not quiet, "generating")
+    bar = progress_bar(not quiet, "generating")
     bar.unit, bar.unit_scale = " records", False
     try:
         paths = write_network(
@@ -563,7 +544,7 @@ def _dataset(source: str, work: Path) -> Any:
 
 
 @cli.command(
-    epilog=_example(
+    epilog=example(
         "linkage synth network --people 20000 && linkage evaluate network --report report",
         "linkage evaluate febrl4 --report febrl4-report",
         "linkage evaluate network --sample 400 --privacy --privacy-repeats 5 --report report",
@@ -721,7 +702,7 @@ def _evaluation_lines(data: dict[str, Any]) -> list[str]:
 
 
 @cli.command(
-    epilog=_example(
+    epilog=example(
         "linkage synth network --people 20000 && linkage attack network",
         "linkage attack network --hardening none --hardening xor_fold",
     )
@@ -797,7 +778,7 @@ def _cost_range(s: dict[str, Any]) -> str:
 
 
 @cli.group(
-    epilog=_example(
+    epilog=example(
         "linkage bnl init --db community.db",
         "linkage bnl ingest --db community.db --month 2026-10 uploads/*.clk",
     )
@@ -811,29 +792,14 @@ def bnl() -> None:
     """
 
 
-_DB_HELP = (
-    "The store: a file path (SQLite) or a URL such as postgresql://host/db. Or set LINKAGE_BNL_DB."
-)
-
-
-def _db_option(f: Any) -> Any:
-    return click.option(
-        "--db",
-        envvar="LINKAGE_BNL_DB",
-        default="bynamelist.db",
-        show_default=True,
-        help=_DB_HELP,
-    )(f)
-
-
 @bnl.command(
     "init",
-    epilog=_example(
+    epilog=example(
         "linkage bnl init --db community.db",
         "linkage bnl init --db postgresql://coordinator@localhost/bnl --config ours.toml",
     ),
 )
-@_db_option
+@db_option
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
@@ -853,9 +819,9 @@ def bnl_init(db: str, config: Path | None) -> None:
 
 @bnl.command(
     "ingest",
-    epilog=_example("linkage bnl ingest --db community.db --month 2026-10 uploads/*.clk"),
+    epilog=example("linkage bnl ingest --db community.db --month 2026-10 uploads/*.clk"),
 )
-@_db_option
+@db_option
 @click.option("--month", required=True, help="The month the uploads are for, as YYYY-MM.")
 @click.argument(
     "files", metavar="FILE.clk...", nargs=-1, required=True, type=click.Path(path_type=Path)
@@ -899,9 +865,9 @@ def bnl_ingest(db: str, month: str, files: tuple[Path, ...], quiet: bool) -> Non
 
 @bnl.command(
     "export",
-    epilog=_example("linkage bnl export --db community.db --agency shelter-north -o north.csv"),
+    epilog=example("linkage bnl export --db community.db --agency shelter-north -o north.csv"),
 )
-@_db_option
+@db_option
 @click.option("--agency", required=True, help="The agency whose records to export.")
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="CSV file to write."
@@ -920,12 +886,12 @@ def bnl_export(db: str, agency: str, output: Path) -> None:
 
 @bnl.command(
     "report",
-    epilog=_example(
+    epilog=example(
         "linkage bnl report --db community.db --month 2026-10",
         "linkage bnl report --db community.db --format csv -o 2026-10.csv",
     ),
 )
-@_db_option
+@db_option
 @click.option("--month", help="The month to report, YYYY-MM (default: the list's latest).")
 @click.option(
     "--format",
@@ -963,14 +929,14 @@ def bnl_report(db: str, month: str | None, fmt: str, output: Path | None) -> Non
 
 @bnl.command(
     "review",
-    epilog=_example(
+    epilog=example(
         "linkage bnl review --db community.db                   # list the pairs",
         "linkage bnl review --db community.db --decide 12 same --note 'same DOB, case notes'",
         "linkage bnl review --db community.db --pair agency_1 1000042 agency_2 2000917 \\",
         "    --ruling never",
     ),
 )
-@_db_option
+@db_option
 @click.option(
     "--decide",
     nargs=2,
@@ -1038,12 +1004,12 @@ def bnl_review(
 
 @bnl.command(
     "forget",
-    epilog=_example(
+    epilog=example(
         "linkage bnl forget --db community.db --agency shelter-north --record 1000042 \\",
         "    --reason 'consent withdrawn, request 2026-11-02'",
     ),
 )
-@_db_option
+@db_option
 @click.option("--agency", required=True, help="The agency that holds the record.")
 @click.option("--record", "record_id", required=True, help="Its record id (or pseudonym).")
 @click.option(
@@ -1064,11 +1030,11 @@ def bnl_forget(db: str, agency: str, record_id: str, reason: str) -> None:
 
 @bnl.command(
     "counts",
-    epilog=_example(
+    epilog=example(
         "linkage bnl counts --db community.db --month 2026-10 --agency safe-haven-dv counts.csv"
     ),
 )
-@_db_option
+@db_option
 @click.option("--month", required=True, help="The month the counts are for, YYYY-MM.")
 @click.option("--agency", required=True, help="The count-only agency.")
 @click.argument("file", type=click.Path(path_type=Path))
@@ -1086,8 +1052,8 @@ def bnl_counts(db: str, month: str, agency: str, file: Path) -> None:
     click.echo(f"stored {n} counts of {agency} for {month} (reported as not deduplicated)")
 
 
-@bnl.command("upgrade", epilog=_example("linkage bnl upgrade --db community.db"))
-@_db_option
+@bnl.command("upgrade", epilog=example("linkage bnl upgrade --db community.db"))
+@db_option
 def bnl_upgrade(db: str) -> None:
     """Migrate a store made by an older linkage to this version's schema (back it up first)."""
     from linkage.bynamelist import upgrade_store
