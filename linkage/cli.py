@@ -15,6 +15,7 @@ import click
 
 from linkage import __version__
 from linkage.cli_common import db_option, example, progress_bar
+from linkage.cli_service import COMMANDS as SERVICE_COMMANDS
 from linkage.errors import LinkageError
 
 _SECRET_HELP = (
@@ -1063,6 +1064,10 @@ def bnl_upgrade(db: str) -> None:
         click.echo(f"{db} is at schema revision {after}: nothing to do")
     else:
         click.echo(f"{db}: schema revision {before} -> {after}")
+
+
+for _command in SERVICE_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

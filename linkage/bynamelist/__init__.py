@@ -1,14 +1,14 @@
 """The by-name list: a longitudinal store of people linked month after month.
 
 Public API: :func:`create_store`, :func:`open_store`, :func:`upgrade_store`, :func:`ingest`,
-:func:`build_report` (with :func:`latest_month`), :func:`agency_mapping` and
+:func:`check_upload`, :func:`build_report` (with :func:`latest_month`), :func:`agency_mapping` and
 :func:`write_agency_export`. Coordinator side: reads ``.clk`` files
 through the container and links them with the matcher; never imports anything that reads
 plaintext or a secret.
 """
 
 from linkage.bynamelist.export import agency_mapping, write_agency_export
-from linkage.bynamelist.incremental import IngestReport, ingest
+from linkage.bynamelist.incremental import IngestReport, check_upload, ingest
 from linkage.bynamelist.report import Report, build_report, latest_month
 from linkage.bynamelist.store import Store, StoreError, create_store, open_store, upgrade_store
 
@@ -19,6 +19,7 @@ __all__ = [
     "StoreError",
     "agency_mapping",
     "build_report",
+    "check_upload",
     "create_store",
     "ingest",
     "latest_month",

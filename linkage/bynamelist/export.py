@@ -47,8 +47,8 @@ def agency_mapping(store: Store, agency: str) -> list[Row]:
     return [(rid, pid, others.get(pid, 0) if share else None) for rid, pid in own]
 
 
-def write_agency_export(store: Store, agency: str, output: Path) -> int:
-    """Write ``agency``'s mapping as CSV (atomically); returns the number of records."""
+def agency_csv(store: Store, agency: str) -> tuple[str, int]:
+    """``agency``'s mapping as CSV text, and its number of records."""
     rows = agency_mapping(store, agency)
     share = store.config.bynamelist.share_known_elsewhere
     text = io.StringIO()
@@ -56,6 +56,12 @@ def write_agency_export(store: Store, agency: str, output: Path) -> int:
     writer.writerow(["record_id", "person_id", *(["other_agencies"] if share else [])])
     for rid, pid, others in rows:
         writer.writerow([rid, pid, *([others] if share else [])])
+    return text.getvalue(), len(rows)
+
+
+def write_agency_export(store: Store, agency: str, output: Path) -> int:
+    """Write ``agency``'s mapping as CSV (atomically); returns the number of records."""
+    text, count = agency_csv(store, agency)
     with atomic_write(output) as fh:
-        fh.write(text.getvalue().encode("utf-8"))
-    return len(rows)
+        fh.write(text.encode("utf-8"))
+    return count

@@ -111,6 +111,28 @@ def _check_against_store(store: Store, paths: Sequence[Path], files: list[ClkDat
                 )
 
 
+def check_upload(store: Store, path: Path) -> ClkData:
+    """An upload read and checked as an ingest would check it, without ingesting it: the
+    container (checksum, version), the store's config and secret, unique record ids, the
+    activity section. For a service that must refuse a bad upload the moment it arrives."""
+    (data,) = read_uploads([path])
+    _check_against_store(store, [path], [data])
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(meta.c.value).where(meta.c.key == "key_check_value"))
+        key_check = stored.scalar()
+    if key_check is not None and key_check != data.header.key_check_value:
+        raise _secret_differs(f"{path} was")
+    return data
+
+
+def _secret_differs(what: str) -> StoreError:
+    return StoreError(
+        f"{what} encoded with a different secret from the store's earlier uploads "
+        "(key check values differ)",
+        "every agency must encode with the community's one shared secret",
+    )
+
+
 def _as_of(data: ClkData) -> date | None:
     """The day an upload's activity runs to (None when it carries no activity, or a bad day)."""
     if data.header.section(ACTIVITY) is None:
@@ -128,11 +150,7 @@ def _check_secret(conn: Connection, key_check: str) -> None:
     if stored is None:
         conn.execute(insert(meta).values(key="key_check_value", value=key_check))
     elif stored != key_check:
-        raise StoreError(
-            "the uploads were encoded with a different secret from the store's earlier uploads "
-            "(key check values differ)",
-            "every agency must encode with the community's one shared secret",
-        )
+        raise _secret_differs("the uploads were")
 
 
 def ingest(

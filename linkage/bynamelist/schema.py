@@ -201,3 +201,66 @@ counts = Table(
     Column("value", Integer, nullable=False),
     PrimaryKeyConstraint("month", "agency", "population", "measure", name="pk_counts"),
 )
+
+#: The coordinator service's credentials: one token per agency and per staff member, kept only
+#: as a SHA-256 digest (tokens are 256 random bits, so a fast digest cannot be reversed by
+#: guessing), revocable. ``agency`` is the agency a token uploads for; null for staff.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("role", String(8), nullable=False),
+    Column("agency", String(200), nullable=True),
+    Column("label", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+#: Every request the service answered: who (token id; null without a valid token), what
+#: (method, route, status), when. Never a payload, a query value or a token.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("token_id", Integer, nullable=True),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+)
+
+#: Uploads the service received and verified, waiting in its spool folder for the month's
+#: ingest (``job_id`` set once an ingest job takes them).
+received = Table(
+    "received",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agency", String(200), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("file", String(500), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=True),
+    UniqueConstraint("agency", "month", "digest", name="uq_received_upload"),
+)
+
+#: Background work: a month's ingest. ``state``: queued, running, done or failed; a service
+#: that restarts finds running jobs interrupted (their transaction never committed) and runs
+#: them again from the start.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("progress", Text, nullable=False, default=""),
+    Column("error", Text, nullable=True),
+    Column("token_id", Integer, ForeignKey("tokens.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+)

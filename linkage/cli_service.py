@@ -1,0 +1,223 @@
+"""The service's commands: ``serve`` and ``token`` for the coordinator, ``upload`` and
+``results`` for the agencies."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from linkage.cli_common import db_option, example, progress_bar
+
+_TOKEN_HELP = (
+    "File holding your token (from 'linkage token add'). Or set LINKAGE_TOKEN. Never pass a "
+    "token on the command line."
+)
+
+
+def _server_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--server",
+        envvar="LINKAGE_SERVER",
+        required=True,
+        help="The coordinator's service, e.g. https://linkage.example.org. Or set LINKAGE_SERVER.",
+    )(f)
+
+
+@click.command(
+    epilog=example(
+        "linkage serve --db community.db --spool spool/ --port 8443 \\",
+        "    --tls-cert cert.pem --tls-key key.pem",
+        "linkage serve --db postgresql://coordinator@localhost/bnl  # on 127.0.0.1, behind a proxy",
+    )
+)
+@db_option
+@click.option(
+    "--spool",
+    type=click.Path(path_type=Path),
+    default="spool",
+    show_default=True,
+    help="Folder where received uploads wait for their month's ingest.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option(
+    "--upload-limit",
+    type=click.IntRange(min=1),
+    default=1 << 30,
+    show_default=True,
+    help="Largest upload accepted, in bytes.",
+)
+@click.option("--tls-cert", type=click.Path(path_type=Path), help="Serve HTTPS with this cert.")
+@click.option("--tls-key", type=click.Path(path_type=Path), help="The certificate's key.")
+def serve(
+    db: str,
+    spool: Path,
+    host: str,
+    port: int,
+    upload_limit: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> None:
+    """Run the coordinator's service: uploads, ingests, results, reports.
+
+    Agencies send uploads with 'linkage upload' and fetch results with 'linkage results';
+    staff start each month's ingest and work the review queue through the API (its
+    description is at /docs). Serve HTTPS directly with --tls-cert and --tls-key, or listen
+    on 127.0.0.1 behind a TLS-terminating proxy; never serve plain HTTP to a network.
+    """
+    import uvicorn
+
+    from linkage.bynamelist import open_store
+    from linkage.coordinator import Settings, create_app
+
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("give both --tls-cert and --tls-key, or neither")
+    store = open_store(db)
+    app = create_app(store, Settings(spool=spool, upload_limit=upload_limit))
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"serving {db} at {scheme}://{host}:{port} (API description: /docs)", err=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        log_level="warning",
+        access_log=False,  # the service audits every request itself, without query values
+        proxy_headers=True,
+    )
+
+
+@click.group(
+    epilog=example(
+        "linkage token add --db community.db --agency shelter-north -o shelter-north.token",
+        "linkage token add --db community.db --staff --label 'A. Coordinator' -o staff.token",
+        "linkage token revoke --db community.db 3",
+    )
+)
+def token() -> None:
+    """The service's tokens: one per agency and per staff member."""
+
+
+@token.command(
+    "add", epilog=example("linkage token add --db community.db --agency north -o north.token")
+)
+@db_option
+@click.option("--agency", help="The agency the token uploads for (its encode --agency name).")
+@click.option("--staff", is_flag=True, help="A token for the coordinator's staff instead.")
+@click.option("--label", default="", help="Who holds it, for the token list.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Write the token here (readable by you only); hand it over safely.",
+)
+def token_add(db: str, agency: str | None, staff: bool, label: str, output: Path) -> None:
+    """Make a token; it is written once, to a file, and the store keeps only its digest."""
+    from linkage.bynamelist import open_store
+    from linkage.coordinator import issue_token
+
+    if output.exists():
+        raise click.UsageError(f"{output} exists; give a new file")
+    store = open_store(db)
+    token_id, secret = issue_token(
+        store,
+        "staff" if staff else "agency",
+        None if staff else agency,
+        label or (agency or "staff"),
+    )
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    who = "staff" if staff else f"agency {agency}"
+    click.echo(f"token {token_id} for {who} written to {output}")
+
+
+@token.command("list", epilog=example("linkage token list --db community.db"))
+@db_option
+def token_list(db: str) -> None:
+    """The tokens: id, role, agency, label, made and revoked (never the tokens)."""
+    from linkage.bynamelist import open_store
+    from linkage.coordinator import token_listing
+
+    for t in token_listing(open_store(db)):
+        revoked = f"revoked {t['revoked_at']:%Y-%m-%d}" if t["revoked_at"] else "live"
+        click.echo(
+            f"{t['id']:>4}  {t['role']:<6}  {t['agency'] or '-':<24}  {t['label']:<24}  "
+            f"made {t['created_at']:%Y-%m-%d}  {revoked}"
+        )
+
+
+@token.command("revoke", epilog=example("linkage token revoke --db community.db 3"))
+@db_option
+@click.argument("token_id", type=int)
+def token_revoke(db: str, token_id: int) -> None:
+    """Stop a token at once, for good."""
+    from linkage.bynamelist import open_store
+    from linkage.coordinator import revoke_token
+
+    revoke_token(open_store(db), token_id)
+    click.echo(f"token {token_id} revoked")
+
+
+@click.command(
+    "upload",
+    epilog=example(
+        "linkage upload north-2026-10.clk --month 2026-10 --server https://linkage.example.org \\",
+        "    --token-file north.token",
+    ),
+)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--month", required=True, help="The month the upload is for, YYYY-MM.")
+@_server_option
+@click.option("--token-file", type=click.Path(path_type=Path), help=_TOKEN_HELP)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def upload(file: Path, month: str, server: str, token_file: Path | None, quiet: bool) -> None:
+    """Send your agency's .clk file for a month to the coordinator's service.
+
+    The service checks it (checksum, config, secret, your agency) before keeping it; sending
+    the same file again is harmless. Network failures are retried.
+    """
+    from linkage.coordinator import read_token
+    from linkage.coordinator import upload as send
+
+    secret = read_token(token_file)
+    bar = progress_bar(not quiet, "uploading")
+    bar.total = file.stat().st_size if file.is_file() else 0
+    try:
+        answer = send(server, secret, file, month, progress=bar.update)
+    finally:
+        bar.close()
+    if not quiet:
+        again = "" if answer["fresh"] else " (already received: nothing new)"
+        click.echo(
+            f"sent {file}: {answer['records']:,} records of {answer['agency']} for "
+            f"{answer['month']}, upload {answer['id']}{again}"
+        )
+
+
+@click.command(
+    "results",
+    epilog=example(
+        "linkage results --server https://linkage.example.org --token-file north.token -o ids.csv"
+    ),
+)
+@_server_option
+@click.option("--token-file", type=click.Path(path_type=Path), help=_TOKEN_HELP)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Write the CSV here."
+)
+def results(server: str, token_file: Path | None, output: Path) -> None:
+    """Fetch your agency's records and the person id the list gives each (CSV)."""
+    from linkage.coordinator import read_token
+    from linkage.coordinator import results as fetch
+
+    count = fetch(server, read_token(token_file), output)
+    click.echo(f"wrote {count:,} records to {output}", err=not sys.stdout.isatty())
+
+
+COMMANDS = (serve, token, upload, results)

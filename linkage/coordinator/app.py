@@ -1,0 +1,394 @@
+"""The coordinator's HTTP API (FastAPI; its OpenAPI description is served at /openapi.json).
+
+Agencies upload their monthly ``.clk`` file, follow what became of it, and fetch their own
+records' person ids and the published (suppressed) reports. Staff start the month's ingest,
+follow jobs, and work the review queue. Every request carries a bearer token (see
+:mod:`linkage.coordinator.tokens`) and is audited; answers never hold a plaintext value, and
+agencies never see another agency's records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import event, select
+
+from linkage import __version__
+from linkage.bynamelist import StoreError, build_report, latest_month
+from linkage.bynamelist.export import agency_csv
+from linkage.bynamelist.monthly import check_month
+from linkage.bynamelist.report import render_json
+from linkage.bynamelist.review import decide, pending
+from linkage.bynamelist.schema import jobs, received
+from linkage.bynamelist.store import Store
+from linkage.coordinator.audit import AuditLog
+from linkage.coordinator.jobs import JobError, Worker
+from linkage.coordinator.spool import Refused, receive
+from linkage.coordinator.tokens import Principal, authenticate
+from linkage.errors import LinkageError
+
+#: Uploads above this many bytes are refused (a million records with field filters and
+#: blocking keys take about 300 MB).
+DEFAULT_UPLOAD_LIMIT = 1 << 30
+
+_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``linkage serve`` configures."""
+
+    spool: Path
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
+
+
+class UploadOut(BaseModel):
+    id: int
+    agency: str
+    month: str
+    records: int
+    size: int
+    fresh: bool = Field(description="False when this very file had been received before")
+
+
+class ReceivedOut(BaseModel):
+    id: int
+    agency: str
+    month: str
+    size: int
+    received_at: str
+    ingested: bool
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    month: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: str
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+
+
+class PairOut(BaseModel):
+    id: int
+    agency_a: str
+    agency_b: str
+    score: float
+    reason: str
+
+
+class Ruling(BaseModel):
+    ruling: Literal["same", "never"]
+    note: str = Field("", max_length=500, description="why; never a name or any value")
+
+
+class RulingOut(BaseModel):
+    merged: bool
+    split_into: int = Field(description="how many new people a split made")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no valid token"},
+    403: {"model": Problem, "description": "the token may not do this"},
+}
+
+
+def _caller(request: Request) -> Principal:
+    """The caller a request's bearer token stands for; 401 without a valid one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    principal = None
+    if scheme.lower() == "bearer" and presented:
+        store: Store = request.app.state.store
+        with store.engine.connect() as conn:
+            principal = authenticate(conn, presented.strip())
+    if principal is None:
+        raise HTTPException(
+            401,
+            "no valid token: send 'Authorization: Bearer TOKEN'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.token_id = principal.token_id
+    return principal
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def create_app(store: Store, settings: Settings) -> FastAPI:
+    """The service over an open store."""
+    settings.spool.mkdir(parents=True, exist_ok=True)
+    _wait_for_busy_sqlite(store)
+    worker = Worker(store, settings.spool)
+    audit_log: AuditLog | None = None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        nonlocal audit_log
+        audit_log = AuditLog(store)
+        worker.start()
+        yield
+        worker.stop()
+        audit_log.close()
+
+    app = FastAPI(
+        title="linkage coordinator",
+        version=__version__,
+        description="Privacy-preserving record linkage: agencies' uploads, the by-name list, "
+        "its reports and review queue. Bearer tokens only; no plaintext identifier ever.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+
+    @app.middleware("http")
+    async def _audit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        if audit_log is not None:
+            audit_log.record(
+                getattr(request.state, "token_id", None),
+                request.method,
+                getattr(route, "path", "(no such route)"),
+                response.status_code,
+            )
+        return response
+
+    def agency_of(who: Principal) -> str:
+        if who.agency is None:
+            raise HTTPException(403, "only an agency's token can do this")
+        return who.agency
+
+    def staff(who: Principal) -> None:
+        if not who.is_staff:
+            raise HTTPException(403, "only the coordinator's staff can do this")
+
+    def month_or_422(month: str) -> str:
+        try:
+            return check_month(month)
+        except StoreError as err:
+            raise HTTPException(422, err.one_line()) from None
+
+    @app.get("/v1/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """Whether the service is up (no token needed)."""
+        return {"status": "ok", "version": __version__}
+
+    @app.post(
+        "/v1/uploads/{month}",
+        tags=["agencies"],
+        status_code=201,
+        response_model=UploadOut,
+        responses={
+            **_ERRORS,
+            200: {"model": UploadOut, "description": "this file had been received before"},
+            413: {"model": Problem, "description": "larger than the service's limit"},
+            422: {"model": Problem, "description": "not a valid upload for this store"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+    )
+    async def upload(month: str, request: Request, who: Caller) -> JSONResponse:
+        """Send the agency's ``.clk`` file for a month, as the request body. It is verified
+        (checksum, the store's config and secret, the token's agency) before it is kept."""
+        agency = agency_of(who)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.upload_limit:
+            raise HTTPException(
+                413,
+                f"the upload is larger than the service's limit of {settings.upload_limit} bytes",
+            )
+        try:
+            got = await receive(
+                store, settings.spool, agency, month, request.stream(), settings.upload_limit
+            )
+        except Refused as err:
+            raise HTTPException(err.status, err.reason) from None
+        out = UploadOut(
+            id=got.id,
+            agency=got.agency,
+            month=got.month,
+            records=got.records,
+            size=got.size,
+            fresh=got.fresh,
+        )
+        return JSONResponse(out.model_dump(), status_code=201 if got.fresh else 200)
+
+    @app.get("/v1/uploads", tags=["agencies"], response_model=list[ReceivedOut], responses=_ERRORS)
+    def uploads(who: Caller) -> list[ReceivedOut]:
+        """The uploads received: an agency's own, or everyone's for staff."""
+        query = select(received).order_by(received.c.id)
+        if not who.is_staff:
+            query = query.where(received.c.agency == agency_of(who))
+        with store.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            ReceivedOut(
+                id=r["id"],
+                agency=r["agency"],
+                month=r["month"],
+                size=r["size"],
+                received_at=_when(r["received_at"]),
+                ingested=r["job_id"] is not None,
+            )
+            for r in rows
+        ]
+
+    @app.get(
+        "/v1/results",
+        tags=["agencies"],
+        response_class=PlainTextResponse,
+        responses={
+            **_ERRORS,
+            404: {"model": Problem, "description": "no records of the agency yet"},
+        },
+    )
+    def results(who: Caller) -> PlainTextResponse:
+        """The agency's own records and the person id the list gives each, as CSV."""
+        agency = agency_of(who)
+        try:
+            text, _ = agency_csv(store, agency)
+        except StoreError as err:
+            raise HTTPException(404, err.one_line()) from None
+        return PlainTextResponse(text, media_type="text/csv")
+
+    @app.get(
+        "/v1/reports/{month}",
+        tags=["reports"],
+        responses={**_ERRORS, 404: {"model": Problem, "description": "no such month"}},
+    )
+    def report(month: str, who: Caller) -> Any:
+        """A month's published figures (small cells suppressed), as ``bnl report --format
+        json`` writes them; ``latest`` for the list's latest month."""
+        del who  # any valid token may read the published figures
+        try:
+            chosen = latest_month(store) if month == "latest" else month_or_422(month)
+            return json.loads(render_json(build_report(store, chosen)))
+        except StoreError as err:
+            raise HTTPException(404, err.one_line()) from None
+
+    @app.post(
+        "/v1/months/{month}/ingest",
+        tags=["staff"],
+        status_code=202,
+        response_model=JobOut,
+        responses={
+            **_ERRORS,
+            409: {"model": Problem, "description": "nothing to do, or already running"},
+        },
+    )
+    def start_ingest(month: str, who: Caller) -> JobOut:
+        """Ingest the month's waiting uploads (each agency's latest) in the background."""
+        staff(who)
+        try:
+            job_id = worker.submit(month_or_422(month), who.token_id)
+        except JobError as err:
+            raise HTTPException(err.status, err.reason) from None
+        return job(job_id, who)
+
+    @app.get("/v1/jobs", tags=["staff"], response_model=list[JobOut], responses=_ERRORS)
+    def all_jobs(who: Caller) -> list[JobOut]:
+        """Every job, newest first."""
+        staff(who)
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(jobs).order_by(jobs.c.id.desc())).mappings().all()
+        return [_job(worker.describe(r)) for r in rows]
+
+    @app.get(
+        "/v1/jobs/{job_id}",
+        tags=["staff"],
+        response_model=JobOut,
+        responses={**_ERRORS, 404: {"model": Problem, "description": "no such job"}},
+    )
+    def job(job_id: int, who: Caller) -> JobOut:
+        """One job, with its progress while it runs."""
+        staff(who)
+        with store.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        if row is None:
+            raise HTTPException(404, f"no job {job_id}")
+        return _job(worker.describe(row))
+
+    @app.get("/v1/review", tags=["staff"], response_model=list[PairOut], responses=_ERRORS)
+    def review_queue(who: Caller) -> list[PairOut]:
+        """The pairs the last ingest left for a person to decide: agencies and scores only
+        (the CLI shows record ids to a clerk who must look the records up)."""
+        staff(who)
+        return [
+            PairOut(id=p.id, agency_a=p.a[0], agency_b=p.b[0], score=p.score, reason=p.reason)
+            for p in pending(store)
+        ]
+
+    @app.post(
+        "/v1/review/{pair_id}",
+        tags=["staff"],
+        response_model=RulingOut,
+        responses={**_ERRORS, 404: {"model": Problem, "description": "no such pair"}},
+    )
+    def rule(pair_id: int, ruling: Ruling, who: Caller) -> RulingOut:
+        """Rule on a pair: "same" merges two people, "never" keeps them apart for good."""
+        staff(who)
+        found = [p for p in pending(store) if p.id == pair_id]
+        if not found:
+            raise HTTPException(404, f"no pair {pair_id} in the review queue")
+        try:
+            done = decide(store, found[0].a, found[0].b, ruling.ruling, ruling.note)
+        except LinkageError as err:
+            raise HTTPException(409, err.one_line()) from None
+        return RulingOut(merged=done.merged, split_into=len(done.split_into or []))
+
+    return app
+
+
+def _when(value: Any) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _job(row: dict[str, Any]) -> JobOut:
+    return JobOut(
+        **{
+            **row,
+            "created_at": _when(row["created_at"]),
+            "started_at": _when(row["started_at"]) or None,
+            "finished_at": _when(row["finished_at"]) or None,
+        }
+    )
+
+
+def _wait_for_busy_sqlite(store: Store) -> None:
+    """On SQLite, let readers go on while an ingest writes (WAL) and let a writer wait for
+    the ingest's transaction instead of failing at once."""
+    if store.engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(store.engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=120000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    store.engine.dispose()  # connections opened before get the pragmas when reopened

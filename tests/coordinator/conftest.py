@@ -1,0 +1,77 @@
+"""A real service on loopback (uvicorn in a thread) over a real store, and real uploads."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from linkage.bynamelist import create_store
+from linkage.bynamelist.store import Store
+from linkage.config import builtin_config_path
+from linkage.coordinator import Settings, create_app, issue_token
+from linkage.encoding.pipeline import encode_file
+
+
+@pytest.fixture(scope="module")
+def uploads(tmp_path_factory: pytest.TempPathFactory, network, hmis_config, secret) -> list[Path]:
+    """The three agencies' uploads of the synthetic network, encoded with the session secret."""
+    out = tmp_path_factory.mktemp("uploads")
+    paths = []
+    for i, client in enumerate(network):
+        path = out / f"agency_{i + 1}.clk"
+        encode_file(hmis_config, secret, client, path, f"agency_{i + 1}")
+        paths.append(path)
+    return paths
+
+
+@dataclass
+class Service:
+    url: str
+    store: Store
+    spool: Path
+    tokens: dict[str, str]  # staff, agency_1..3, revoked
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture()
+def service(db: str, tmp_path: Path) -> Iterator[Service]:
+    yield from _serve(db, tmp_path, limit=50 << 20)
+
+
+def _serve(db: str, tmp_path: Path, limit: int) -> Iterator[Service]:
+    store = create_store(db, builtin_config_path("hmis"))
+    tokens = {"staff": issue_token(store, "staff", None, "staff")[1]}
+    for i in (1, 2, 3):
+        tokens[f"agency_{i}"] = issue_token(store, "agency", f"agency_{i}", f"agency {i}")[1]
+    spool = tmp_path / "spool"
+    app = create_app(store, Settings(spool=spool, upload_limit=limit))
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    try:
+        yield Service(f"http://127.0.0.1:{port}", store, spool, tokens)
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        store.engine.dispose()
