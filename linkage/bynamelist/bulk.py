@@ -72,19 +72,14 @@ def read_rows(
     table: Table,
     columns: Sequence[str],
     order_by: str | None = None,
-    where: tuple[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Every row's ``columns`` (those whose column ``where[0]`` equals ``where[1]``), as the
-    driver returns them (dates may come back as ISO text: see :func:`ordinals`)."""
+    """Every row's ``columns``, as the driver returns them (dates may come back as ISO text:
+    see :func:`ordinals`)."""
     sql = f"SELECT {', '.join(columns)} FROM {table.name}"
-    params: tuple[Any, ...] = ()
-    if where is not None:
-        sql += f" WHERE {where[0]} = {_marker(conn)}"
-        params = (where[1],)
     if order_by is not None:
         sql += f" ORDER BY {order_by}"
     cursor = conn.connection.cursor()
-    cursor.execute(sql, params)
+    cursor.execute(sql)
     return list(cursor.fetchall())
 
 

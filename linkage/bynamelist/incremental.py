@@ -118,11 +118,19 @@ def check_upload(store: Store, path: Path) -> ClkData:
     (data,) = read_uploads([path])
     _check_against_store(store, [path], [data])
     with store.engine.connect() as conn:
-        stored = conn.execute(select(meta.c.value).where(meta.c.key == "key_check_value"))
-        key_check = stored.scalar()
+        key_check = _stored_key_check(conn)
     if key_check is not None and key_check != data.header.key_check_value:
         raise _secret_differs(f"{path} was")
     return data
+
+
+def _stored_key_check(conn: Connection) -> str | None:
+    """The key check value of the secret the store's uploads were encoded with (None before
+    the first upload)."""
+    found: str | None = conn.execute(
+        select(meta.c.value).where(meta.c.key == "key_check_value")
+    ).scalar()
+    return found
 
 
 def _secret_differs(what: str) -> StoreError:
@@ -146,7 +154,7 @@ def _as_of(data: ClkData) -> date | None:
 def _check_secret(conn: Connection, key_check: str) -> None:
     """The first upload fixes the store's secret (by its key check value); later ones must
     match it. Read and set inside the ingest's transaction."""
-    stored = conn.execute(select(meta.c.value).where(meta.c.key == "key_check_value")).scalar()
+    stored = _stored_key_check(conn)
     if stored is None:
         conn.execute(insert(meta).values(key="key_check_value", value=key_check))
     elif stored != key_check:

@@ -215,15 +215,16 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         """Send the agency's ``.clk`` file for a month, as the request body. It is verified
         (checksum, the store's config and secret, the token's agency) before it is kept."""
         agency = agency_of(who)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.upload_limit:
-            raise HTTPException(
-                413,
-                f"the upload is larger than the service's limit of {settings.upload_limit} bytes",
-            )
+        length = request.headers.get("content-length", "")
         try:
             got = await receive(
-                store, settings.spool, agency, month, request.stream(), settings.upload_limit
+                store,
+                settings.spool,
+                agency,
+                month,
+                request.stream(),
+                settings.upload_limit,
+                int(length) if length.isdigit() else None,
             )
         except Refused as err:
             raise HTTPException(err.status, err.reason) from None

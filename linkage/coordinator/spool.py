@@ -54,8 +54,12 @@ async def receive(
     month: str,
     body: AsyncIterator[bytes],
     limit: int,
+    declared: int | None = None,
 ) -> Received:
-    """Take one upload for ``agency`` and ``month`` from the request ``body``."""
+    """Take one upload for ``agency`` and ``month`` from the request ``body`` (``declared``:
+    its announced length, refused before reading when over the limit)."""
+    if declared is not None and declared > limit:
+        raise _too_large(limit)
     try:
         check_month(month)
         with store.engine.connect() as conn:
@@ -89,6 +93,10 @@ async def _write(body: AsyncIterator[bytes], part: Path, limit: int) -> int:
     if size == 0:
         raise Refused(422, "the upload is empty: send the .clk file as the request body")
     return size
+
+
+def _too_large(limit: int) -> Refused:
+    return Refused(413, f"the upload is larger than the service's limit of {limit} bytes")
 
 
 def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size: int) -> Received:

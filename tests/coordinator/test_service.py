@@ -30,7 +30,11 @@ def _call(
 def _ingest(service: Service, month: str = MONTH) -> dict[str, object]:
     started = _call(service, "POST", f"/v1/months/{month}/ingest", "staff")
     assert started.status_code == 202, started.text
-    job_id = started.json()["id"]
+    return _finished(service, started.json()["id"])
+
+
+def _finished(service: Service, job_id: int) -> dict[str, object]:
+    """The job once it is done or failed."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         job: dict[str, object] = _call(service, "GET", f"/v1/jobs/{job_id}", "staff").json()
@@ -121,22 +125,12 @@ def test_every_endpoint_answers_only_whom_it_should(service: Service, uploads: l
             assert got.status_code == status, (method, path, who, got.text)
             if status >= 400:
                 assert "\n" not in got.json()["detail"]
-    job = _ingest_done(service)
+    job = _finished(service, 1)
     assert job["state"] == "done", job
     got = _call(service, "GET", "/v1/results", "agency_1")
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     for who in ("agency_1", "staff"):
         assert _call(service, "GET", "/v1/reports/latest", who).status_code == 200
-
-
-def _ingest_done(service: Service) -> dict[str, object]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job: dict[str, object] = _call(service, "GET", "/v1/jobs/1", "staff").json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError("the ingest did not finish in time")
 
 
 def test_bad_uploads_are_refused_in_one_line_and_nothing_is_kept(
