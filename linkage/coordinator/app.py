@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import event, select
@@ -155,6 +156,15 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.store = store
+
+    @app.exception_handler(RequestValidationError)
+    async def _one_line(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's validation errors, as one line like every other refusal."""
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(problems).replace("\n", " ")}, status_code=422)
 
     @app.middleware("http")
     async def _audit(

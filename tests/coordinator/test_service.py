@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from linkage.bynamelist.schema import audit, received, records
 from linkage.config import builtin_config_path, load_config
-from linkage.coordinator import ServiceError, results, revoke_token, upload
+from linkage.coordinator import ServiceError, read_token, results, revoke_token, upload
 from linkage.encoding.keys import generate_secret
 from linkage.encoding.pipeline import encode_file
 from tests.coordinator.conftest import Service
@@ -256,3 +256,35 @@ def test_tokens_are_written_to_a_file_never_printed_and_kept_as_digests(
     assert all(token not in str(row) for row in stored) and len(stored) == 1
     assert CliRunner().invoke(cli, ["token", "revoke", "--db", db, "1"]).exit_code == 0
     assert "revoked" in CliRunner().invoke(cli, ["token", "list", "--db", db]).output
+
+
+def test_malformed_requests_get_one_line(service: Service) -> None:
+    cases = [
+        ("POST", "/v1/review/1", {"ruling": "maybe"}, "ruling"),
+        ("POST", "/v1/review/1", None, "body"),
+        ("GET", "/v1/jobs/not-a-number", None, "job_id"),
+    ]
+    for method, path, body, words in cases:
+        got = _call(service, method, path, "staff", json=body)
+        assert got.status_code == 422, (path, got.text)
+        detail = got.json()["detail"]
+        assert isinstance(detail, str) and "\n" not in detail and words in detail, detail
+
+
+def test_the_client_refuses_a_missing_token_or_file_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LINKAGE_TOKEN", raising=False)
+    empty = tmp_path / "empty.token"
+    empty.write_text("\n")
+    cases = {
+        "cannot read the token file": lambda: read_token(tmp_path / "none.token"),
+        "no token": lambda: read_token(empty),
+        "no token (pass": lambda: read_token(None),
+        "no file": lambda: upload("http://127.0.0.1:1", "lkt_x", tmp_path / "none.clk", MONTH),
+    }
+    for words, call in cases.items():
+        with pytest.raises(ServiceError) as caught:
+            call()
+        line = caught.value.one_line()
+        assert words in line and "\n" not in line
