@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -88,3 +90,36 @@ def make_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable
 def db(make_db: Callable[[], str]) -> str:
     """One new, empty store target (SQLite, and PostgreSQL where a server is given)."""
     return make_db()
+
+
+@pytest.fixture()
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium driven by selenium. Without chromium and chromium-driver the
+    test is skipped, unless ``LINKAGE_REQUIRE_BROWSER`` is set, as ``.ci/run`` sets it (it
+    installs both): then it fails."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("LINKAGE_REQUIRE_BROWSER"):
+            pytest.fail("chromium and chromedriver are required here (LINKAGE_REQUIRE_BROWSER)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ):
+        options.add_argument(flag)
+    driver_ = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        yield driver_
+    finally:
+        driver_.quit()

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import event, select
 
@@ -31,7 +31,9 @@ from linkage.bynamelist.review import decide, pending
 from linkage.bynamelist.schema import jobs, received
 from linkage.bynamelist.store import Store
 from linkage.coordinator.audit import AuditLog
+from linkage.coordinator.charts import CHARTS
 from linkage.coordinator.jobs import JobError, Worker
+from linkage.coordinator.overview import overview
 from linkage.coordinator.spool import Refused, receive
 from linkage.coordinator.tokens import Principal, authenticate
 from linkage.errors import LinkageError
@@ -40,7 +42,22 @@ from linkage.errors import LinkageError
 #: blocking keys take about 300 MB).
 DEFAULT_UPLOAD_LIMIT = 1 << 30
 
-_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+_DASHBOARD = Path(__file__).parent / "dashboard"
+_ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+#: Every answer: never cached (results and tokens pass through), never sniffed, no referrer.
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+#: The dashboard's page runs only its own script and shows only its own charts (drawn from
+#: blobs fetched with the token), and may not be framed.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' blob:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'",
+    "X-Frame-Options": "DENY",
+}
 
 
 @dataclass(frozen=True)
@@ -171,6 +188,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        response.headers.update(_HEADERS)
         route = request.scope.get("route")
         if audit_log is not None:
             audit_log.record(
@@ -195,6 +213,22 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
             return check_month(month)
         except StoreError as err:
             raise HTTPException(422, err.one_line()) from None
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/dashboard")
+
+    @app.get("/dashboard", include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        """The staff dashboard's page: no data in it; its script asks for a staff token."""
+        page = (_DASHBOARD / "index.html").read_text(encoding="utf-8")
+        return HTMLResponse(page, headers=_PAGE_HEADERS)
+
+    @app.get("/dashboard/{name}", include_in_schema=False)
+    def dashboard_asset(name: str) -> Response:
+        if name not in _ASSETS:
+            raise HTTPException(404, f"no dashboard file '{name}'")
+        return Response((_DASHBOARD / name).read_bytes(), media_type=_ASSETS[name])
 
     @app.get("/v1/health", tags=["service"])
     def health() -> dict[str, str]:
@@ -342,6 +376,31 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         if row is None:
             raise HTTPException(404, f"no job {job_id}")
         return _job(worker.describe(row))
+
+    @app.get("/v1/dashboard", tags=["staff"], responses=_ERRORS)
+    def dashboard_data(who: Caller) -> dict[str, Any]:
+        """What the dashboard shows: every month's published (suppressed) figures, the
+        agencies' coverage and upload recency, and how many pairs wait for review."""
+        staff(who)
+        return overview(store)
+
+    @app.get(
+        "/v1/dashboard/charts/{name}.svg",
+        tags=["staff"],
+        response_class=Response,
+        responses={
+            **_ERRORS,
+            200: {"content": {"image/svg+xml": {}}, "description": "the chart"},
+            404: {"model": Problem, "description": "no such chart"},
+        },
+    )
+    def chart(name: str, who: Caller) -> Response:
+        """One of the dashboard's charts (active, inflow, outflow, reliability, coverage),
+        drawn from the same data as ``/v1/dashboard``."""
+        staff(who)
+        if name not in CHARTS:
+            raise HTTPException(404, f"no chart '{name}': one of {', '.join(CHARTS)}")
+        return Response(CHARTS[name](overview(store)), media_type="image/svg+xml")
 
     @app.get("/v1/review", tags=["staff"], response_model=list[PairOut], responses=_ERRORS)
     def review_queue(who: Caller) -> list[PairOut]:

@@ -8,7 +8,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -37,6 +39,27 @@ class Service:
     store: Store
     spool: Path
     tokens: dict[str, str]  # staff, agency_1..3, revoked
+
+    def call(self, method: str, path: str, who: str | None, **kwargs: Any) -> httpx.Response:
+        """A request as ``who`` (a name in ``tokens``, or a token itself; None: no token)."""
+        headers = {} if who is None else {"authorization": f"Bearer {self.tokens.get(who, who)}"}
+        return httpx.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
+
+    def ingest(self, month: str) -> dict[str, Any]:
+        """Start a month's ingest as staff and wait for the job to end."""
+        started = self.call("POST", f"/v1/months/{month}/ingest", "staff")
+        assert started.status_code == 202, started.text
+        return self.finished(started.json()["id"])
+
+    def finished(self, job_id: int) -> dict[str, Any]:
+        """The job once it is done or failed."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job: dict[str, Any] = self.call("GET", f"/v1/jobs/{job_id}", "staff").json()
+            if job["state"] in ("done", "failed"):
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not finish in time")
 
 
 def _free_port() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -18,30 +17,6 @@ from linkage.encoding.pipeline import encode_file
 from tests.coordinator.conftest import Service
 
 MONTH = "2026-01"
-
-
-def _call(
-    service: Service, method: str, path: str, who: str | None, **kwargs: object
-) -> httpx.Response:
-    headers = {} if who is None else {"authorization": f"Bearer {service.tokens.get(who, who)}"}
-    return httpx.request(method, service.url + path, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
-
-
-def _ingest(service: Service, month: str = MONTH) -> dict[str, object]:
-    started = _call(service, "POST", f"/v1/months/{month}/ingest", "staff")
-    assert started.status_code == 202, started.text
-    return _finished(service, started.json()["id"])
-
-
-def _finished(service: Service, job_id: int) -> dict[str, object]:
-    """The job once it is done or failed."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job: dict[str, object] = _call(service, "GET", f"/v1/jobs/{job_id}", "staff").json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError("the ingest did not finish in time")
 
 
 def _stored(service: Service) -> tuple[int, list[str]]:
@@ -59,7 +34,7 @@ def test_three_agencies_upload_a_month_and_fetch_their_own_results(
         assert answer["agency"] == f"agency_{i}" and answer["fresh"] is True
     again = upload(service.url, service.tokens["agency_1"], uploads[0], MONTH, waits=())
     assert again["fresh"] is False  # a retry of the same file is recorded once
-    job = _ingest(service)
+    job = service.ingest(MONTH)
     assert job["state"] == "done", job["error"]
     assert "3 upload(s) ingested" in str(job["progress"])
     out = tmp_path / "agency_2.csv"
@@ -71,11 +46,11 @@ def test_three_agencies_upload_a_month_and_fetch_their_own_results(
             select(func.count()).select_from(records).where(records.c.agency == "agency_2")
         ).scalar_one()
     assert count == own  # every record of its own, and only those
-    report = _call(service, "GET", "/v1/reports/latest", "agency_3").json()
+    report = service.call("GET", "/v1/reports/latest", "agency_3").json()
     assert report["month"] == MONTH
-    listed = _call(service, "GET", "/v1/uploads", "agency_1").json()
+    listed = service.call("GET", "/v1/uploads", "agency_1").json()
     assert {u["agency"] for u in listed} == {"agency_1"} and all(u["ingested"] for u in listed)
-    assert len(_call(service, "GET", "/v1/uploads", "staff").json()) == 3
+    assert len(service.call("GET", "/v1/uploads", "staff").json()) == 3
 
 
 def test_every_endpoint_answers_only_whom_it_should(service: Service, uploads: list[Path]) -> None:
@@ -106,6 +81,13 @@ def test_every_endpoint_answers_only_whom_it_should(service: Service, uploads: l
         ("GET", "/v1/jobs", None): {None: 401, "agency_1": 403, "staff": 200},
         ("GET", "/v1/jobs/1", None): {None: 401, "agency_1": 403, "staff": 200},
         ("GET", "/v1/review", None): {None: 401, "agency_1": 403, "staff": 200},
+        ("GET", "/v1/dashboard", None): {None: 401, bogus: 401, "agency_1": 403, "staff": 200},
+        ("GET", "/v1/dashboard/charts/active.svg", None): {
+            None: 401,
+            revoked: 401,
+            "agency_2": 403,
+            "staff": 200,
+        },
         ("POST", "/v1/review/999", "ruling"): {None: 401, "agency_1": 403, "staff": 404},
         ("GET", "/v1/results", None): {
             None: 401,
@@ -117,20 +99,22 @@ def test_every_endpoint_answers_only_whom_it_should(service: Service, uploads: l
         ("GET", "/v1/reports/latest", None): {None: 401, bogus: 401},
         ("GET", "/v1/health", None): {None: 200, bogus: 200},
     }
+    described = service.call("GET", "/openapi.json", None).json()["paths"]
+    assert len(described) == len({path for _, path, _ in expect}), "an endpoint is untested"
     for (method, path, kind), answers in expect.items():
         for who, status in answers.items():
             content = body if kind == "clk" else None
             json = {"ruling": "same"} if kind == "ruling" else None
-            got = _call(service, method, path, who, content=content, json=json)
+            got = service.call(method, path, who, content=content, json=json)
             assert got.status_code == status, (method, path, who, got.text)
             if status >= 400:
                 assert "\n" not in got.json()["detail"]
-    job = _finished(service, 1)
+    job = service.finished(1)
     assert job["state"] == "done", job
-    got = _call(service, "GET", "/v1/results", "agency_1")
+    got = service.call("GET", "/v1/results", "agency_1")
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     for who in ("agency_1", "staff"):
-        assert _call(service, "GET", "/v1/reports/latest", who).status_code == 200
+        assert service.call("GET", "/v1/reports/latest", who).status_code == 200
 
 
 def test_bad_uploads_are_refused_in_one_line_and_nothing_is_kept(
@@ -148,13 +132,13 @@ def test_bad_uploads_are_refused_in_one_line_and_nothing_is_kept(
     }
     before = _stored(service)
     for name, (content, status, words) in cases.items():
-        got = _call(service, "POST", f"/v1/uploads/{MONTH}", "agency_1", content=content)
+        got = service.call("POST", f"/v1/uploads/{MONTH}", "agency_1", content=content)
         assert got.status_code == status, (name, got.text)
         detail = got.json()["detail"]
         assert "\n" not in detail and words in detail, (name, detail)
         assert str(service.spool) not in detail  # no server path in an answer
         assert _stored(service) == before, name
-    got = _call(service, "POST", "/v1/uploads/2026-13", "agency_1", content=good)
+    got = service.call("POST", "/v1/uploads/2026-13", "agency_1", content=good)
     assert got.status_code == 422 and "YYYY-MM" in got.json()["detail"]
     assert _stored(service) == before
 
@@ -168,10 +152,10 @@ def test_another_config_or_secret_is_refused(
     )
     foreign = tmp_path / "foreign.clk"
     encode_file(load_config(other), generate_secret(), network[0], foreign, "agency_1")
-    got = _call(service, "POST", f"/v1/uploads/{MONTH}", "agency_1", content=foreign.read_bytes())
+    got = service.call("POST", f"/v1/uploads/{MONTH}", "agency_1", content=foreign.read_bytes())
     assert got.status_code == 422 and "config fingerprint" in got.json()["detail"]
     upload(service.url, service.tokens["agency_2"], uploads[1], MONTH, waits=())
-    assert _ingest(service)["state"] == "done"  # the store now knows the community's secret
+    assert service.ingest(MONTH)["state"] == "done"  # the store now knows the community's secret
     stranger = tmp_path / "stranger.clk"
     encode_file(
         load_config(builtin_config_path("hmis")),
@@ -181,15 +165,15 @@ def test_another_config_or_secret_is_refused(
         "agency_1",
     )
     before = _stored(service)
-    got = _call(service, "POST", "/v1/uploads/2026-02", "agency_1", content=stranger.read_bytes())
+    got = service.call("POST", "/v1/uploads/2026-02", "agency_1", content=stranger.read_bytes())
     assert got.status_code == 422 and "different secret" in got.json()["detail"]
     assert _stored(service) == before
 
 
 def test_requests_are_audited_without_payloads_or_tokens(service: Service) -> None:
-    _call(service, "GET", "/v1/uploads", "agency_1")
-    _call(service, "GET", "/v1/jobs", "agency_1")
-    _call(service, "GET", "/v1/review?secret=hunter2", None)
+    service.call("GET", "/v1/uploads", "agency_1")
+    service.call("GET", "/v1/jobs", "agency_1")
+    service.call("GET", "/v1/review?secret=hunter2", None)
     deadline = time.monotonic() + 10
     rows: list[tuple[object, ...]] = []
     while time.monotonic() < deadline and len(rows) < 3:
@@ -265,7 +249,7 @@ def test_malformed_requests_get_one_line(service: Service) -> None:
         ("GET", "/v1/jobs/not-a-number", None, "job_id"),
     ]
     for method, path, body, words in cases:
-        got = _call(service, method, path, "staff", json=body)
+        got = service.call(method, path, "staff", json=body)
         assert got.status_code == 422, (path, got.text)
         detail = got.json()["detail"]
         assert isinstance(detail, str) and "\n" not in detail and words in detail, detail

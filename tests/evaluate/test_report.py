@@ -1,15 +1,12 @@
 """The evaluation report: written atomically, and rendered by a real browser with every chart
 loaded and the headline numbers on the page.
 
-The browser test needs Debian's chromium and chromium-driver. `.ci/run` installs them and sets
-LINKAGE_REQUIRE_BROWSER=1, so in CI a missing browser fails the test instead of skipping it.
+The browser test needs Debian's chromium and chromium-driver (the ``browser`` fixture).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -43,45 +40,16 @@ def test_metrics_json_round_trips_and_page_holds_the_numbers(report_data, tmp_pa
     assert not list((tmp_path / "report").glob("*.part"))
 
 
-def _browser() -> Any:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        if os.environ.get("LINKAGE_REQUIRE_BROWSER"):
-            pytest.fail("chromium and chromedriver are required here (LINKAGE_REQUIRE_BROWSER)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
-def test_report_renders_in_chromium(report_data, tmp_path: Path) -> None:
+def test_report_renders_in_chromium(report_data, tmp_path: Path, browser) -> None:
     _, page = write_report(report_data, tmp_path / "report")
-    browser = _browser()
-    try:
-        browser.get(page.resolve().as_uri())
-        images = browser.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
-        )
-        assert len(images) == 4
-        assert all(done and width > 100 for done, width, _ in images), images
-        body = browser.find_element("tag name", "body").text
-        assert f"{report_data['linkage']['f1']:.4f}" in body
-        assert f"{report_data['linkage']['precision']:.4f}" in body
-        headline = browser.find_element("id", "privacy-headline").text
-        assert "re-identify" in headline and "%" in headline
-    finally:
-        browser.quit()
+    browser.get(page.resolve().as_uri())
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
+    )
+    assert len(images) == 4
+    assert all(done and width > 100 for done, width, _ in images), images
+    body = browser.find_element("tag name", "body").text
+    assert f"{report_data['linkage']['f1']:.4f}" in body
+    assert f"{report_data['linkage']['precision']:.4f}" in body
+    headline = browser.find_element("id", "privacy-headline").text
+    assert "re-identify" in headline and "%" in headline
