@@ -1,16 +1,38 @@
-"""The coordinator as a service: authenticated uploads, background ingests, agency results.
+"""The coordinator as a service: authenticated uploads, background ingests, agency results and
+the staff dashboard.
 
 Public API: :func:`create_app` (with :class:`Settings`) for the server, :func:`issue_token`,
 :func:`revoke_token` and :func:`token_listing` for its tokens, and :func:`upload` and
 :func:`results` for the agencies' client. Coordinator side: imports nothing that reads
 plaintext or holds the secret.
+
+Names are imported when first used, so an agency's ``linkage upload`` loads the client (httpx)
+and not the server's framework, matcher and charts (seconds at every start).
 """
 
-from linkage.coordinator.app import Settings, create_app
-from linkage.coordinator.client import ServiceError, read_token, results, upload
-from linkage.coordinator.tokens import issue as issue_token
-from linkage.coordinator.tokens import listing as token_listing
-from linkage.coordinator.tokens import revoke as revoke_token
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from linkage.coordinator.app import Settings, create_app
+    from linkage.coordinator.client import ServiceError, read_token, results, upload
+    from linkage.coordinator.tokens import issue as issue_token
+    from linkage.coordinator.tokens import listing as token_listing
+    from linkage.coordinator.tokens import revoke as revoke_token
+
+_WHERE = {
+    "Settings": ("app", "Settings"),
+    "create_app": ("app", "create_app"),
+    "ServiceError": ("client", "ServiceError"),
+    "read_token": ("client", "read_token"),
+    "results": ("client", "results"),
+    "upload": ("client", "upload"),
+    "issue_token": ("tokens", "issue"),
+    "token_listing": ("tokens", "listing"),
+    "revoke_token": ("tokens", "revoke"),
+}
 
 __all__ = [
     "ServiceError",
@@ -23,3 +45,10 @@ __all__ = [
     "token_listing",
     "upload",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _WHERE[name]
+    return getattr(import_module(f"{__name__}.{module}"), attribute)

@@ -3,6 +3,8 @@ kept, a month ingested in the background, agencies fetching only their own resul
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -272,3 +274,15 @@ def test_the_client_refuses_a_missing_token_or_file_in_one_line(
             call()
         line = caught.value.one_line()
         assert words in line and "\n" not in line
+
+
+def test_the_agencies_client_loads_without_the_server() -> None:
+    """``linkage upload`` on an agency's machine should not load the server's framework, the
+    matcher or the charts (seconds at every start)."""
+    code = (
+        "import sys\n"
+        "from linkage.coordinator import read_token, upload, results, ServiceError\n"
+        "print(sorted(m for m in ('fastapi', 'matplotlib', 'numba') if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "[]", loaded
