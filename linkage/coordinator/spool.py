@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from linkage.bynamelist import StoreError, check_upload
 from linkage.bynamelist.monthly import check_month, refuse_before_latest
@@ -73,7 +75,8 @@ async def receive(
     part = incoming / f"{uuid.uuid4().hex}.part"
     try:
         size = await _write(body, part, limit)
-        return _record(store, spool, part, agency, month, size)
+        # verifying reads the whole file: off the event loop, so other requests go on
+        return await run_in_threadpool(_record, store, spool, part, agency, month, size)
     finally:
         part.unlink(missing_ok=True)
 
@@ -88,8 +91,6 @@ async def _write(body: AsyncIterator[bytes], part: Path, limit: int) -> int:
                     413, f"the upload is larger than the service's limit of {limit} bytes"
                 )
             fh.write(chunk)
-        fh.flush()
-        os.fsync(fh.fileno())
     if size == 0:
         raise Refused(422, "the upload is empty: send the .clk file as the request body")
     return size
@@ -111,28 +112,43 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
             f"the upload was encoded for agency '{data.header.agency}', but this token uploads "
             f"for '{agency}' (encode with --agency {agency})",
         )
-    with store.engine.begin() as conn:
-        found = conn.execute(
-            select(received.c.id).where(
-                (received.c.agency == agency)
-                & (received.c.month == month)
-                & (received.c.digest == data.digest)
-            )
-        ).scalar()
-        if found is not None:
-            return Received(found, agency, month, len(data.ids), data.digest, size, fresh=False)
-        final = spool / f"{data.digest}.clk"
-        os.replace(part, final)
-        upload_id: int = conn.execute(
-            insert(received)
-            .values(
-                agency=agency,
-                month=month,
-                digest=data.digest,
-                size=size,
-                file=final.name,
-                received_at=datetime.now(UTC),
-            )
-            .returning(received.c.id)
-        ).scalar_one()
+
+    def earlier() -> int | None:
+        with store.engine.connect() as conn:
+            found: int | None = conn.execute(
+                select(received.c.id).where(
+                    (received.c.agency == agency)
+                    & (received.c.month == month)
+                    & (received.c.digest == data.digest)
+                )
+            ).scalar()
+            return found
+
+    found = earlier()
+    if found is not None:
+        return Received(found, agency, month, len(data.ids), data.digest, size, fresh=False)
+    with part.open("rb") as fh:
+        os.fsync(fh.fileno())  # on disk before the row that points at it commits
+    final = spool / f"{data.digest}.clk"
+    try:
+        with store.engine.begin() as conn:
+            os.replace(part, final)  # the same bytes as any file already of that name
+            upload_id: int = conn.execute(
+                insert(received)
+                .values(
+                    agency=agency,
+                    month=month,
+                    digest=data.digest,
+                    size=size,
+                    file=final.name,
+                    received_at=datetime.now(UTC),
+                )
+                .returning(received.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        # the same file sent twice at once (a client retrying): the other request recorded it
+        found = earlier()
+        if found is None:
+            raise
+        return Received(found, agency, month, len(data.ids), data.digest, size, fresh=False)
     return Received(upload_id, agency, month, len(data.ids), data.digest, size, fresh=True)
