@@ -3,20 +3,29 @@ retrying at once), and the server process killed in the middle of an ingest."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
-from linkage.bynamelist.schema import received, records
+from linkage.bynamelist import create_store, open_store
+from linkage.bynamelist.schema import jobs, received, records
+from linkage.bynamelist.store import database_url
+from linkage.config import builtin_config_path
 from linkage.container import read_clk
 from linkage.coordinator import issue_token, upload
 from linkage.encoding.pipeline import encode_file
 from linkage.evaluate.synth import write_network
-from tests.coordinator.conftest import Service
+from tests.bynamelist.conftest import dump
+from tests.coordinator.conftest import Service, _free_port
 
 AGENCIES = 12
 MONTH = "2026-01"
@@ -63,3 +72,110 @@ def test_many_agencies_uploading_at_once_lose_nothing(service: Service, many: li
     with service.store.engine.connect() as conn:
         held = conn.execute(select(func.count()).select_from(records)).scalar_one()
     assert held == sum(len(read_clk(path).ids) for path in many)
+
+
+@pytest.fixture(scope="module")
+def larger(tmp_path_factory: pytest.TempPathFactory, hmis_config, secret) -> list[Path]:
+    """Three agencies' uploads large enough that an ingest takes a second or more."""
+    out = tmp_path_factory.mktemp("larger")
+    clients = write_network(out / "network", people=4000, agencies=3, seed=9)
+    paths = []
+    for client in clients:
+        paths.append(out / f"{client.parent.name}.clk")
+        encode_file(hmis_config, secret, client, paths[-1], client.parent.name)
+    return paths
+
+
+def _linkage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from linkage.cli import main; main()", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+class _Server:
+    """``linkage serve`` as its own process, killed without warning when asked."""
+
+    def __init__(self, db: str, spool: Path) -> None:
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        command = [sys.executable, "-c", "from linkage.cli import main; main()", "serve"]
+        command += ["--db", db, "--spool", str(spool), "--port", self.url.rsplit(":", 1)[1]]
+        self.process = subprocess.Popen(command, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.kill()
+        raise AssertionError("linkage serve did not start")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
+
+
+def _unchanged(db: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every table but the request log and the jobs (which move while a job runs)."""
+    return {name: rows for name, rows in dump(db).items() if name not in ("audit", "jobs")}
+
+
+def test_a_server_killed_mid_ingest_leaves_no_half_month_and_redoes_the_job(
+    db: str, tmp_path: Path, larger: list[Path]
+) -> None:
+    create_store(db, builtin_config_path("hmis")).engine.dispose()
+    tokens = {}
+    for who in ("staff", *(p.stem for p in larger)):
+        tokens[who] = tmp_path / f"{who}.token"
+        role = ["--staff"] if who == "staff" else ["--agency", who]
+        made = _linkage("token", "add", "--db", db, *role, "-o", str(tokens[who]))
+        assert made.returncode == 0, made.stderr
+    env = {**os.environ, "LINKAGE_SERVER": ""}
+    server = _Server(db, tmp_path / "spool")
+    try:
+        env["LINKAGE_SERVER"] = server.url
+        for path in larger:
+            token = str(tokens[path.stem])
+            sent = _linkage("upload", str(path), "--month", MONTH, "--token-file", token, env=env)
+            assert sent.returncode == 0 and "records of" in sent.stdout, sent.stderr
+        before = _unchanged(db)
+        staff = {"authorization": f"Bearer {tokens['staff'].read_text().strip()}"}
+        job_id = httpx.post(f"{server.url}/v1/months/{MONTH}/ingest", headers=staff).json()["id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=staff).json()
+            if job["state"] != "queued" and "candidate" in job["progress"]:
+                break  # linking: the ingest's transaction is open
+            assert job["state"] in ("queued", "running"), job
+            time.sleep(0.01)
+        server.kill()
+    finally:
+        server.kill()
+
+    with create_engine(database_url(db)).connect() as conn:
+        state = conn.execute(select(jobs.c.state).where(jobs.c.id == job_id)).scalar_one()
+    assert state == "running", "the ingest ended before the server could be killed in it"
+    assert _unchanged(db) == before  # nothing of the month, the uploads still waiting
+
+    server = _Server(db, tmp_path / "spool")
+    try:
+        env["LINKAGE_SERVER"] = server.url
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=staff).json()
+            if job["state"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert job["state"] == "done" and job["attempts"] == 2, job
+        out = tmp_path / "agency_1.csv"
+        got = _linkage("results", "--token-file", str(tokens["agency_1"]), "-o", str(out), env=env)
+        assert got.returncode == 0, got.stderr
+        assert len(out.read_text().splitlines()) == 1 + len(read_clk(larger[0]).ids)
+    finally:
+        server.kill()
+    store = open_store(db)
+    with store.engine.connect() as conn:
+        held = conn.execute(select(func.count()).select_from(records)).scalar_one()
+        waiting = conn.execute(select(received.c.id).where(received.c.job_id.is_(None))).all()
+    store.engine.dispose()
+    assert held == sum(len(read_clk(p).ids) for p in larger) and not waiting
