@@ -42,7 +42,9 @@ from linkage.bynamelist.status import statuses as person_statuses
 from linkage.bynamelist.store import StoreError
 from linkage.config import ByNameListSettings
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: ASCII digits only (``\d`` would take any script's digits, and ``int`` would read them).
+YYYY_MM = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(YYYY_MM)
 
 
 def check_month(month: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field
@@ -25,7 +26,7 @@ from sqlalchemy import event, select
 from linkage import __version__
 from linkage.bynamelist import StoreError, build_report, latest_month
 from linkage.bynamelist.export import agency_csv
-from linkage.bynamelist.monthly import check_month
+from linkage.bynamelist.monthly import YYYY_MM, check_month
 from linkage.bynamelist.report import render_json
 from linkage.bynamelist.review import decide, pending
 from linkage.bynamelist.schema import jobs, received
@@ -58,6 +59,20 @@ _PAGE_HEADERS = {
     "base-uri 'none'",
     "X-Frame-Options": "DENY",
 }
+
+
+#: A row id: a positive 32-bit integer, as the tables' integer keys are on PostgreSQL (a
+#: larger number is no row, and would overflow the query).
+RowId = Annotated[int, PathParam(ge=1, le=(1 << 31) - 1)]
+Month = Annotated[str, PathParam(pattern=YYYY_MM, description="YYYY-MM", examples=["2026-10"])]
+MonthOrLatest = Annotated[
+    str,
+    PathParam(
+        pattern=f"^latest$|{YYYY_MM}",
+        description="YYYY-MM, or latest for the list's latest month",
+        examples=["latest", "2026-10"],
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -122,8 +137,10 @@ class Problem(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "a body that could not be read at all"},
     401: {"model": Problem, "description": "no valid token"},
     403: {"model": Problem, "description": "the token may not do this"},
+    422: {"model": Problem, "description": "a malformed request, said in one line"},
 }
 
 
@@ -177,10 +194,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _one_line(_: Request, exc: RequestValidationError) -> JSONResponse:
         """FastAPI's validation errors, as one line like every other refusal."""
-        problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-            for e in exc.errors()
-        ]
+        problems = [_problem(e) for e in exc.errors()]
         return JSONResponse({"detail": "; ".join(problems).replace("\n", " ")}, status_code=422)
 
     @app.middleware("http")
@@ -207,12 +221,6 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     def staff(who: Principal) -> None:
         if not who.is_staff:
             raise HTTPException(403, "only the coordinator's staff can do this")
-
-    def month_or_422(month: str) -> str:
-        try:
-            return check_month(month)
-        except StoreError as err:
-            raise HTTPException(422, err.one_line()) from None
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -243,6 +251,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         responses={
             **_ERRORS,
             200: {"model": UploadOut, "description": "this file had been received before"},
+            409: {"model": Problem, "description": "the list has moved past this month"},
             413: {"model": Problem, "description": "larger than the service's limit"},
             422: {"model": Problem, "description": "not a valid upload for this store"},
         },
@@ -255,7 +264,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
             }
         },
     )
-    async def upload(month: str, request: Request, who: Caller) -> JSONResponse:
+    async def upload(month: Month, request: Request, who: Caller) -> JSONResponse:
         """Send the agency's ``.clk`` file for a month, as the request body. It is verified
         (checksum, the store's config and secret, the token's agency) before it is kept."""
         agency = agency_of(who)
@@ -308,6 +317,10 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         response_class=PlainTextResponse,
         responses={
             **_ERRORS,
+            200: {
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+                "description": "agency,record_id,person_id for each of the agency's records",
+            },
             404: {"model": Problem, "description": "no records of the agency yet"},
         },
     )
@@ -325,12 +338,12 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         tags=["reports"],
         responses={**_ERRORS, 404: {"model": Problem, "description": "no such month"}},
     )
-    def report(month: str, who: Caller) -> Any:
+    def report(month: MonthOrLatest, who: Caller) -> Any:
         """A month's published figures (small cells suppressed), as ``bnl report --format
         json`` writes them; ``latest`` for the list's latest month."""
         del who  # any valid token may read the published figures
         try:
-            chosen = latest_month(store) if month == "latest" else month_or_422(month)
+            chosen = latest_month(store) if month == "latest" else month
             return json.loads(render_json(build_report(store, chosen)))
         except StoreError as err:
             raise HTTPException(404, err.one_line()) from None
@@ -345,11 +358,11 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
             409: {"model": Problem, "description": "nothing to do, or already running"},
         },
     )
-    def start_ingest(month: str, who: Caller) -> JobOut:
+    def start_ingest(month: Month, who: Caller) -> JobOut:
         """Ingest the month's waiting uploads (each agency's latest) in the background."""
         staff(who)
         try:
-            job_id = worker.submit(month_or_422(month), who.token_id)
+            job_id = worker.submit(month, who.token_id)
         except JobError as err:
             raise HTTPException(err.status, err.reason) from None
         return job(job_id, who)
@@ -368,7 +381,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         response_model=JobOut,
         responses={**_ERRORS, 404: {"model": Problem, "description": "no such job"}},
     )
-    def job(job_id: int, who: Caller) -> JobOut:
+    def job(job_id: RowId, who: Caller) -> JobOut:
         """One job, with its progress while it runs."""
         staff(who)
         with store.engine.connect() as conn:
@@ -418,7 +431,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         response_model=RulingOut,
         responses={**_ERRORS, 404: {"model": Problem, "description": "no such pair"}},
     )
-    def rule(pair_id: int, ruling: Ruling, who: Caller) -> RulingOut:
+    def rule(pair_id: RowId, ruling: Ruling, who: Caller) -> RulingOut:
         """Rule on a pair: "same" merges two people, "never" keeps them apart for good."""
         staff(who)
         found = [p for p in pending(store) if p.id == pair_id]
@@ -431,6 +444,17 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         return RulingOut(merged=done.merged, split_into=len(done.split_into or []))
 
     return app
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One validation error in words; a malformed month as the CLI words it."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    if where == "path.month" and error.get("type") == "string_pattern_mismatch":
+        try:
+            check_month(str(error.get("input")))
+        except StoreError as err:
+            return err.one_line()
+    return f"{where}: {error.get('msg', 'invalid')}"
 
 
 def _when(value: Any) -> str:

@@ -64,12 +64,15 @@ async def receive(
         raise _too_large(limit)
     try:
         check_month(month)
+    except StoreError as err:
+        raise Refused(422, err.one_line()) from None
+    try:
         with store.engine.connect() as conn:
             refuse_before_latest(
                 conn, month, "an upload", "send it for {latest}: corrections go into that month"
             )
-    except StoreError as err:
-        raise Refused(422, err.one_line()) from None
+    except StoreError as err:  # a fine month, but the list has moved past it
+        raise Refused(409, err.one_line()) from None
     incoming = spool / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     part = incoming / f"{uuid.uuid4().hex}.part"

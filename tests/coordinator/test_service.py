@@ -249,6 +249,10 @@ def test_malformed_requests_get_one_line(service: Service) -> None:
         ("POST", "/v1/review/1", {"ruling": "maybe"}, "ruling"),
         ("POST", "/v1/review/1", None, "body"),
         ("GET", "/v1/jobs/not-a-number", None, "job_id"),
+        ("GET", "/v1/jobs/4294967296", None, "job_id"),  # beyond any row id
+        ("POST", "/v1/months/2026-13/ingest", None, "month '2026-13' is not YYYY-MM"),
+        ("POST", "/v1/months/٢٠٢٦-10/ingest", None, "is not YYYY-MM"),
+        ("GET", "/v1/reports/newest", None, "month 'newest' is not YYYY-MM"),
     ]
     for method, path, body, words in cases:
         got = service.call(method, path, "staff", json=body)
