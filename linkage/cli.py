@@ -359,7 +359,13 @@ def match(
         click.echo(line)
 
 
-@cli.command(epilog=example("linkage demo --out demo-output", "linkage demo --months 3"))
+@cli.command(
+    epilog=example(
+        "linkage demo --out demo-output",
+        "linkage demo --months 3",
+        "linkage demo --service --agencies 3 --months 3 --keep-serving",
+    )
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -391,18 +397,57 @@ def match(
 @click.option(
     "--seed", type=int, default=2026, show_default=True, help="Random seed (same seed, same files)."
 )
-def demo(out: Path, people: int, agencies: int, months: int, seed: int) -> None:
+@click.option(
+    "--service",
+    is_flag=True,
+    help="Send everything through the coordinator's service on loopback: uploads, ingests, "
+    "each agency's results, the dashboard.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="With --service: the port on 127.0.0.1 (0: any free one).",
+)
+@click.option(
+    "--keep-serving",
+    is_flag=True,
+    help="With --service: keep the service up afterwards to open the dashboard (Ctrl-C stops).",
+)
+def demo(
+    out: Path,
+    people: int,
+    agencies: int,
+    months: int,
+    seed: int,
+    service: bool,
+    port: int,
+    keep_serving: bool,
+) -> None:
     """Run the whole job end to end on synthetic sample data.
 
     Simulates a community's agencies month by month (HMIS exports with the truth), makes a
     shared secret, encodes every agency's export each month as that agency would, ingests the
     uploads into a by-name list as the coordinator would, prints the last month's report, and
-    compares the list with the truth.
+    compares the list with the truth. With --service, the files travel through the
+    coordinator's service instead, and the agencies fetch their results from it.
     """
-    from linkage.demo import run_demo
+    if keep_serving and not service:
+        raise click.UsageError("--keep-serving goes with --service")
+    if service:
+        from linkage.demo_service import run_service_demo
 
-    for line in run_demo(out, people=people, agencies=agencies, months=months, seed=seed):
-        click.echo(line)
+        lines = run_service_demo(out, people, agencies, months, seed, port, keep_serving)
+    else:
+        from linkage.demo import run_demo
+
+        lines = run_demo(out, people=people, agencies=agencies, months=months, seed=seed)
+    try:
+        for line in lines:
+            click.echo(line)
+    except KeyboardInterrupt:
+        click.echo("service stopped", err=True)
 
 
 @cli.command(

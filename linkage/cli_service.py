@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -120,6 +119,7 @@ def token_add(db: str, agency: str | None, staff: bool, label: str, output: Path
     """Make a token; it is written once, to a file, and the store keeps only its digest."""
     from linkage.bynamelist import open_store
     from linkage.coordinator import issue_token
+    from linkage.coordinator.tokens import write_token_file
 
     if output.exists():
         raise click.UsageError(f"{output} exists; give a new file")
@@ -130,9 +130,7 @@ def token_add(db: str, agency: str | None, staff: bool, label: str, output: Path
         None if staff else agency,
         label or (agency or "staff"),
     )
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secret + "\n")
+    write_token_file(output, secret)
     who = "staff" if staff else f"agency {agency}"
     click.echo(f"token {token_id} for {who} written to {output}")
 

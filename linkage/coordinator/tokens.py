@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -65,6 +67,13 @@ def issue(store: Store, role: str, agency: str | None, label: str) -> tuple[int,
             .returning(tokens.c.id)
         ).scalar_one()
     return token_id, token
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Write a new token to a new file that only its owner can read (never over a file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
 
 
 def revoke(store: Store, token_id: int) -> None:

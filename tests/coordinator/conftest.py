@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from linkage.bynamelist import create_store
 from linkage.bynamelist.store import Store
 from linkage.config import builtin_config_path
 from linkage.coordinator import Settings, create_app, issue_token
+from linkage.coordinator.local import LocalServer
 from linkage.encoding.pipeline import encode_file
 
 
@@ -81,20 +80,8 @@ def _serve(db: str, tmp_path: Path, limit: int) -> Iterator[Service]:
         tokens[f"agency_{i}"] = issue_token(store, "agency", f"agency_{i}", f"agency {i}")[1]
     spool = tmp_path / "spool"
     app = create_app(store, Settings(spool=spool, upload_limit=limit))
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the service did not start")
-        time.sleep(0.05)
     try:
-        yield Service(f"http://127.0.0.1:{port}", store, spool, tokens)
+        with LocalServer(app) as server:
+            yield Service(server.url, store, spool, tokens)
     finally:
-        server.should_exit = True
-        thread.join(20)
         store.engine.dispose()
