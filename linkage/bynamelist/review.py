@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from linkage.bynamelist.incremental import (
     IngestReport,
@@ -90,8 +90,10 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
     with store.engine.begin() as conn:
         pa, pb = person_of(conn, *a), person_of(conn, *b)
         pair = {"agency_a": a[0], "record_a": a[1], "agency_b": b[0], "record_b": b[1]}
+        swapped = {"agency_a": b[0], "record_a": b[1], "agency_b": a[0], "record_b": a[1]}
         for table in (decisions, review):  # a new ruling replaces the old; the pair is decided
-            conn.execute(delete(table).where(and_(*(table.c[k] == v for k, v in pair.items()))))
+            either = [and_(*(table.c[k] == v for k, v in p.items())) for p in (pair, swapped)]
+            conn.execute(delete(table).where(or_(*either)))  # the queue keeps the matcher's order
         conn.execute(insert(decisions).values(kind=kind, decided_at=now, note=note, **pair))
         upload = conn.execute(select(func.max(uploads.c.id))).scalar_one()
         if kind == "same" and pa != pb:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, insert, select
 
 from linkage.bynamelist import ingest
 from linkage.bynamelist.export import agency_mapping
 from linkage.bynamelist.forget import forget
 from linkage.bynamelist.review import decide, pending
-from linkage.bynamelist.schema import decisions, events, people, records, withdrawn
+from linkage.bynamelist.schema import decisions, events, people, records, review, uploads, withdrawn
 from tests.bynamelist.test_monthly import _figures, _months, _store
 from tests.test_cli import run
 
@@ -138,3 +138,24 @@ def test_review_and_forget_from_the_command_line(
         monkeypatch,
     )
     assert code == 2 and "no record a0 of agency A" in err
+
+
+def test_a_ruling_decides_a_queued_pair_whichever_way_round_it_was_queued(
+    tmp_path: Path, db: str, template
+) -> None:
+    """The queue keeps a pair in the matcher's order (B before A, say); a ruling given in
+    either order takes it off the queue."""
+    store = _store(tmp_path, db)
+    ingest(store, _months(tmp_path, template)["2026-01"], "2026-01")
+    with store.engine.begin() as conn:
+        conn.execute(delete(review))
+        upload = conn.execute(select(func.max(uploads.c.id))).scalar_one()
+        for first, second in ((("B", "b2"), ("A", "a0")), (("A", "a1"), ("B", "b3"))):
+            pair = {"agency_a": first[0], "record_a": first[1]}
+            pair |= {"agency_b": second[0], "record_b": second[1]}
+            conn.execute(
+                insert(review).values(upload_id=upload, score=0.5, reason="review band", **pair)
+            )
+    decide(store, ("A", "a0"), ("B", "b2"), "never")  # given the other way round
+    decide(store, ("A", "a1"), ("B", "b3"), "never")  # given as queued
+    assert pending(store) == []
