@@ -79,6 +79,24 @@ def latest_month(store: Store) -> str:
 
 def build_report(store: Store, month: str) -> Report:
     """The suppressed report of ``month``."""
+    return build_reports(store, [month])[0]
+
+
+def build_reports(store: Store, months: list[str]) -> list[Report]:
+    """The suppressed reports of ``months``, built once each with every earlier month's.
+
+    A month's active count is the next month's "active last month": one value in two
+    published tables. So a month is suppressed knowing what its previous month's report
+    hid and showed (:func:`linkage.bynamelist.suppress.suppress`), and that report knowing
+    its own previous one, back to the list's first month.
+    """
+    built: dict[str, Report] = {}
+    return [_build(store, month, built) for month in months]
+
+
+def _build(store: Store, month: str, built: dict[str, Report]) -> Report:
+    if month in built:
+        return built[month]
     settings = store.config.bynamelist
     now = _stored(store, month)
     if not now:
@@ -100,6 +118,13 @@ def build_report(store: Store, month: str) -> Report:
         ).all()
         count_agencies, counted = month_counts(conn, month)
     before = _stored(store, previous) if previous else {}
+    earlier = _build(store, previous, built) if previous else None
+    carried = {f"{name}.active_before" for name in POPULATIONS}
+    hidden_before = {
+        f"{name}.active_before"
+        for name in POPULATIONS
+        if earlier is not None and earlier.rows[name]["active"] is None
+    }
     cells: dict[str, int] = {}
     relations: list[frozenset[str]] = []
     for name in POPULATIONS:
@@ -122,7 +147,14 @@ def build_report(store: Store, month: str) -> Report:
         with_list = {f"counted.{name}.active_with_list", f"{name}.active"}
         relations.append(frozenset(with_list | ({f"counted.{name}.active"} & mine.keys())))
     people_counts = [c for c in cells if not c.endswith(".difference")]
-    hidden = suppress(cells, relations, settings.suppress_below, people_counts)
+    hidden = suppress(
+        cells,
+        relations,
+        settings.suppress_below,
+        people_counts,
+        hidden_before=hidden_before,
+        published=carried - hidden_before,
+    )
     rows = {
         name: {k: None if f"{name}.{k}" in hidden else cells[f"{name}.{k}"] for k in COLUMNS}
         for name in POPULATIONS
@@ -162,7 +194,7 @@ def build_report(store: Store, month: str) -> Report:
         }
         for name, row in counted.items()
     }
-    return Report(
+    built[month] = Report(
         month,
         previous,
         settings.suppress_below,
@@ -173,6 +205,7 @@ def build_report(store: Store, month: str) -> Report:
         count_only_agencies=count_agencies,
         count_only=count_only,
     )
+    return built[month]
 
 
 _LABELS = {

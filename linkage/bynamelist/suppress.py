@@ -22,10 +22,17 @@ def suppress(
     relations: Iterable[frozenset[str]],
     threshold: int,
     counts_of_people: Iterable[str],
+    hidden_before: Iterable[str] = (),
+    published: Iterable[str] = (),
 ) -> set[str]:
     """The names of the cells to hide. ``counts_of_people`` are the cells primary suppression
-    applies to (a difference or a share is not a count of people, but may be hidden second)."""
-    hidden = {c for c in counts_of_people if 0 < cells[c] < threshold}
+    applies to (a difference or a share is not a count of people, but may be hidden second).
+    A value another table also holds must be hidden in both or shown in both: the cells
+    ``hidden_before`` were hidden there, so they are hidden here too, and the ``published``
+    ones were shown there, so hiding them here would protect nothing and they are never
+    chosen as a relation's second cell."""
+    hidden = {c for c in counts_of_people if 0 < cells[c] < threshold} | set(hidden_before)
+    known = set(published)
     ties = [r for r in relations if len(r) > 1]
     changed = True
     while changed:
@@ -33,7 +40,9 @@ def suppress(
         for relation in ties:
             if len(relation & hidden) != 1:
                 continue
-            shown = sorted(relation - hidden, key=lambda c: (abs(cells[c]), c))
+            shown = sorted(relation - hidden - known, key=lambda c: (abs(cells[c]), c))
+            if not shown:  # every other cell is public already: nothing left to hide it with
+                continue
             hidden.add(shown[0])
             changed = True
     return hidden

@@ -13,15 +13,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from linkage.bynamelist.report import QUALITY_MONTHS, build_report
+from linkage.bynamelist.report import QUALITY_MONTHS, build_reports
 from linkage.bynamelist.schema import figures, received, review, tokens
 from linkage.bynamelist.status import POPULATIONS
 from linkage.bynamelist.store import Store
 
 
-def overview(store: Store, now: datetime | None = None) -> dict[str, Any]:
-    """The dashboard's data as of ``now`` (for upload recency; the present by default)."""
-    now = now or datetime.now(UTC)
+def overview(store: Store) -> dict[str, Any]:
+    """The dashboard's data, now."""
+    now = datetime.now(UTC)
     with store.engine.connect() as conn:
         months = list(conn.execute(select(figures.c.month).distinct().order_by(figures.c.month)))
         review_count = conn.execute(select(func.count()).select_from(review)).scalar_one()
@@ -40,7 +40,7 @@ def overview(store: Store, now: datetime | None = None) -> dict[str, Any]:
             .where(tokens.c.agency.is_not(None) & tokens.c.revoked_at.is_(None))
         ).scalars()
         agencies = set(holders) | {row[0] for row in got}
-    reports = [build_report(store, m) for (m,) in months]
+    reports = build_reports(store, [m for (m,) in months])
     latest = reports[-1] if reports else None
     covered = {a["agency"]: a for a in latest.coverage} if latest else {}
     sent = {agency: (at, month, n, w) for agency, at, month, n, w in got}
@@ -52,7 +52,10 @@ def overview(store: Store, now: datetime | None = None) -> dict[str, Any]:
         rows.append(
             {
                 "agency": agency,
-                "last_upload_month": cover.get("last_upload_month") or month,
+                # the later of the last month ingested and the last one sent (maybe waiting)
+                "last_upload_month": max(
+                    (m for m in (cover.get("last_upload_month"), month) if m), default=None
+                ),
                 "records": cover.get("records"),
                 "active_known": cover.get("active_known"),
                 "share": cover.get("share"),

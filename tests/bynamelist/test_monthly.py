@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,13 @@ from linkage.activity import AS_OF, Activity, Flag, Situation, pack
 from linkage.bynamelist import StoreError, build_report, create_store, ingest
 from linkage.bynamelist.monthly import month_statuses, refresh
 from linkage.bynamelist.packed import pack as pack_statuses
-from linkage.bynamelist.report import render_text
+from linkage.bynamelist.report import build_reports, render_text
 from linkage.bynamelist.schema import figures, meta, status_months
 from linkage.bynamelist.status import MEASURES, POPULATIONS, Status
 from linkage.config import builtin_config_path
 from linkage.container import Block, ClkData, ClkWriter, Section
+from linkage.evaluate.longitudinal import encode_month
+from linkage.evaluate.scenario import write_scenario
 
 H, HOUSED, INST, DEAD = (
     Situation.HOMELESS,
@@ -351,3 +354,27 @@ def test_the_verdict_is_hidden_with_the_difference(tmp_path: Path, db: str) -> N
     text = render_text(report)
     assert "reliable months in a row: *" in text
     assert text.split("\nreliable ")[1].split()[0] == "*"
+
+
+def test_a_month_active_count_is_hidden_or_shown_as_next_month_last_month(
+    tmp_path: Path, db: str, secret
+) -> None:
+    """One value in two published reports must be hidden in both or shown in both: shown in
+    one, its hiding in the other would protect nothing. (On this community no active count
+    is hidden second, so this holds the property over real months; the suppression unit
+    test drives the mechanism.)"""
+    scenario = write_scenario(tmp_path / "exports", 300, 3, months=5, seed=4)
+    store = _store(tmp_path, db, suppress_below=30)
+    for month in scenario.months:
+        ingest(store, encode_month(scenario, month, store.config, secret, tmp_path / "up"), month)
+    reports = build_reports(store, scenario.months)
+    assert [r.month for r in reports] == scenario.months
+    hidden_pairs = 0
+    for report, following in itertools.pairwise(reports):
+        assert following.previous == report.month
+        for population in POPULATIONS:
+            hidden = report.rows[population]["active"] is None
+            assert hidden == (following.rows[population]["active_before"] is None)
+            hidden_pairs += hidden
+        assert build_report(store, following.month).rows == following.rows
+    assert hidden_pairs

@@ -89,3 +89,16 @@ def test_suppression_hides_small_counts_and_what_would_reveal_them() -> None:
     assert "x" not in suppress({"x": 0}, [], 10, ["x"])
     assert hidden == {"y", "u", "x"}
     assert all(len(r & hidden) != 1 for r in relations)
+
+
+def test_a_value_shared_with_another_table_is_hidden_in_both_or_shown_in_both() -> None:
+    cells = {"before": 11, "inflow": 3, "outflow": 12, "active": 26}
+    relation = [frozenset(cells)]
+    people = ["before", "inflow", "outflow", "active"]
+    # alone, the smallest shown cell ("before") would hide inflow's value
+    assert suppress(cells, relation, 10, people) == {"inflow", "before"}
+    # but "before" was shown in last month's table: another cell must do
+    assert suppress(cells, relation, 10, people, published=["before"]) == {"inflow", "outflow"}
+    # and one hidden there stays hidden here, with what would reveal it
+    hidden = suppress({**cells, "inflow": 30, "active": 53}, relation, 10, people, ["before"])
+    assert hidden == {"before", "outflow"}
