@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from linkage.bynamelist import create_store
-from linkage.config import builtin_config_path, load_config
+from linkage.config import builtin_config_path
 from linkage.coordinator import Settings, create_app, issue_token, results, upload
 from linkage.coordinator.local import LocalServer
 from linkage.coordinator.tokens import write_token_file
@@ -52,10 +52,9 @@ def run_service_demo(
     if not key.exists():
         write_secret(key)
     secret = read_secret(key)
-    config_path = builtin_config_path("hmis")
     db = out / STORE
     db.unlink(missing_ok=True)  # an earlier run's list and tokens: start again
-    store = create_store(str(db), config_path)
+    store = create_store(str(db), builtin_config_path("hmis"))
     tokens = _tokens(store, out / "tokens", scenario.agencies)
     yield f"2. coordinator's store {db}; one token per agency and one for staff in {out / 'tokens'}"
     app = create_app(store, Settings(spool=out / "spool"))
@@ -63,7 +62,7 @@ def run_service_demo(
         yield f"3. service at {server.url} (API description: {server.url}/docs)"
         staff = {"authorization": f"Bearer {tokens['staff']}"}
         for month in scenario.months:
-            paths = encode_month(scenario, month, load_config(config_path), secret, out / "uploads")
+            paths = encode_month(scenario, month, store.config, secret, out / "uploads")
             for path in paths:
                 upload(server.url, tokens[path.stem], path, month, waits=(1.0, 2.0))
             job = _ingest(server.url, staff, month)

@@ -90,9 +90,7 @@ async def _write(body: AsyncIterator[bytes], part: Path, limit: int) -> int:
         async for chunk in body:
             size += len(chunk)
             if size > limit:
-                raise Refused(
-                    413, f"the upload is larger than the service's limit of {limit} bytes"
-                )
+                raise _too_large(limit)
             fh.write(chunk)
     if size == 0:
         raise Refused(422, "the upload is empty: send the .clk file as the request body")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,3 +90,45 @@ def _serve(db: str, tmp_path: Path, limit: int) -> Iterator[Service]:
             yield Service(server.url, store, spool, tokens)
     finally:
         store.engine.dispose()
+
+
+#: The real command line, in a process of its own.
+CLI = [sys.executable, "-c", "from linkage.cli import main; main()"]
+
+
+def linkage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``linkage ARGS`` as a user would and wait for it."""
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+class ServeProcess:
+    """``linkage serve`` as its own process on a free port, killed without warning when
+    asked; with ``trust`` (a context trusting its certificate) it is reached over HTTPS. What
+    it writes to stderr is kept in ``log``."""
+
+    def __init__(
+        self, db: str, spool: Path, *options: str, trust: ssl.SSLContext | None = None
+    ) -> None:
+        port = _free_port()
+        self.url = f"{'https' if trust else 'http'}://127.0.0.1:{port}"
+        self.log = spool.parent / f"serve-{port}.log"
+        command = [*CLI, "serve", "--db", db, "--spool", str(spool), "--port", str(port)]
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [*command, *options], start_new_session=True, stderr=log
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                health = httpx.get(self.url + "/v1/health", timeout=2, verify=trust or True)
+                if health.status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.kill()
+        raise AssertionError(f"linkage serve did not start: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)

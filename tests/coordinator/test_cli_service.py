@@ -6,13 +6,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import ipaddress
-import os
-import signal
 import ssl
 import stat
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -25,9 +21,7 @@ from cryptography.x509.oid import NameOID
 from linkage.bynamelist import create_store
 from linkage.config import builtin_config_path
 from linkage.container import read_clk
-from tests.coordinator.conftest import _free_port
-
-CLI = [sys.executable, "-c", "from linkage.cli import main; main()"]
+from tests.coordinator.conftest import CLI, ServeProcess
 
 
 def test_the_demo_runs_three_agencies_and_three_months_through_the_service(
@@ -99,25 +93,14 @@ def test_serve_speaks_https_with_a_certificate_and_wants_both_files(
     base = [*CLI, "serve", "--db", db, "--spool", str(tmp_path / "spool")]
     alone = subprocess.run([*base, "--tls-cert", str(cert)], capture_output=True, text=True)
     assert alone.returncode == 2 and "give both --tls-cert and --tls-key" in alone.stderr
-    port = _free_port()
-    server = subprocess.Popen(
-        [*base, "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)],
-        start_new_session=True,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     trust = ssl.create_default_context(cafile=str(cert))
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    server = ServeProcess(db, tmp_path / "spool", *tls, trust=trust)  # it answered HTTPS
     try:
-        deadline, answer = time.monotonic() + 60, None
-        while answer is None and time.monotonic() < deadline and server.poll() is None:
-            try:
-                answer = httpx.get(f"https://127.0.0.1:{port}/v1/health", verify=trust)
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert answer is not None and answer.json()["status"] == "ok"
+        assert httpx.get(f"{server.url}/v1/health", verify=trust).json()["status"] == "ok"
+        plain = server.url.replace("https://", "http://")
         with pytest.raises(httpx.TransportError):  # no plain HTTP on that port
-            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=5).raise_for_status()
+            httpx.get(f"{plain}/v1/health", timeout=5).raise_for_status()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        _, err = server.communicate(timeout=30)
-    assert f"https://127.0.0.1:{port}" in err
+        server.kill()
+    assert f"serving {db} at {server.url}" in server.log.read_text()

@@ -4,9 +4,6 @@ retrying at once), and the server process killed in the middle of an ingest."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +22,7 @@ from linkage.coordinator import issue_token, upload
 from linkage.encoding.pipeline import encode_file
 from linkage.evaluate.synth import write_network
 from tests.bynamelist.conftest import dump
-from tests.coordinator.conftest import Service, _free_port
+from tests.coordinator.conftest import ServeProcess, Service, linkage
 
 AGENCIES = 12
 MONTH = "2026-01"
@@ -86,35 +83,6 @@ def larger(tmp_path_factory: pytest.TempPathFactory, hmis_config, secret) -> lis
     return paths
 
 
-def _linkage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from linkage.cli import main; main()", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-
-
-class _Server:
-    """``linkage serve`` as its own process, killed without warning when asked."""
-
-    def __init__(self, db: str, spool: Path) -> None:
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        command = [sys.executable, "-c", "from linkage.cli import main; main()", "serve"]
-        command += ["--db", db, "--spool", str(spool), "--port", self.url.rsplit(":", 1)[1]]
-        self.process = subprocess.Popen(command, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.kill()
-        raise AssertionError("linkage serve did not start")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(30)
-
-
 def _unchanged(db: str) -> dict[str, list[tuple[object, ...]]]:
     """Every table but the request log and the jobs (which move while a job runs)."""
     return {name: rows for name, rows in dump(db).items() if name not in ("audit", "jobs")}
@@ -128,15 +96,15 @@ def test_a_server_killed_mid_ingest_leaves_no_half_month_and_redoes_the_job(
     for who in ("staff", *(p.stem for p in larger)):
         tokens[who] = tmp_path / f"{who}.token"
         role = ["--staff"] if who == "staff" else ["--agency", who]
-        made = _linkage("token", "add", "--db", db, *role, "-o", str(tokens[who]))
+        made = linkage("token", "add", "--db", db, *role, "-o", str(tokens[who]))
         assert made.returncode == 0, made.stderr
     env = {**os.environ, "LINKAGE_SERVER": ""}
-    server = _Server(db, tmp_path / "spool")
+    server = ServeProcess(db, tmp_path / "spool")
     try:
         env["LINKAGE_SERVER"] = server.url
         for path in larger:
             token = str(tokens[path.stem])
-            sent = _linkage("upload", str(path), "--month", MONTH, "--token-file", token, env=env)
+            sent = linkage("upload", str(path), "--month", MONTH, "--token-file", token, env=env)
             assert sent.returncode == 0 and "records of" in sent.stdout, sent.stderr
         before = _unchanged(db)
         staff = {"authorization": f"Bearer {tokens['staff'].read_text().strip()}"}
@@ -157,7 +125,7 @@ def test_a_server_killed_mid_ingest_leaves_no_half_month_and_redoes_the_job(
     assert state == "running", "the ingest ended before the server could be killed in it"
     assert _unchanged(db) == before  # nothing of the month, the uploads still waiting
 
-    server = _Server(db, tmp_path / "spool")
+    server = ServeProcess(db, tmp_path / "spool")
     try:
         env["LINKAGE_SERVER"] = server.url
         deadline = time.monotonic() + 120
@@ -168,7 +136,7 @@ def test_a_server_killed_mid_ingest_leaves_no_half_month_and_redoes_the_job(
             time.sleep(0.2)
         assert job["state"] == "done" and job["attempts"] == 2, job
         out = tmp_path / "agency_1.csv"
-        got = _linkage("results", "--token-file", str(tokens["agency_1"]), "-o", str(out), env=env)
+        got = linkage("results", "--token-file", str(tokens["agency_1"]), "-o", str(out), env=env)
         assert got.returncode == 0, got.stderr
         assert len(out.read_text().splitlines()) == 1 + len(read_clk(larger[0]).ids)
     finally:
