@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 import stat
 import subprocess
@@ -51,6 +52,22 @@ def test_keep_serving_goes_with_service(tmp_path: Path) -> None:
         [*CLI, "demo", "--keep-serving", "--out", str(tmp_path)], capture_output=True, text=True
     )
     assert ran.returncode == 2 and "--keep-serving goes with --service" in ran.stderr
+
+
+def test_a_taken_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        command = [*CLI, "demo", "--service", "--port", port, "--people", "20", "--months", "1"]
+        ran = subprocess.run(
+            [*command, "--agencies", "2", "--out", str(tmp_path)], capture_output=True, text=True
+        )
+    assert ran.returncode == 2
+    assert ran.stderr == (
+        f"error: the service cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(give another port with --port)\n"
+    )
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
