@@ -104,8 +104,12 @@ def unpack(section: npt.NDArray[np.uint8]) -> Columns:
     )
 
 
-def check(columns: Columns) -> str | None:
-    """Why a section cannot be right (a code no version of linkage writes), or None."""
+def check(columns: Columns, as_of: _dt.date | None = None) -> str | None:
+    """Why a section cannot be right (a code no version of linkage writes, a day after the
+    export's ``as_of``, which the encoder leaves out, or past any calendar), or None."""
+    latest = (as_of or _dt.date.max).toordinal()
+    if columns.last_activity.size and int(columns.last_activity.max()) > latest:
+        return "activity dated after the export's as-of day"
     if columns.situation.size and int(columns.situation.max()) > max(Situation):
         return "an unknown situation code"
     if columns.flags.size and int(columns.flags.max()) & ~ALL_FLAGS:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from linkage import __version__
-from linkage.cli_common import db_option, example, progress_bar
+from linkage.cli_common import db_option, example, progress_bar, refuse_over_store
 from linkage.cli_service import COMMANDS as SERVICE_COMMANDS
 from linkage.errors import LinkageError
 
@@ -193,6 +193,7 @@ def encode(
     project type and population flags, derived here from Enrollment.csv, Project.csv,
     Exit.csv, Services.csv and CurrentLivingSituation.csv.
     """
+    from linkage._atomic import refuse_overwrite
     from linkage.encoding.keys import read_secret
     from linkage.encoding.pipeline import encode_file
     from linkage.errors import InputError
@@ -213,6 +214,13 @@ def encode(
         raise click.UsageError("--id-map needs --pseudonymize-ids")
     if pseudonymize_ids and id_map is None:
         id_map = output.with_name(output.name + ".idmap.csv")
+    exports = sorted(folder.glob("*.csv")) if folder is not None else [input_path]
+    for written in (output, id_map):
+        if written is not None:
+            refuse_overwrite(written, [secret_file], "community secret file")
+            refuse_overwrite(written, exports, "export")
+    if id_map is not None:
+        refuse_overwrite(id_map, [output], "output")
     activity = None
     if folder is not None:
         from linkage.ingest.activity import activity_table
@@ -286,10 +294,11 @@ def _echo_activity(as_of: date, report: Any) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def inspect(file: Path) -> None:
     """Show a .clk file's header and popcount statistics, and verify its checksum."""
+    from linkage.errors import printable
     from linkage.inspect import summarize
 
-    for line in summarize(file):
-        click.echo(line)
+    for line in summarize(file):  # a crafted header's newline must not fake an output line
+        click.echo(printable(line))
 
 
 @cli.command(epilog=example("linkage export shelter-north.clk -o shelter-north.json"))
@@ -302,8 +311,10 @@ def export(file: Path, output: Path) -> None:
 
     Writes {"clks": [base64, ...]} in record order, for use with anonlink-based tools.
     """
+    from linkage._atomic import refuse_overwrite
     from linkage.interop import export_anonlink_json
 
+    refuse_overwrite(output, [file])
     n = export_anonlink_json(file, output)
     click.echo(f"wrote {n} filters to {output}")
 
@@ -340,10 +351,13 @@ def match(
     record_id, entity_id for every record), OUTPUT/review.csv (pairs in the review band, for a
     person to decide) and OUTPUT/summary.json.
     """
-    from linkage.match import run_match, summary_lines
+    from linkage._atomic import refuse_overwrite
+    from linkage.match import OUTPUT_FILES, run_match, summary_lines
 
     if not files:
         raise click.UsageError("give at least one .clk file")
+    for name in OUTPUT_FILES:
+        refuse_overwrite(output / name, files, "upload")
     show = not quiet and sys.stderr.isatty()
 
     def step(message: str) -> None:
@@ -872,13 +886,22 @@ def bnl_init(db: str, config: Path | None) -> None:
 @click.argument(
     "files", metavar="FILE.clk...", nargs=-1, required=True, type=click.Path(path_type=Path)
 )
+@click.option(
+    "--past-activity",
+    is_flag=True,
+    help="Take a month later than the uploads' activity (refused otherwise: such a month is "
+    "almost always a typo, and the list cannot go back before a month it has reached).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
-def bnl_ingest(db: str, month: str, files: tuple[Path, ...], quiet: bool) -> None:
+def bnl_ingest(
+    db: str, month: str, files: tuple[Path, ...], past_activity: bool, quiet: bool
+) -> None:
     """Link a month's uploads (one .clk file per agency) into the list, in one transaction.
 
     New records join the people already on the list or become new people; people linked
     before are never split; a file already ingested is skipped. If anything fails, the store
-    is left exactly as it was.
+    is left exactly as it was. One ingest or correction writes to the store at a time: a
+    second one waits for the first, and says so.
     """
     from linkage.bynamelist import ingest, open_store
 
@@ -889,7 +912,13 @@ def bnl_ingest(db: str, month: str, files: tuple[Path, ...], quiet: bool) -> Non
         if show:
             click.echo(f"  {message}...", err=True)
 
-    report = ingest(store, list(files), month, progress=step)
+    def waiting(message: str) -> None:  # said even when piped: a wait is worth a line in a log
+        if not quiet:
+            click.echo(f"  {message}...", err=True)
+
+    report = ingest(
+        store, list(files), month, progress=step, waiting=waiting, past_activity=past_activity
+    )
     if quiet:
         return
     for f in report.files:
@@ -926,6 +955,7 @@ def bnl_export(db: str, agency: str, output: Path) -> None:
     """
     from linkage.bynamelist import open_store, write_agency_export
 
+    refuse_over_store(output, db)
     n = write_agency_export(open_store(db), agency, output)
     click.echo(f"wrote {n} records of {agency} to {output}")
 
@@ -962,6 +992,8 @@ def bnl_report(db: str, month: str | None, fmt: str, output: Path | None) -> Non
     from linkage.bynamelist import build_report, latest_month, open_store
     from linkage.bynamelist.report import render_csv, render_json, render_text
 
+    if output is not None:
+        refuse_over_store(output, db)
     store = open_store(db)
     report = build_report(store, month or latest_month(store))
     text = {"text": render_text, "csv": render_csv, "json": render_json}[fmt](report)
@@ -1141,9 +1173,13 @@ def main() -> None:
         # a database server gone mid-command: its message may quote SQL parameters (record
         # ids), so only the kind is shown; every store command is one transaction
         kind = type(getattr(exc, "orig", None) or exc).__name__
+        if kind in ("IntegrityError", "UniqueViolation"):
+            cause = "another command changed the store at the same moment; run this one again"
+        else:
+            cause = "check that the database server is up, then run it again"
         click.echo(
             f"error: the store's database failed ({kind}); the command's transaction was "
-            "rolled back (check that the database server is up, then run it again)",
+            f"rolled back ({cause})",
             err=True,
         )
         sys.exit(2)

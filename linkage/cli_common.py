@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,3 +41,10 @@ def db_option(f: Any) -> Any:
         show_default=True,
         help=_DB_HELP,
     )(f)
+
+
+def refuse_over_store(output: Path, db: str) -> None:
+    """An output never replaces the store itself (a SQLite file named by path)."""
+    from linkage._atomic import refuse_overwrite
+
+    refuse_overwrite(output, [None if "://" in db else Path(db)], "store")

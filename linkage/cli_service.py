@@ -17,6 +17,13 @@ _TOKEN_HELP = (
 
 
 def _server_option(f: click.decorators.FC) -> click.decorators.FC:
+    """--server, and --ca-file for a service whose certificate the system does not trust."""
+    f = click.option(
+        "--ca-file",
+        type=click.Path(path_type=Path),
+        help="Trust only this PEM certificate authority for the server's certificate "
+        "(default: the system's, or SSL_CERT_FILE).",
+    )(f)
     return click.option(
         "--server",
         envvar="LINKAGE_SERVER",
@@ -71,6 +78,7 @@ def serve(
 
     from linkage.bynamelist import open_store
     from linkage.coordinator import Settings, create_app
+    from linkage.coordinator.gate import HeaderTimeout
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("give both --tls-cert and --tls-key, or neither")
@@ -87,6 +95,7 @@ def serve(
         log_level="warning",
         access_log=False,  # the service audits every request itself, without query values
         proxy_headers=True,
+        http=HeaderTimeout,  # slow-header connections are closed
     )
 
 
@@ -162,6 +171,51 @@ def token_revoke(db: str, token_id: int) -> None:
     click.echo(f"token {token_id} revoked")
 
 
+@click.group(
+    epilog=example(
+        "linkage uploads list --db community.db",
+        "linkage uploads discard --db community.db 12 --reason 'sent for the wrong month'",
+    )
+)
+def uploads() -> None:
+    """The uploads the service received: list them, or discard one no ingest has taken."""
+
+
+@uploads.command("list", epilog=example("linkage uploads list --db community.db"))
+@db_option
+def uploads_list(db: str) -> None:
+    """Every upload received: id, agency, month, size, when, and its state (waiting for the
+    month's ingest, taken by an ingest job, or discarded)."""
+    from linkage.bynamelist import open_store
+    from linkage.coordinator import upload_listing
+
+    for u in upload_listing(open_store(db)):
+        click.echo(
+            f"{u['id']:>5}  {u['agency']:<24}  {u['month']}  {u['size']:>12,} bytes  "
+            f"received {u['received_at']:%Y-%m-%d %H:%M}  {u['state']}"
+        )
+
+
+@uploads.command(
+    "discard",
+    epilog=example("linkage uploads discard --db community.db 12 --reason 'wrong month'"),
+)
+@db_option
+@click.argument("upload_id", type=int)
+@click.option("--reason", default="", help="Why, for the record (never a name or any value).")
+def uploads_discard(db: str, upload_id: int, reason: str) -> None:
+    """Set aside a waiting upload (a wrong file an agency sent) so the month's ingest goes on
+    without it. The agency may send a corrected file; the discard is recorded."""
+    from linkage.bynamelist import open_store
+    from linkage.coordinator import UploadRefused, discard_upload
+
+    try:
+        got = discard_upload(open_store(db), upload_id, " ".join(reason.split()))
+    except UploadRefused as err:
+        raise click.ClickException(err.reason) from None
+    click.echo(f"upload {upload_id} ({got.agency}, {got.month}) discarded")
+
+
 @click.command(
     "upload",
     epilog=example(
@@ -174,20 +228,28 @@ def token_revoke(db: str, token_id: int) -> None:
 @_server_option
 @click.option("--token-file", type=click.Path(path_type=Path), help=_TOKEN_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def upload(file: Path, month: str, server: str, token_file: Path | None, quiet: bool) -> None:
+def upload(
+    file: Path,
+    month: str,
+    server: str,
+    ca_file: Path | None,
+    token_file: Path | None,
+    quiet: bool,
+) -> None:
     """Send your agency's .clk file for a month to the coordinator's service.
 
     The service checks it (checksum, config, secret, your agency) before keeping it; sending
     the same file again is harmless. Network failures are retried.
     """
-    from linkage.coordinator import read_token
+    from linkage.coordinator import read_token, trust
     from linkage.coordinator import upload as send
 
     secret = read_token(token_file)
+    verify = trust(ca_file)
     bar = progress_bar(not quiet, "uploading")
     bar.total = file.stat().st_size if file.is_file() else 0
     try:
-        answer = send(server, secret, file, month, progress=bar.update)
+        answer = send(server, secret, file, month, progress=bar.update, verify=verify)
     finally:
         bar.close()
     if not quiet:
@@ -209,13 +271,16 @@ def upload(file: Path, month: str, server: str, token_file: Path | None, quiet: 
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="Write the CSV here."
 )
-def results(server: str, token_file: Path | None, output: Path) -> None:
+def results(server: str, ca_file: Path | None, token_file: Path | None, output: Path) -> None:
     """Fetch your agency's records and the person id the list gives each (CSV)."""
-    from linkage.coordinator import read_token
+    from linkage._atomic import refuse_overwrite
+    from linkage.coordinator import read_token, trust
     from linkage.coordinator import results as fetch
 
-    count = fetch(server, read_token(token_file), output)
+    refuse_overwrite(output, [token_file], "token file")
+    refuse_overwrite(output, [ca_file], "certificate authority file")
+    count = fetch(server, read_token(token_file), output, verify=trust(ca_file))
     click.echo(f"wrote {count:,} records to {output}", err=not sys.stdout.isatty())
 
 
-COMMANDS = (serve, token, upload, results)
+COMMANDS = (serve, token, uploads, upload, results)

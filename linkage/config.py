@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from linkage.container import MAX_BLOCKING_KEYS, MAX_FIELDS, MAX_FILTER_BITS
 from linkage.errors import ConfigError
 
 SCHEMA_VERSION = 1
@@ -350,17 +351,17 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
 
     flt = top.sub("filter")
     length = flt.get("length", int, 1024)
-    if length < 64 or length % 64:
-        raise flt._err("'length' must be a multiple of 64, at least 64")
+    if length < 64 or length % 64 or length > MAX_FILTER_BITS:
+        raise flt._err(f"'length' must be a multiple of 64 from 64 to {MAX_FILTER_BITS}")
     field_length = flt.get("field_length", int, 0)
-    if field_length and (field_length < 64 or field_length % 64):
-        raise flt._err("'field_length' must be 0 or a multiple of 64")
+    if field_length and (field_length < 64 or field_length % 64 or field_length > MAX_FILTER_BITS):
+        raise flt._err(f"'field_length' must be 0 or a multiple of 64 up to {MAX_FILTER_BITS}")
     hashing = flt.choice("hashing", HASHING, "random")
     flt.done()
 
     fields = tuple(_field(f) for f in top.items("fields"))
-    if not fields:
-        raise top._err("the config defines no [[fields]]")
+    if not 1 <= len(fields) <= MAX_FIELDS:
+        raise top._err(f"the config must define 1 to {MAX_FIELDS} [[fields]]")
     names = [f.name for f in fields]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -388,6 +389,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     for bits, what in ((length, "length"), (field_length, "field_length")):
         if bits and hardened_length(bits, hardening) % 64:
             raise flt._err(f"after hardening, '{what}' must still be a multiple of 64 bits")
+        if hardened_length(bits, hardening) > MAX_FILTER_BITS:
+            raise flt._err(f"after hardening, '{what}' must be at most {MAX_FILTER_BITS} bits")
 
     blocking = []
     for b in top.items("blocking"):
@@ -409,6 +412,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
                 raise b._err(f"blocking part '{p}': '{transform}' does not apply to a {kind}")
         b.done()
         blocking.append(BlockingKey(name=bname, parts=tuple(str(p) for p in parts)))
+    if len(blocking) > MAX_BLOCKING_KEYS:
+        raise top._err(f"at most {MAX_BLOCKING_KEYS} [[blocking]] keys")
 
     th = top.sub("thresholds")
     upper = th.get("upper", float, 0.8)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage._atomic import atomic_write
+from linkage.activity import ACTIVITY
+from linkage.activity import WIDTH as ACTIVITY_WIDTH
 from linkage.errors import ContainerError
 
 MAGIC = b"LNKCLK\r\n"
@@ -49,6 +52,17 @@ CLKS = "clks"
 FIELD_CLKS = "field_clks"
 #: Optional: 8 bytes per blocking key per record, keyed with the shared secret (0: no key).
 BLOCK_KEYS = "block_keys"
+
+#: The format's bounds, which every header is held to before any record is read (a config
+#: is held to them too, so nothing the encoder writes falls outside): a filter of at most
+#: 64 Kibit, at most 64 fields and 64 blocking keys, an agency name of at most 100
+#: characters.
+MAX_FILTER_BITS = 1 << 16
+MAX_FIELDS = 64
+MAX_BLOCKING_KEYS = 64
+MAX_AGENCY = 100
+#: Optional sections this version writes, by the width their records must have.
+_KNOWN_WIDTHS = {ACTIVITY: ACTIVITY_WIDTH}
 
 
 @dataclass(frozen=True)
@@ -84,16 +98,75 @@ class Header:
 
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> Header:
+        """The header in ``raw``, once every field has the type and range this version
+        writes and the sections fit the filters they hold (see :meth:`problem`)."""
         try:
             data = json.loads(raw.decode("utf-8"))
             data.pop("format_version", None)
             data["fields"] = tuple(data["fields"])
             data["sections"] = tuple(Section(**s) for s in data["sections"])
-            return cls(**data)
+            header = cls(**data)
         except (ValueError, KeyError, TypeError):
+            header = None
+        problem = "it is not the header linkage writes" if header is None else header.problem()
+        if header is None or problem is not None:
             raise ContainerError(
-                f"{where}: header is damaged", "ask the agency to re-encode"
+                f"{where}: header is damaged ({problem})", "ask the agency to re-encode"
             ) from None
+        return header
+
+    def problem(self) -> str | None:
+        """Why this header cannot be one linkage wrote (None: it can). Checked before any
+        record is read, so no crafted value reaches a size, a shape or a message."""
+        texts = (
+            self.config_fingerprint,
+            self.config_name,
+            self.key_check_value,
+            self.agency,
+            self.created,
+            self.id_kind,
+            self.producer,
+        )
+        if not all(isinstance(t, str) for t in texts) or not isinstance(self.extra, dict):
+            return "a text field is not text"
+        if not self.agency or len(self.agency) > MAX_AGENCY or not self.agency.isprintable():
+            return f"the agency name is not 1 to {MAX_AGENCY} printable characters"
+        if not all(isinstance(f, str) and f.isprintable() for f in self.fields):
+            return "a field name is not printable text"
+        if not 1 <= len(self.fields) <= MAX_FIELDS or len(set(self.fields)) != len(self.fields):
+            return f"the fields are not 1 to {MAX_FIELDS} distinct names"
+        for bits, least in ((self.filter_length, 8), (self.field_length, 0)):
+            if not _whole(bits) or not least <= bits <= MAX_FILTER_BITS or bits % 8:
+                return f"a filter length is not a whole number of bytes up to {MAX_FILTER_BITS}"
+        return self._sections_problem()
+
+    def _sections_problem(self) -> str | None:
+        names = [s.name for s in self.sections]
+        if not all(isinstance(n, str) and n.isprintable() for n in names):
+            return "a section name is not printable text"
+        if len(set(names)) != len(names):
+            return "a section is named twice"
+        if not all(_whole(s.width) and isinstance(s.required, bool) for s in self.sections):
+            return "a section width is not a whole number"
+        widths = {s.name: s.width for s in self.sections}
+        expected = {IDS: 0, CLKS: self.filter_length // 8}
+        if self.field_length:
+            expected[FIELD_CLKS] = len(self.fields) * self.field_length // 8
+        for name, width in expected.items():
+            if widths.get(name) != width:
+                return f"section '{name}' is missing or not {width} bytes a record"
+        if FIELD_CLKS in widths and FIELD_CLKS not in expected:
+            return "field filters without a field filter length"
+        keys = widths.get(BLOCK_KEYS)
+        if keys is not None and (keys % 8 or not 8 <= keys <= 8 * MAX_BLOCKING_KEYS):
+            return f"section '{BLOCK_KEYS}' is not 8 bytes a key, for 1 to {MAX_BLOCKING_KEYS}"
+        for name, width in _KNOWN_WIDTHS.items():
+            if widths.get(name, width) != width:
+                return f"section '{name}' is not {width} bytes a record"
+        widest = MAX_FIELDS * MAX_FILTER_BITS // 8
+        if any(not 1 <= widths[n] <= widest for n in names if n != IDS):
+            return f"a section's width is outside 1 to {widest} bytes"
+        return None
 
     def section(self, name: str) -> Section | None:
         for s in self.sections:
@@ -108,6 +181,10 @@ class Block:
 
     ids: list[str]
     sections: dict[str, npt.NDArray[np.uint8]]
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def encode_ids(ids: list[str]) -> bytes:
@@ -265,6 +342,18 @@ def iter_blocks(path: Path) -> Generator[Header | Block, None, str]:
     where = str(path)
     with _open(path) as fh:
         preamble, header_bytes, header, count = _open_header(fh, where)
+        size = os.fstat(fh.fileno()).st_size
+        tail = _U32.size + len(END_MAGIC) + 32  # the end marker and the trailer
+
+        def left() -> int:
+            return size - fh.tell() - tail
+
+        # every record takes at least an id (2 bytes of length, 1 or more of text) and a row
+        # of each fixed-width section: a count the file cannot hold is refused before any
+        # buffer is sized by it
+        least = 3 + sum(s.width for s in header.sections if s.name != IDS)
+        if count * least > left():
+            raise _truncated(where)
         yield header
         body = hashlib.sha256()
         seen = 0
@@ -274,21 +363,23 @@ def iter_blocks(path: Path) -> Generator[Header | Block, None, str]:
             (n,) = _U32.unpack(raw)
             if n == 0:
                 break
+            if n > count - seen:
+                raise ContainerError(f"{where}: a block holds more records than the file")
             sections: dict[str, npt.NDArray[np.uint8]] = {}
             ids: list[str] = []
             for sec in header.sections:
                 raw_len = _read_exact(fh, 8, where)
                 (length,) = _U64.unpack(raw_len)
-                if sec.name != IDS and sec.width and length != n * sec.width:
+                if sec.name != IDS and length != n * sec.width:
                     raise ContainerError(f"{where}: section '{sec.name}' is damaged")
-                if length > (1 << 36):
-                    raise ContainerError(f"{where}: section '{sec.name}' is damaged")
+                if length > left():
+                    raise _truncated(where)
                 payload = _read_exact(fh, length, where)
                 body.update(raw_len)
                 body.update(payload)
                 if sec.name == IDS:
                     ids = _decode_ids(payload, n, where)
-                elif sec.name in (CLKS, FIELD_CLKS) or sec.width:
+                else:
                     arr = np.frombuffer(payload, dtype=np.uint8).reshape(n, sec.width)
                     sections[sec.name] = arr
             seen += n

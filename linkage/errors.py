@@ -24,10 +24,19 @@ class LinkageError(Exception):
         return (type(self), (self.message, self.hint))
 
     def one_line(self) -> str:
-        """The message and hint joined so the CLI can print a single line."""
-        if self.hint:
-            return f"{self.message} ({self.hint})"
-        return self.message
+        """The message and hint joined so the CLI can print a single line; a control
+        character (a newline in a crafted file's agency name, say) is shown escaped, so no
+        input can break the line or fake another."""
+        text = f"{self.message} ({self.hint})" if self.hint else self.message
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped, as Python writes it in a
+    string literal: for output a file's contents may have reached."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ConfigError(LinkageError):

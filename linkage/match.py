@@ -472,6 +472,10 @@ def _weighted_scores(
     return scores, described, model
 
 
+#: What ``linkage match`` writes into its output folder.
+OUTPUT_FILES = ("entities.csv", "review.csv", "summary.json")
+
+
 def run_match(
     paths: Sequence[Path],
     out_dir: Path,
@@ -494,10 +498,11 @@ def run_match(
     result = match_uploads(uploads, config, one_to_one_mode=one_to_one_mode, progress=progress)
     report = result.report
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_entities(out_dir / "entities.csv", uploads, result.labels)
-    _write_review(out_dir / "review.csv", uploads, result)
+    entities, review, summary = (out_dir / name for name in OUTPUT_FILES)
+    _write_entities(entities, uploads, result.labels)
+    _write_review(review, uploads, result)
     report.seconds = round(time.perf_counter() - started, 3)
-    with atomic_write(out_dir / "summary.json") as fh:
+    with atomic_write(summary) as fh:
         fh.write(json.dumps(asdict(report), indent=2).encode() + b"\n")
     return report
 

@@ -16,7 +16,9 @@ from sqlalchemy import create_engine, make_url, text
 from linkage.bynamelist.store import database_url
 from linkage.config import Config, builtin_config_path, load_config
 from linkage.encoding.keys import generate_secret, write_secret
+from linkage.encoding.pipeline import encode_file
 from linkage.evaluate.synth import write_network
+from linkage.ingest.activity import activity_table
 
 TODAY = _dt.date(2026, 11, 1)
 
@@ -41,6 +43,22 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Three synthetic agencies' HMIS Client.csv files (read-only: copy before changing)."""
     out = tmp_path_factory.mktemp("network")
     return write_network(out, people=300, agencies=3, seed=7)
+
+
+@pytest.fixture(scope="session")
+def month_files(
+    tmp_path_factory: pytest.TempPathFactory, network: list[Path], hmis_config: Config
+) -> list[Path]:
+    """Each synthetic agency's whole export encoded with its activity (to 2026-10-31), as an
+    agency encodes its month, under one secret of their own."""
+    out = tmp_path_factory.mktemp("month")
+    secret = generate_secret()
+    paths = []
+    for i, client in enumerate(network):
+        paths.append(out / f"agency_{i + 1}.clk")
+        activity, _ = activity_table(client.parent)
+        encode_file(hmis_config, secret, client, paths[-1], f"agency_{i + 1}", activity=activity)
+    return paths
 
 
 @pytest.fixture()

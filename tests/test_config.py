@@ -55,6 +55,10 @@ def test_fingerprint_ignores_matcher_thresholds() -> None:
         (lambda d: d.update(bynamelist={"supress_below": 5}), "unknown key 'supress_below'"),
         (lambda d: d["fields"][0]["tokens"][0].update(type="bogus"), "'type' is 'bogus'"),
         (lambda d: d["filter"].update(length=1000), "multiple of 64"),
+        (lambda d: d["filter"].update(length=1_000_000_000), "from 64 to 65536"),
+        (lambda d: d["filter"].update(field_length=1 << 24), "up to 65536"),
+        (lambda d: d["fields"].extend([d["fields"][0]] * 64), r"1 to 64 \[\[fields"),
+        (lambda d: d.update(blocking=[d["blocking"][0]] * 65), r"at most 64 \[\[blocking"),
         (lambda d: d.update(schema_version=99), "schema_version 99"),
         (
             lambda d: d["fields"][2]["tokens"].append({"type": "qgram", "weight": 3}),

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from linkage.bynamelist.monthly import check_month, refuse_before_latest
 from linkage.bynamelist.schema import counts, records
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS
-from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.store import Store, StoreError, writing
 
 COUNTED = tuple(m for m in MEASURES if m != "difference")
 _HINT = "columns population,measure,value; see docs/bynamelist.md"
@@ -75,7 +75,7 @@ def add_counts(store: Store, agency: str, month: str, path: Path) -> int:
     """Store (or replace) a count-only agency's figures for ``month``; returns the cells."""
     check_month(month)
     cells = read_counts(path)
-    with store.engine.begin() as conn:
+    with writing(store) as conn:
         encoded = conn.execute(
             select(func.count()).select_from(records).where(records.c.agency == agency)
         ).scalar_one()

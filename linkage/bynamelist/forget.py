@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select
 from linkage.bynamelist.incremental import person_of
 from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.schema import decisions, events, records, review, withdrawn
-from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.store import Store, StoreError, writing
 
 
 def forget(store: Store, agency: str, record_id: str, reason: str) -> str:
@@ -24,7 +24,7 @@ def forget(store: Store, agency: str, record_id: str, reason: str) -> str:
     if not reason.strip():
         raise StoreError("a withdrawal needs a reason for the audit trail", "pass --reason")
     now = datetime.now(UTC)
-    with store.engine.begin() as conn:
+    with writing(store) as conn:
         person = person_of(conn, agency, record_id)
         conn.execute(
             delete(records).where((records.c.agency == agency) & (records.c.record_id == record_id))

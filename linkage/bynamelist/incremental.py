@@ -48,7 +48,7 @@ from linkage.bynamelist.schema import (
     uploads,
     withdrawn,
 )
-from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.compare.weights import Population, population
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
 from linkage.match import (
@@ -103,24 +103,35 @@ def _check_against_store(store: Store, paths: Sequence[Path], files: list[ClkDat
             raise StoreError(f"{path} holds a record id twice", "re-encode the agency's export")
         section = data.sections.get(ACTIVITY)
         if section is not None:
-            problem = check(unpack(section))
-            if problem is not None or _as_of(data) is None:
+            as_of = _as_of(data)
+            problem = check(unpack(section), as_of)
+            if problem is not None or as_of is None:
                 raise StoreError(
                     f"{path}: its activity section holds {problem or 'no valid activity date'}",
                     "re-encode the agency's export with this version of linkage",
                 )
 
 
-def check_upload(store: Store, path: Path) -> ClkData:
-    """An upload read and checked as an ingest would check it, without ingesting it: the
-    container (checksum, version), the store's config and secret, unique record ids, the
-    activity section. For a service that must refuse a bad upload the moment it arrives."""
+def check_upload(store: Store, path: Path, month: str) -> ClkData:
+    """An upload for ``month`` read and checked as an ingest would check it, without
+    ingesting it: the container (checksum, version, every section against its header), the
+    store's config and secret, unique record ids, the activity section and its month, and
+    that it was not ingested for another month. For a service that must refuse a bad upload
+    the moment it arrives, not when the month's ingest meets it."""
     (data,) = read_uploads([path])
     _check_against_store(store, [path], [data])
+    refuse_month_past_activity([data], month)
     with store.engine.connect() as conn:
         key_check = _stored_key_check(conn)
+        ingested_for: str | None = conn.execute(
+            select(uploads.c.month).where(uploads.c.digest == data.digest)
+        ).scalar()
     if key_check is not None and key_check != data.header.key_check_value:
         raise _secret_differs(f"{path} was")
+    if ingested_for is not None and ingested_for != month:
+        raise StoreError(
+            f"{path} was already ingested for {ingested_for}", "send a fresh export for each month"
+        )
     return data
 
 
@@ -151,6 +162,19 @@ def _as_of(data: ClkData) -> date | None:
         return None
 
 
+def refuse_month_past_activity(files: Sequence[ClkData], month: str) -> None:
+    """A month later than the uploads' activity is a typo far more often than not, and the
+    list cannot go back once it reaches a month (history is frozen): refused, unless the
+    operator insists. Uploads without activity say nothing about their month."""
+    days = [day for day in map(_as_of, files) if day is not None]
+    if days and month > max(days).strftime("%Y-%m"):
+        raise StoreError(
+            f"the uploads' activity runs to {max(days):%Y-%m}, but the month given is {month}",
+            "give the month the exports are for; a list that reaches a month cannot go back "
+            "before it",
+        )
+
+
 def _check_secret(conn: Connection, key_check: str) -> None:
     """The first upload fixes the store's secret (by its key check value); later ones must
     match it. Read and set inside the ingest's transaction."""
@@ -166,15 +190,22 @@ def ingest(
     paths: Sequence[Path],
     month: str,
     progress: Progress | None = None,
+    waiting: Progress | None = None,
+    past_activity: bool = False,
 ) -> IngestReport:
-    """Ingest one month's uploads (one .clk file per agency) in one transaction."""
+    """Ingest one month's uploads (one .clk file per agency) in one transaction, which holds
+    the store's write lock before it reads anything (``waiting`` is told when it must wait
+    for another writer; ``progress`` by default). ``past_activity``: take a month later than
+    the uploads' activity (see :func:`refuse_month_past_activity`)."""
     started = time.perf_counter()
     report = IngestReport(check_month(month))
     files = read_uploads(paths)
     _check_against_store(store, paths, files)
+    if not past_activity:
+        refuse_month_past_activity(files, month)
     digests = [data.digest for data in files]
     now = datetime.now(UTC)
-    with store.engine.begin() as conn:
+    with writing(store, waiting or progress) as conn:
         query = select(uploads.c.digest, uploads.c.month).where(uploads.c.digest.in_(digests))
         seen = dict(conn.execute(query).all())
         fresh = []

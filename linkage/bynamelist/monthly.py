@@ -48,9 +48,10 @@ _MONTH = re.compile(YYYY_MM)
 
 
 def check_month(month: str) -> str:
-    """The month as given, once it is a real YYYY-MM."""
-    if not _MONTH.match(month):
-        raise StoreError(f"month '{month}' is not YYYY-MM", "for example --month 2026-10")
+    """The month as given, once it is a real YYYY-MM: the whole string (``re.match`` with
+    ``$`` would let ``2026-10\n`` through, a month no report could find)."""
+    if not _MONTH.fullmatch(month):
+        raise StoreError(f"month {month!r} is not YYYY-MM", "for example --month 2026-10")
     return month
 
 

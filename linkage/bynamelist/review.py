@@ -30,7 +30,7 @@ from linkage.bynamelist.incremental import (
 )
 from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.schema import decisions, events, people, records, review, uploads
-from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.store import Store, StoreError, writing
 
 KINDS = ("same", "never")
 Record = tuple[str, str]  # (agency, record id)
@@ -87,7 +87,7 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
     a, b = sorted((a, b))
     now = datetime.now(UTC)
     done = Decision(kind)
-    with store.engine.begin() as conn:
+    with writing(store) as conn:
         pa, pb = person_of(conn, *a), person_of(conn, *b)
         pair = {"agency_a": a[0], "record_a": a[1], "agency_b": b[0], "record_b": b[1]}
         swapped = {"agency_a": b[0], "record_a": b[1], "agency_b": a[0], "record_b": a[1]}

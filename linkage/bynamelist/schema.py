@@ -243,6 +243,8 @@ received = Table(
     Column("file", String(500), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("job_id", Integer, ForeignKey("jobs.id"), nullable=True),
+    Column("sent", Integer, nullable=False),  # the order of the agency's sends, re-sends too
+    Column("discarded_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("agency", "month", "digest", name="uq_received_upload"),
 )
 

@@ -12,7 +12,10 @@ travels in every agency's hands); the secret never reaches the coordinator.
 
 from __future__ import annotations
 
+import time
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, insert, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from linkage.bynamelist.schema import meta
 from linkage.config import Config, load_config, parse_config
@@ -195,6 +198,79 @@ def open_store(target: str) -> Store:
             "use the linkage version that made the store",
         )
     return Store(engine, config, url)
+
+
+#: How long a writer waits for another to finish before it gives up (an ingest of a large
+#: month takes minutes; longer than this and something is stuck).
+WRITE_WAIT_SECONDS = 900.0
+
+#: The PostgreSQL advisory lock every writer of the list takes (any fixed number: it only
+#: has to be the same for every linkage process on the database).
+_WRITE_LOCK = 0x6C696E6B  # "link"
+
+
+@contextmanager
+def writing(
+    store: Store,
+    waiting: Callable[[str], None] | None = None,
+    wait: float = WRITE_WAIT_SECONDS,
+) -> Iterator[Connection]:
+    """A transaction that holds the store's one write lock before its first read.
+
+    An ingest reads the store (its records, people, last month) and writes what follows from
+    them: two at once would each link against a list without the other's records and both
+    commit. So every writer of the list takes this lock first and they run one after the
+    other: on SQLite by beginning with BEGIN IMMEDIATE (the database's one write lock), on
+    PostgreSQL with a transaction-scoped advisory lock. A writer that finds the lock taken
+    says so through ``waiting`` and waits up to ``wait`` seconds, then is refused in one
+    line; the other's transaction is never disturbed.
+    """
+    with store.engine.begin() as conn:
+        _take_write_lock(conn, waiting, wait)
+        yield conn
+
+
+def _take_write_lock(conn: Connection, waiting: Callable[[str], None] | None, wait: float) -> None:
+    said = False
+    deadline = time.monotonic() + wait
+    while True:
+        if _try_write_lock(conn):
+            return
+        if time.monotonic() >= deadline:
+            raise StoreError(
+                f"the store is busy: another ingest or correction has been writing to it for "
+                f"over {wait:.0f} s",
+                "wait for it to finish (see 'linkage serve' jobs or the other terminal), "
+                "then run this again; nothing was changed",
+            )
+        if waiting is not None and not said:
+            waiting("another ingest or correction is writing to the store; waiting for it")
+            said = True
+        time.sleep(0.2)
+
+
+def _try_write_lock(conn: Connection) -> bool:
+    """Take the write lock now if it is free (never waits)."""
+    if conn.dialect.name == "postgresql":
+        taken: bool = conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK}
+        ).scalar_one()
+        return taken
+    if conn.dialect.name != "sqlite":
+        raise StoreError(f"the store's database ({conn.dialect.name}) is not SQLite or PostgreSQL")
+    # no waiting inside SQLite for this one statement (the loop above waits, and says so);
+    # the connection's own timeout is back for the rest, which a commit needs
+    patience = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            return False
+        raise
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(patience)}")
+    return True
 
 
 def upgrade_store(target: str) -> tuple[str, str]:

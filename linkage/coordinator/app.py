@@ -10,6 +10,7 @@ agencies never see another agency's records.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import event, select
+from starlette.routing import Match
 
 from linkage import __version__
 from linkage.bynamelist import StoreError, build_report, latest_month
@@ -29,15 +31,18 @@ from linkage.bynamelist.export import agency_csv
 from linkage.bynamelist.monthly import YYYY_MM, check_month
 from linkage.bynamelist.report import render_json
 from linkage.bynamelist.review import decide, pending
-from linkage.bynamelist.schema import jobs, received
+from linkage.bynamelist.schema import jobs
 from linkage.bynamelist.store import Store
 from linkage.coordinator.audit import AuditLog
 from linkage.coordinator.charts import CHARTS
+from linkage.coordinator.gate import Gate
 from linkage.coordinator.jobs import JobError, Worker
 from linkage.coordinator.overview import overview
-from linkage.coordinator.spool import Refused, receive
-from linkage.coordinator.tokens import Principal, authenticate
+from linkage.coordinator.spool import Refused, discard, listing, receive
+from linkage.coordinator.tokens import Principal
 from linkage.errors import LinkageError
+
+log = logging.getLogger("linkage.coordinator")
 
 #: Uploads above this many bytes are refused (a million records with field filters and
 #: blocking keys take about 300 MB).
@@ -98,7 +103,14 @@ class ReceivedOut(BaseModel):
     month: str
     size: int
     received_at: str
-    ingested: bool
+    ingested: bool = Field(description="taken by an ingest job (see state)")
+    state: Literal["waiting", "taken", "discarded"] = Field(
+        description="waiting for the month's ingest, taken by an ingest job, or discarded"
+    )
+
+
+class Discard(BaseModel):
+    reason: str = Field("", max_length=500, description="why; never a name or any value")
 
 
 class JobOut(BaseModel):
@@ -145,21 +157,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _caller(request: Request) -> Principal:
-    """The caller a request's bearer token stands for; 401 without a valid one."""
-    header = request.headers.get("authorization", "")
-    scheme, _, presented = header.partition(" ")
-    principal = None
-    if scheme.lower() == "bearer" and presented:
-        store: Store = request.app.state.store
-        with store.engine.connect() as conn:
-            principal = authenticate(conn, presented.strip())
+    """The caller a request's bearer token stands for, as the gate found it before the body
+    was read (see :mod:`linkage.coordinator.gate`)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         raise HTTPException(
             401,
             "no valid token: send 'Authorization: Bearer TOKEN'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    request.state.token_id = principal.token_id
     return principal
 
 
@@ -197,18 +203,26 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         problems = [_problem(e) for e in exc.errors()]
         return JSONResponse({"detail": "; ".join(problems).replace("\n", " ")}, status_code=422)
 
+    app.add_middleware(Gate, store=store)  # inside the audit: its refusals are audited too
+
     @app.middleware("http")
     async def _audit(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # a bug: answered, logged with its trace, and audited as a 500
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = JSONResponse(
+                {"detail": "internal error; the service's log has the details"}, status_code=500
+            )
         response.headers.update(_HEADERS)
-        route = request.scope.get("route")
+        principal = getattr(request.state, "principal", None)
         if audit_log is not None:
             audit_log.record(
-                getattr(request.state, "token_id", None),
+                principal.token_id if principal else None,
                 request.method,
-                getattr(route, "path", "(no such route)"),
+                _route_of(app, request.scope),
                 response.status_code,
             )
         return response
@@ -294,22 +308,27 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     @app.get("/v1/uploads", tags=["agencies"], response_model=list[ReceivedOut], responses=_ERRORS)
     def uploads(who: Caller) -> list[ReceivedOut]:
         """The uploads received: an agency's own, or everyone's for staff."""
-        query = select(received).order_by(received.c.id)
-        if not who.is_staff:
-            query = query.where(received.c.agency == agency_of(who))
-        with store.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [
-            ReceivedOut(
-                id=r["id"],
-                agency=r["agency"],
-                month=r["month"],
-                size=r["size"],
-                received_at=_when(r["received_at"]),
-                ingested=r["job_id"] is not None,
-            )
-            for r in rows
-        ]
+        return [_received(r) for r in listing(store, None if who.is_staff else agency_of(who))]
+
+    @app.post(
+        "/v1/uploads/{upload_id}/discard",
+        tags=["staff"],
+        response_model=ReceivedOut,
+        responses={
+            **_ERRORS,
+            404: {"model": Problem, "description": "no such upload"},
+            409: {"model": Problem, "description": "taken by an ingest, or discarded already"},
+        },
+    )
+    def discard_upload(upload_id: RowId, body: Discard, who: Caller) -> ReceivedOut:
+        """Set aside a waiting upload (a wrong file an agency sent), so the month's ingest
+        goes on without it; the agency may send a corrected file. Audited."""
+        staff(who)
+        try:
+            discard(store, upload_id, " ".join(body.reason.split()))
+        except Refused as err:
+            raise HTTPException(err.status, err.reason) from None
+        return _received(next(r for r in listing(store) if r["id"] == upload_id))
 
     @app.get(
         "/v1/results",
@@ -319,7 +338,8 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
             **_ERRORS,
             200: {
                 "content": {"text/csv": {"schema": {"type": "string"}}},
-                "description": "agency,record_id,person_id for each of the agency's records",
+                "description": "record_id,person_id (and other_agencies where the store "
+                "shares it) for each of the agency's records",
             },
             404: {"model": Problem, "description": "no records of the agency yet"},
         },
@@ -455,6 +475,27 @@ def _problem(error: dict[str, Any]) -> str:
         except StoreError as err:
             return err.one_line()
     return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def _received(row: dict[str, Any]) -> ReceivedOut:
+    return ReceivedOut(
+        id=row["id"],
+        agency=row["agency"],
+        month=row["month"],
+        size=row["size"],
+        received_at=_when(row["received_at"]),
+        ingested=row["state"] == "taken",
+        state=row["state"],
+    )
+
+
+def _route_of(app: FastAPI, scope: Any) -> str:
+    """The route a request was for, as its template (never the values in its path), also
+    for a request the gate refused before routing."""
+    route = scope.get("route")
+    if route is None:
+        route = next((r for r in app.routes if r.matches(scope)[0] == Match.FULL), None)
+    return str(getattr(route, "path", "(no such route)"))
 
 
 def _when(value: Any) -> str:

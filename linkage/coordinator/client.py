@@ -1,13 +1,20 @@
 """The agencies' side of the service: send a month's upload, fetch the agency's results.
 
 Both retry what may pass on a second try (the server unreachable, a 5xx, 429) with growing
-waits, and stop at once on what will not (a 4xx: the server's one-line reason is shown).
-Sending an upload twice is harmless: the service records the same file once.
+waits, and stop at once on what will not: a 4xx (the server's one-line reason is shown), a
+redirect (the address is not the service's), an untrusted certificate. An answer is taken
+only when its status, content type and shape are the service's: a proxy's HTML page or an
+empty body is never written as results, and an earlier results file stays as it was on any
+failure. Sending an upload twice is harmless: the service records the same file once.
+
+The server's certificate is checked against the system's trusted authorities (which
+``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` can point elsewhere), or against ``--ca-file``.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,21 +37,42 @@ _CHUNK = 1 << 20
 
 def read_token(token_file: Path | None) -> str:
     """The token from a file, else from ``LINKAGE_TOKEN`` (never from the command line)."""
+    where = f"the token file {token_file}" if token_file is not None else "LINKAGE_TOKEN"
     if token_file is not None:
         try:
-            token = token_file.read_text(encoding="utf-8").strip()
+            token = token_file.read_text(encoding="ascii").strip()
         except OSError as err:
             raise ServiceError(
-                f"cannot read the token file {token_file}: {err.strerror}",
+                f"cannot read {where}: {err.strerror}",
                 "give the file 'linkage token add' wrote for you",
             ) from None
+        except UnicodeDecodeError:
+            token = "\x00"  # not ASCII: no token linkage makes; refused below
     else:
         token = os.environ.get("LINKAGE_TOKEN", "").strip()
     if not token:
         raise ServiceError(
             "no token", "pass --token-file FILE or set LINKAGE_TOKEN to the token you were given"
         )
+    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ServiceError(
+            f"{where} does not hold a token (a token is one line of letters, digits, _ and -)",
+            "give the file 'linkage token add' wrote for you, unchanged",
+        )
     return token
+
+
+def trust(ca_file: Path | None = None) -> ssl.SSLContext:
+    """How the server's certificate is checked: the system's authorities (``SSL_CERT_FILE``
+    and ``SSL_CERT_DIR`` are honoured), or only ``ca_file``'s when it is given."""
+    try:
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError) as err:
+        raise ServiceError(
+            f"cannot use {ca_file} as the certificate authority: "
+            f"{getattr(err, 'strerror', None) or err}",
+            "give a PEM file holding the certificate of the authority that signed the server's",
+        ) from None
 
 
 def upload(
@@ -54,6 +82,7 @@ def upload(
     month: str,
     progress: Callable[[int], None] | None = None,
     waits: tuple[float, ...] = RETRY_WAITS,
+    verify: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
     """Send ``path`` as the agency's upload for ``month``; the service's answer."""
     if not path.is_file():
@@ -72,20 +101,58 @@ def upload(
         f"{server.rstrip('/')}/v1/uploads/{month}",
         token,
         waits,
+        verify,
         content=body,
         headers={"content-type": "application/octet-stream", "content-length": str(size)},
     )
-    answer: dict[str, Any] = response.json()
+    answer = _json(response)
+    if not isinstance(answer, dict) or not answer.keys() >= _UPLOAD_KEYS:
+        raise _not_the_service(response, "an upload's receipt")
     return answer
 
 
-def results(server: str, token: str, output: Path, waits: tuple[float, ...] = RETRY_WAITS) -> int:
-    """Write the agency's results (record id, person id) to ``output``; returns the rows."""
-    response = _send("GET", f"{server.rstrip('/')}/v1/results", token, waits)
+#: What the service's receipt for an upload holds.
+_UPLOAD_KEYS = {"id", "agency", "month", "records", "fresh"}
+#: How the first line of the service's results begins.
+RESULTS_HEADER = "record_id,person_id"
+
+
+def results(
+    server: str,
+    token: str,
+    output: Path,
+    waits: tuple[float, ...] = RETRY_WAITS,
+    verify: ssl.SSLContext | None = None,
+) -> int:
+    """Write the agency's results (record id, person id) to ``output``; returns the rows.
+    Written only once the answer is the service's CSV; an earlier file stays otherwise."""
+    response = _send("GET", f"{server.rstrip('/')}/v1/results", token, waits, verify)
     text = response.text
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "text/csv" or not text.startswith(RESULTS_HEADER):
+        raise _not_the_service(response, "results")
     with atomic_write(output) as fh:
         fh.write(text.encode("utf-8"))
     return max(text.count("\n") - 1, 0)
+
+
+def _json(response: httpx.Response) -> Any:
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/json":
+        raise _not_the_service(response, "JSON")
+    try:
+        return response.json()
+    except ValueError:
+        raise _not_the_service(response, "JSON") from None
+
+
+def _not_the_service(response: httpx.Response, wanted: str) -> ServiceError:
+    kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    return ServiceError(
+        f"{_origin(str(response.request.url))} answered {response.status_code} with {kind}, "
+        f"not the service's {wanted}; nothing was written",
+        "check --server: it must be the coordinator's service itself, not a web page or a proxy",
+    )
 
 
 def _send(
@@ -93,6 +160,7 @@ def _send(
     url: str,
     token: str,
     waits: tuple[float, ...],
+    verify: ssl.SSLContext | None,
     content: Callable[[], Iterator[bytes]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
@@ -108,11 +176,30 @@ def _send(
                 headers=sent,
                 content=None if content is None else content(),
                 timeout=httpx.Timeout(30.0, read=600.0),
+                verify=verify or trust(),
             )
+        except httpx.InvalidURL:
+            raise ServiceError(
+                f"{url} is not an address the client can send to", "check --server"
+            ) from None
         except httpx.HTTPError as err:
+            untrusted = _certificate_problem(err)
+            if untrusted:
+                raise ServiceError(
+                    f"{_origin(url)}'s certificate is not trusted ({untrusted})",
+                    "give the authority that signed it with --ca-file (or SSL_CERT_FILE); "
+                    "do not turn checking off",
+                ) from None
             problem = f"cannot reach {_origin(url)} ({type(err).__name__})"
             continue
-        if response.status_code < 400:
+        if 300 <= response.status_code < 400:
+            where = response.headers.get("location", "another address")
+            raise ServiceError(
+                f"{_origin(url)} answered {response.status_code}, a redirect to {where}; "
+                "nothing was sent on or written",
+                "give the service's own address as --server (https://, no path)",
+            )
+        if response.status_code < 300:
             return response
         reason = _reason(response)
         if response.status_code < 500 and response.status_code != 429:
@@ -124,10 +211,20 @@ def _send(
     )
 
 
+def _certificate_problem(error: BaseException) -> str:
+    """What certificate verification said, where that is why a connection failed."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "verification failed")
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
 def _reason(response: httpx.Response) -> str:
     try:
         detail = response.json().get("detail")
-    except ValueError:
+    except (ValueError, AttributeError):
         detail = None
     if isinstance(detail, str):
         return detail

@@ -1,11 +1,13 @@
 """Monthly ingests run in the background, one at a time, and survive a restart.
 
 A job is a row in ``jobs``: queued, running, done or failed. The worker thread takes queued
-jobs in order and ingests the month's waiting uploads (each agency's latest) in the ingest's
-one transaction; the uploads are marked as taken only after it commits. A service killed
-mid-ingest therefore left nothing of the month behind: on start it finds the job still
-"running", queues it again and runs it from the start (an upload it had already committed is
-recognised and skipped, so a second run applies nothing twice).
+jobs in order. A job first claims the month's waiting uploads (marks them with its id, in one
+transaction, so staff discarding one at that moment either gets it first or is told it was
+taken), then ingests the file each agency sent last (a re-sent file counts as sent again) in the
+ingest's one transaction. A job that fails gives its claim back. A service killed
+mid-ingest left nothing of the month behind: on start it finds the job still "running",
+queues it again and runs it from the start with the uploads it had claimed (an upload it had
+already committed is recognised and skipped, so a second run applies nothing twice).
 
 Progress lines are kept in memory while a job runs: on SQLite the ingest's transaction holds
 the database, so a progress row could not be written until it ends.
@@ -80,7 +82,11 @@ class Worker:
             waiting = conn.execute(
                 select(func.count())
                 .select_from(received)
-                .where((received.c.month == month) & received.c.job_id.is_(None))
+                .where(
+                    (received.c.month == month)
+                    & received.c.job_id.is_(None)
+                    & received.c.discarded_at.is_(None)
+                )
             ).scalar_one()
             if not waiting:
                 raise JobError(409, f"no uploads are waiting for {month}")
@@ -136,25 +142,30 @@ class Worker:
         self._progress[job_id] = "starting"
         state, error, last = DONE, None, ""
         try:
-            taken, paths = self._waiting(month)
-            report = ingest(
-                self._store,
-                paths,
-                month,
-                progress=lambda line: self._progress.__setitem__(job_id, line),
-            )
-            with self._store.engine.begin() as conn:
-                conn.execute(update(received).where(received.c.id.in_(taken)).values(job_id=job_id))
-            last = (
-                f"{len(paths)} upload(s) ingested: {report.records} records, "
-                f"{report.people} people, {report.review} pairs to review"
-            )
+            paths = self._claim(job_id, month)
+            if not paths:
+                last = "nothing new: each agency's latest upload had been ingested already"
+            else:
+                report = ingest(
+                    self._store,
+                    paths,
+                    month,
+                    progress=lambda line: self._progress.__setitem__(job_id, line),
+                )
+                last = (
+                    f"{len(paths)} upload(s) ingested: {report.records} records, "
+                    f"{report.people} people, {report.review} pairs to review"
+                )
         except LinkageError as err:
             state, error = FAILED, err.one_line().replace(str(self._spool), "spool")
         except Exception:  # a bug: the job fails, the service goes on, the log has the trace
             log.exception("job %d failed", job_id)
             state, error = FAILED, "internal error; the service's log has the details"
         with self._store.engine.begin() as conn:
+            if state == FAILED:  # the uploads wait again, for a job after a correction
+                conn.execute(
+                    update(received).where(received.c.job_id == job_id).values(job_id=None)
+                )
             conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -167,14 +178,29 @@ class Worker:
             )
         self._progress.pop(job_id, None)
 
-    def _waiting(self, month: str) -> tuple[list[int], list[Path]]:
-        """The month's waiting uploads (all of them, to be marked) and each agency's latest
-        (to be ingested: a later file from one agency replaces an earlier one)."""
-        with self._store.engine.connect() as conn:
+    def _claim(self, job_id: int, month: str) -> list[Path]:
+        """Mark the month's waiting uploads as this job's (with those it claimed before a
+        restart) and return the files to ingest: each agency's latest send, where that is one
+        of them."""
+        with self._store.engine.begin() as conn:
+            conn.execute(
+                update(received)
+                .where(
+                    (received.c.month == month)
+                    & received.c.job_id.is_(None)
+                    & received.c.discarded_at.is_(None)
+                )
+                .values(job_id=job_id)
+            )
             rows = conn.execute(
-                select(received.c.id, received.c.agency, received.c.file)
-                .where((received.c.month == month) & received.c.job_id.is_(None))
-                .order_by(received.c.id)
+                select(received.c.agency, received.c.file, received.c.job_id)
+                .where((received.c.month == month) & received.c.discarded_at.is_(None))
+                .order_by(received.c.sent, received.c.id)
             ).all()
-        latest = {r.agency: self._spool / r.file for r in rows}
-        return [r.id for r in rows], [latest[a] for a in sorted(latest)]
+        # in the order they were sent, so a later send from an agency (a re-sent file too)
+        # replaces an earlier one; an agency whose latest send an earlier job took has
+        # nothing new
+        latest = {r.agency: (r.file, r.job_id) for r in rows}
+        return [
+            self._spool / file for _, (file, taker) in sorted(latest.items()) if taker == job_id
+        ]

@@ -11,6 +11,7 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from linkage.coordinator.gate import HeaderTimeout
 from linkage.errors import LinkageError
 
 
@@ -19,7 +20,7 @@ class LocalServer:
     ends. Port 0 takes a free one."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, http=HeaderTimeout)
         self._server = uvicorn.Server(config)
         self._address = (host, port)
         self._socket: socket.socket | None = None

@@ -31,7 +31,9 @@ def overview(store: Store) -> dict[str, Any]:
                 func.max(received.c.received_at),
                 func.max(received.c.month),
                 func.count(),
-                func.count(received.c.id).filter(received.c.job_id.is_(None)),
+                func.count(received.c.id).filter(
+                    received.c.job_id.is_(None) & received.c.discarded_at.is_(None)
+                ),
             ).group_by(received.c.agency)
         ).all()
         holders = conn.execute(

@@ -15,14 +15,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ScalarSelect, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from linkage.bynamelist import StoreError, check_upload
 from linkage.bynamelist.monthly import check_month, refuse_before_latest
-from linkage.bynamelist.schema import received
+from linkage.bynamelist.schema import events, received
 from linkage.bynamelist.store import Store
 from linkage.errors import LinkageError
 
@@ -103,7 +104,7 @@ def _too_large(limit: int) -> Refused:
 
 def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size: int) -> Received:
     try:
-        data = check_upload(store, part)
+        data = check_upload(store, part, month)
     except LinkageError as err:
         # the messages name the part file: say "the upload", never a server path
         raise Refused(422, err.one_line().replace(str(part), "the upload")) from None
@@ -114,18 +115,29 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
             f"for '{agency}' (encode with --agency {agency})",
         )
 
-    def earlier() -> int | None:
-        with store.engine.connect() as conn:
+    def resent() -> int | None:
+        """This very file received before for the month (a client's retry, or the agency
+        sending it again after another): it becomes the agency's latest send once more, and
+        waits for the month's next ingest (which skips it if an ingest applied it before,
+        and otherwise takes it over anything the agency sent in between)."""
+        with store.engine.begin() as conn:
             found: int | None = conn.execute(
                 select(received.c.id).where(
                     (received.c.agency == agency)
                     & (received.c.month == month)
                     & (received.c.digest == data.digest)
+                    & received.c.discarded_at.is_(None)
                 )
             ).scalar()
+            if found is not None:
+                conn.execute(
+                    update(received)
+                    .where(received.c.id == found)
+                    .values(sent=_next_send(), job_id=None)
+                )
             return found
 
-    found = earlier()
+    found = resent()
     if found is not None:
         return Received(found, agency, month, len(data.ids), data.digest, size, fresh=False)
     with part.open("rb") as fh:
@@ -134,6 +146,14 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
     try:
         with store.engine.begin() as conn:
             os.replace(part, final)  # the same bytes as any file already of that name
+            conn.execute(  # a discarded copy of this file makes way for the new send
+                delete(received).where(
+                    (received.c.agency == agency)
+                    & (received.c.month == month)
+                    & (received.c.digest == data.digest)
+                    & received.c.discarded_at.is_not(None)
+                )
+            )
             upload_id: int = conn.execute(
                 insert(received)
                 .values(
@@ -143,13 +163,83 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
                     size=size,
                     file=final.name,
                     received_at=datetime.now(UTC),
+                    sent=_next_send(),
                 )
                 .returning(received.c.id)
             ).scalar_one()
     except IntegrityError:
         # the same file sent twice at once (a client retrying): the other request recorded it
-        found = earlier()
+        found = resent()
         if found is None:
             raise
         return Received(found, agency, month, len(data.ids), data.digest, size, fresh=False)
     return Received(upload_id, agency, month, len(data.ids), data.digest, size, fresh=True)
+
+
+def _next_send() -> ScalarSelect[Any]:
+    """The number of the next send: one more than any so far (two sends at the very same
+    moment may share one; the row id then orders them)."""
+    return select(func.coalesce(func.max(received.c.sent), 0) + 1).scalar_subquery()
+
+
+def discard(store: Store, upload_id: int, why: str = "") -> Received:
+    """Set aside an upload no ingest has taken (a wrong file an agency sent): the month's
+    ingest no longer sees it. The row and its file stay, marked, for the record (a file is
+    named by its digest, and the agency may send the same bytes again at any moment). One
+    conditional update, so an ingest job claiming the month's uploads at the same moment
+    either takes it or not."""
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        done = conn.execute(
+            update(received)
+            .where(
+                (received.c.id == upload_id)
+                & received.c.job_id.is_(None)
+                & received.c.discarded_at.is_(None)
+            )
+            .values(discarded_at=now)
+        ).rowcount
+        row = conn.execute(select(received).where(received.c.id == upload_id)).mappings().first()
+        if done and row is not None:
+            conn.execute(
+                insert(events).values(
+                    at=now,
+                    kind="discard",
+                    reason=f"upload {upload_id} ({row['agency']}, {row['month']}) discarded "
+                    f"by staff{f': {why}' if why else ''}",
+                )
+            )
+    if row is None:
+        raise Refused(404, f"no upload {upload_id}")
+    if not done:
+        if row["discarded_at"] is not None:
+            raise Refused(409, f"upload {upload_id} was discarded already")
+        raise Refused(
+            409,
+            f"upload {upload_id} was taken by ingest job {row['job_id']}; what an ingest "
+            "applied is undone with 'linkage bnl rollback', not by discarding",
+        )
+    return Received(
+        upload_id, row["agency"], row["month"], 0, row["digest"], row["size"], fresh=False
+    )
+
+
+def listing(store: Store, agency: str | None = None) -> list[dict[str, Any]]:
+    """The uploads received (one agency's, or all), oldest first, each with its ``state``:
+    waiting for the month's ingest, taken by an ingest job, or discarded."""
+    query = select(received).order_by(received.c.id)
+    if agency is not None:
+        query = query.where(received.c.agency == agency)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [
+        {
+            **row,
+            "state": "discarded"
+            if row["discarded_at"]
+            else "taken"
+            if row["job_id"]
+            else "waiting",
+        }
+        for row in rows
+    ]

@@ -208,8 +208,8 @@ def test_a_failure_mid_ingest_leaves_the_store_as_it_was(
 def test_an_upload_without_the_store_records_sections_is_refused(
     tmp_path: Path, db: str, months
 ) -> None:
-    """Same config and secret, but the field filters dropped from the file: refused in one
-    line, nothing written."""
+    """Same config and secret, but the field filters dropped from the file (a well-formed
+    container without field filters): refused in one line, nothing written."""
     import dataclasses
 
     from linkage.container import FIELD_CLKS
@@ -218,7 +218,9 @@ def test_an_upload_without_the_store_records_sections_is_refused(
     ingest(store, months["2026-09"], "2026-09")
     data = read_clk(months["2026-10"][2])
     header = dataclasses.replace(
-        data.header, sections=tuple(s for s in data.header.sections if s.name != FIELD_CLKS)
+        data.header,
+        field_length=0,
+        sections=tuple(s for s in data.header.sections if s.name != FIELD_CLKS),
     )
     sections = {k: v for k, v in data.sections.items() if k != FIELD_CLKS}
     stripped = tmp_path / "stripped.clk"

@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import ipaddress
+import os
 import socket
 import ssl
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -22,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from linkage.bynamelist import create_store
 from linkage.config import builtin_config_path
 from linkage.container import read_clk
-from tests.coordinator.conftest import CLI, ServeProcess
+from tests.coordinator.conftest import CLI, ServeProcess, linkage
 
 
 def test_the_demo_runs_three_agencies_and_three_months_through_the_service(
@@ -121,3 +123,34 @@ def test_serve_speaks_https_with_a_certificate_and_wants_both_files(
     finally:
         server.kill()
     assert f"serving {db} at {server.url}" in server.log.read_text()
+
+
+def test_an_untrusted_certificate_is_named_at_once_and_ca_file_trusts_it(
+    tmp_path: Path, db: str
+) -> None:
+    create_store(db, builtin_config_path("hmis")).engine.dispose()
+    token = tmp_path / "a.token"
+    assert linkage("token", "add", "--db", db, "--agency", "a", "-o", str(token)).returncode == 0
+    cert, key = _certificate(tmp_path)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    server = ServeProcess(db, tmp_path / "spool", *tls, trust=trusted)
+    out = tmp_path / "ids.csv"
+    out.write_text("an earlier good file\n")
+    ask = ["results", "--server", server.url, "--token-file", str(token), "-o", str(out)]
+    try:
+        started = time.monotonic()
+        untrusted = linkage(*ask)
+        assert untrusted.returncode == 2 and untrusted.stderr.count("\n") == 1
+        assert "certificate is not trusted (self-signed certificate)" in untrusted.stderr
+        assert "--ca-file" in untrusted.stderr and time.monotonic() - started < 20  # no retries
+        # trusted by --ca-file or by SSL_CERT_FILE, the service itself answers
+        by_file = {**os.environ, "SSL_CERT_FILE": str(cert)}
+        for extra, env in ((["--ca-file", str(cert)], None), ([], by_file)):
+            reached = linkage(*ask, *extra, env=env)
+            assert reached.returncode == 2 and "no records from agency 'a'" in reached.stderr, (
+                reached.stderr
+            )
+    finally:
+        server.kill()
+    assert out.read_text() == "an earlier good file\n"

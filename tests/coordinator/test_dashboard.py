@@ -134,3 +134,23 @@ def test_a_wrong_token_gets_one_line_and_no_board(service: Service, browser: Any
     assert not browser.find_element(By.ID, "board").is_displayed()
     assert browser.find_element(By.ID, "sign-in").is_displayed()
     assert browser.execute_script("return sessionStorage.length") == 0
+
+
+def test_staff_discard_a_waiting_upload_on_the_dashboard(
+    community: Service, months: dict[str, list[Path]], browser: Any
+) -> None:
+    late = months[max(months)][0]  # agency 1 sends its last month's file again, for no month
+    sent = upload(community.url, community.tokens[late.stem], late, max(months), waits=())
+    _open(browser, community, community.tokens["staff"])
+    wait = WebDriverWait(browser, 60)
+    wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-loaded"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#waiting tbody tr")
+    assert [int(r.get_attribute("data-upload")) for r in rows] == [sent["id"]]
+    rows[0].find_element(By.TAG_NAME, "input").send_keys("sent twice")
+    rows[0].find_element(By.TAG_NAME, "button").click()
+    wait.until(lambda b: b.find_element(By.ID, "status").text.startswith(f"upload {sent['id']}:"))
+    assert browser.find_element(By.ID, "status").text == f"upload {sent['id']}: discarded"
+    assert browser.find_elements(By.CSS_SELECTOR, "#waiting tbody tr") == []
+    assert browser.find_element(By.ID, "waiting-empty").is_displayed()
+    states = {u["id"]: u["state"] for u in community.call("GET", "/v1/uploads", "staff").json()}
+    assert states[sent["id"]] == "discarded"

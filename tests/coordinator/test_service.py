@@ -91,6 +91,12 @@ def test_every_endpoint_answers_only_whom_it_should(service: Service, uploads: l
             "staff": 200,
         },
         ("POST", "/v1/review/999", "ruling"): {None: 401, "agency_1": 403, "staff": 404},
+        ("POST", "/v1/uploads/999/discard", "discard"): {
+            None: 401,
+            revoked: 401,
+            "agency_1": 403,
+            "staff": 404,
+        },
         ("GET", "/v1/results", None): {
             None: 401,
             bogus: 401,
@@ -106,7 +112,7 @@ def test_every_endpoint_answers_only_whom_it_should(service: Service, uploads: l
     for (method, path, kind), answers in expect.items():
         for who, status in answers.items():
             content = body if kind == "clk" else None
-            json = {"ruling": "same"} if kind == "ruling" else None
+            json = {"ruling": "same"} if kind == "ruling" else {} if kind == "discard" else None
             got = service.call(method, path, who, content=content, json=json)
             assert got.status_code == status, (method, path, who, got.text)
             if status >= 400:

@@ -125,6 +125,47 @@ async function reviewQueue() {
   }
 }
 
+async function waitingUploads() {
+  const received = await (await call("GET", "/v1/uploads")).json();
+  const waiting = received.filter((u) => u.state === "waiting");
+  const body = $("waiting").tBodies[0];
+  body.replaceChildren();
+  $("waiting-empty").hidden = waiting.length > 0;
+  for (const upload of waiting) {
+    const row = body.insertRow();
+    row.dataset.upload = upload.id;
+    cell(row, String(upload.id));
+    cell(row, upload.agency);
+    cell(row, upload.month);
+    cell(row, upload.size.toLocaleString(), "number");
+    cell(row, upload.received_at.slice(0, 16).replace("T", " "));
+    const reason = document.createElement("input");
+    reason.maxLength = 500;
+    reason.setAttribute("aria-label", "reason for discarding upload " + upload.id);
+    cell(row, "").appendChild(reason);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Discard";
+    button.addEventListener("click", () => discard(upload.id, reason.value));
+    cell(row, "").appendChild(button);
+  }
+}
+
+async function discard(uploadId, reason) {
+  try {
+    await call("POST", "/v1/uploads/" + uploadId + "/discard", { reason });
+  } catch (err) {
+    say("upload " + uploadId + ": " + err.message, true);
+    return;
+  }
+  try {
+    await refresh();
+    say("upload " + uploadId + ": discarded");
+  } catch (err) {
+    say("upload " + uploadId + ": discarded; the page could not reload: " + err.message, true);
+  }
+}
+
 async function rule(pairId, ruling, note) {
   let what;
   try {
@@ -165,7 +206,7 @@ async function refresh() {
   const data = await (await call("GET", "/v1/dashboard")).json();
   headline(data);
   agencies(data);
-  await Promise.all([charts(), reviewQueue()]);
+  await Promise.all([charts(), reviewQueue(), waitingUploads()]);
   document.body.dataset.loaded = data.latest_month || "empty";
 }
 

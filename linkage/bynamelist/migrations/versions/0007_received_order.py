@@ -1,0 +1,35 @@
+"""Received uploads keep the order the agency last sent them in, and can be discarded.
+
+``sent`` numbers every send, a re-send of a file received before included, so a month's
+ingest takes the file each agency sent last (an agency that sends A, then B, then A again
+means A; A's row keeps its first id). ``discarded_at`` marks an upload staff set aside
+before any ingest took it. Rows from before are numbered in the order they arrived.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("received") as batch:
+        batch.add_column(sa.Column("sent", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("discarded_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE received SET sent = id")
+    with op.batch_alter_table("received") as batch:
+        batch.alter_column("sent", existing_type=sa.Integer, nullable=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("received") as batch:
+        batch.drop_column("discarded_at")
+        batch.drop_column("sent")
