@@ -91,6 +91,18 @@ def config_check(file: Path) -> None:
         click.echo(f"salted by:    year of {cfg.salt_field}")
 
 
+def _known_encoding(name: str) -> str:
+    import codecs
+
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise click.BadParameter(
+            f"'{name}' is not a text encoding Python knows (for example utf-8, cp1252, latin-1)"
+        ) from None
+    return name
+
+
 def _resolve_config(config: Path | None, input_path: Path) -> Any:
     from linkage.config import builtin_config_path, load_config
     from linkage.errors import ConfigError
@@ -99,10 +111,10 @@ def _resolve_config(config: Path | None, input_path: Path) -> Any:
     if config is not None:
         return load_config(config)
     if not looks_like_client_csv(read_header(input_path)):
-        if not input_path.exists():
-            from linkage.errors import InputError
+        from linkage.ingest.csvfile import BlockReader
 
-            raise InputError(f"{input_path}: file not found")
+        with BlockReader(input_path):  # the file's own problem first: missing, empty, not text
+            pass
         raise ConfigError(
             f"{input_path} is not an HMIS Client.csv, so no default config applies",
             "pass --config FILE (for example configs/febrl.toml)",
@@ -165,7 +177,11 @@ def _resolve_config(config: Path | None, input_path: Path) -> Any:
     help="Processes to encode with.",
 )
 @click.option(
-    "--input-encoding", default="utf-8-sig", show_default=True, help="Text encoding of INPUT."
+    "--input-encoding",
+    default="utf-8-sig",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _known_encoding(value),
+    help="Text encoding of INPUT.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def encode(
@@ -194,7 +210,7 @@ def encode(
     Exit.csv, Services.csv and CurrentLivingSituation.csv.
     """
     from linkage._atomic import refuse_overwrite
-    from linkage.encoding.keys import read_secret
+    from linkage.encoding.keys import exposure, read_secret
     from linkage.encoding.pipeline import encode_file
     from linkage.errors import InputError
 
@@ -210,6 +226,9 @@ def encode(
         raise click.UsageError("--as-of needs INPUT to be an HMIS export folder")
     cfg = _resolve_config(config, input_path)
     secret = read_secret(secret_file)
+    exposed = exposure(secret_file) if secret_file is not None else None
+    if exposed:  # said even with --quiet: the community's secret is at stake
+        click.echo(f"warning: {exposed}", err=True)
     if id_map is not None and not pseudonymize_ids:
         raise click.UsageError("--id-map needs --pseudonymize-ids")
     if pseudonymize_ids and id_map is None:

@@ -71,7 +71,7 @@ def serve(
 
     Agencies send uploads with 'linkage upload' and fetch results with 'linkage results';
     staff start each month's ingest and work the review queue through the API (its
-    description is at /docs). Serve HTTPS directly with --tls-cert and --tls-key, or listen
+    description is at /openapi.json). Serve HTTPS directly with --tls-cert and --tls-key, or listen
     on 127.0.0.1 behind a TLS-terminating proxy; never serve plain HTTP to a network.
     """
     import uvicorn
@@ -85,7 +85,9 @@ def serve(
     store = open_store(db)
     app = create_app(store, Settings(spool=spool, upload_limit=upload_limit))
     scheme = "https" if tls_cert else "http"
-    click.echo(f"serving {db} at {scheme}://{host}:{port} (API description: /docs)", err=True)
+    click.echo(
+        f"serving {db} at {scheme}://{host}:{port} (API description: /openapi.json)", err=True
+    )
     uvicorn.run(
         app,
         host=host,

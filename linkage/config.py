@@ -503,7 +503,10 @@ def load_config(path: str | Path) -> Config:
 
 
 def builtin_config_path(name: str) -> Path:
-    """Path of a config shipped with linkage (``hmis`` or ``febrl``)."""
+    """Path of a config shipped with linkage (``hmis`` or ``febrl``). The name may come from
+    an upload's header: only a plain name is looked up, never a path."""
+    if not (name.isascii() and name.replace("-", "_").isidentifier() and len(name) <= 64):
+        raise ConfigError(f"no built-in config named {name[:64]!r}")
     res = resources.files("linkage.configs").joinpath(f"{name}.toml")
     with resources.as_file(res) as p:
         if not p.is_file():

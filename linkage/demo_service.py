@@ -59,7 +59,7 @@ def run_service_demo(
     yield f"2. coordinator's store {db}; one token per agency and one for staff in {out / 'tokens'}"
     app = create_app(store, Settings(spool=out / "spool"))
     with LocalServer(app, port=port) as server:
-        yield f"3. service at {server.url} (API description: {server.url}/docs)"
+        yield f"3. service at {server.url} (API description: {server.url}/openapi.json)"
         staff = {"authorization": f"Bearer {tokens['staff']}"}
         for month in scenario.months:
             paths = encode_month(scenario, month, store.config, secret, out / "uploads")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import re
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -79,3 +81,18 @@ def test_the_canary_names_what_moved() -> None:
 def test_the_canary_refuses_a_line_that_is_not_a_pin() -> None:
     with pytest.raises(ValueError, match="not a pin"):
         _canary().parse_pins("pytest>=8\n")
+
+
+def test_numba_caches_its_kernels_outside_the_installed_package(tmp_path: Path) -> None:
+    """numba's default, beside the source, is site-packages after 'pip install .': the files
+    it leaves there outlive an uninstall and shadow a later editable install."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    shown = subprocess.run(
+        [sys.executable, "-c", "import linkage.compare, numba; print(numba.config.CACHE_DIR)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert shown.stdout.strip() == str(tmp_path / "linkage" / "numba")

@@ -16,6 +16,7 @@ was. A file already ingested (same SHA-256) is skipped, so re-running a month ch
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +51,7 @@ from linkage.bynamelist.schema import (
 )
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.compare.weights import Population, population
-from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData
+from linkage.container import BLOCK_KEYS, FIELD_CLKS, Block, ClkData, Header, iter_blocks
 from linkage.match import (
     Uploads,
     find_candidates,
@@ -89,50 +90,98 @@ def new_person_id(taken: set[str]) -> str:
 
 def _check_against_store(store: Store, paths: Sequence[Path], files: list[ClkData]) -> None:
     """What the store adds to the cross-checks every set of uploads gets: the store's config,
-    and no record id twice (a record is keyed by agency and id for good)."""
-    fingerprint = store.config.fingerprint
+    no record id twice (a record is keyed by agency and id for good), and activity that can
+    be right."""
     for path, data in zip(paths, files, strict=True):
-        h = data.header
-        if h.config_fingerprint != fingerprint:
-            raise StoreError(
-                f"{path} was encoded with config fingerprint {h.config_fingerprint[:12]}..., "
-                f"the store links {store.config.name} ({fingerprint[:12]}...)",
-                "agencies must encode with the config the store was made with",
-            )
+        _check_header(store, path, data.header)
         if len(set(data.ids)) != len(data.ids):
-            raise StoreError(f"{path} holds a record id twice", "re-encode the agency's export")
-        section = data.sections.get(ACTIVITY)
-        if section is not None:
-            as_of = _as_of(data)
-            problem = check(unpack(section), as_of)
-            if problem is not None or as_of is None:
-                raise StoreError(
-                    f"{path}: its activity section holds {problem or 'no valid activity date'}",
-                    "re-encode the agency's export with this version of linkage",
-                )
+            raise _twice(path)
+        _check_activity(path, data.header, data.sections.get(ACTIVITY))
 
 
-def check_upload(store: Store, path: Path, month: str) -> ClkData:
+def _check_header(store: Store, path: Path, header: Header) -> None:
+    fingerprint = store.config.fingerprint
+    if header.config_fingerprint != fingerprint:
+        raise StoreError(
+            f"{path} was encoded with config fingerprint {header.config_fingerprint[:12]}..., "
+            f"the store links {store.config.name} ({fingerprint[:12]}...)",
+            "agencies must encode with the config the store was made with",
+        )
+
+
+def _twice(path: Path) -> StoreError:
+    return StoreError(f"{path} holds a record id twice", "re-encode the agency's export")
+
+
+def _check_activity(path: Path, header: Header, section: npt.NDArray[np.uint8] | None) -> None:
+    if section is None:
+        return
+    as_of = _as_of(header)
+    problem = check(unpack(section), as_of)
+    if problem is not None or as_of is None:
+        raise StoreError(
+            f"{path}: its activity section holds {problem or 'no valid activity date'}",
+            "re-encode the agency's export with this version of linkage",
+        )
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    """What checking an upload found: its header, how many records it holds, its digest."""
+
+    header: Header
+    records: int
+    digest: str
+
+
+def check_upload(store: Store, path: Path, month: str) -> CheckedUpload:
     """An upload for ``month`` read and checked as an ingest would check it, without
     ingesting it: the container (checksum, version, every section against its header), the
     store's config and secret, unique record ids, the activity section and its month, and
     that it was not ingested for another month. For a service that must refuse a bad upload
-    the moment it arrives, not when the month's ingest meets it."""
-    (data,) = read_uploads([path])
-    _check_against_store(store, [path], [data])
-    refuse_month_past_activity([data], month)
+    the moment it arrives, not when the month's ingest meets it.
+
+    The file is read block by block and nothing of it is kept but 8 bytes a record (a
+    digest of each record id, for the uniqueness check), so a large upload is checked in
+    little memory."""
+    blocks = iter_blocks(path)
+    header = next(blocks)
+    assert isinstance(header, Header)
+    _check_header(store, path, header)
+    refuse_month_past_activity([header], month)
+    digests: list[npt.NDArray[np.uint64]] = []
+    while True:
+        try:
+            block = next(blocks)
+        except StopIteration as end:
+            digest: str = end.value
+            break
+        assert isinstance(block, Block)
+        _check_activity(path, header, block.sections.get(ACTIVITY))
+        digests.append(_id_digests(block.ids))
+    ids = np.concatenate(digests) if digests else np.zeros(0, np.uint64)
+    if len(np.unique(ids)) != len(ids):
+        raise _twice(path)
     with store.engine.connect() as conn:
         key_check = _stored_key_check(conn)
         ingested_for: str | None = conn.execute(
-            select(uploads.c.month).where(uploads.c.digest == data.digest)
+            select(uploads.c.month).where(uploads.c.digest == digest)
         ).scalar()
-    if key_check is not None and key_check != data.header.key_check_value:
+    if key_check is not None and key_check != header.key_check_value:
         raise _secret_differs(f"{path} was")
     if ingested_for is not None and ingested_for != month:
         raise StoreError(
             f"{path} was already ingested for {ingested_for}", "send a fresh export for each month"
         )
-    return data
+    return CheckedUpload(header, len(ids), digest)
+
+
+def _id_digests(ids: list[str]) -> npt.NDArray[np.uint64]:
+    """A 64-bit digest of each record id: equal ids, equal digests (and unequal ones collide
+    once in 2**64, which refuses a good file, never takes a bad one)."""
+    blake = hashlib.blake2b
+    joined = b"".join(blake(i.encode(), digest_size=8).digest() for i in ids)
+    return np.frombuffer(joined, np.uint64)
 
 
 def _stored_key_check(conn: Connection) -> str | None:
@@ -152,21 +201,21 @@ def _secret_differs(what: str) -> StoreError:
     )
 
 
-def _as_of(data: ClkData) -> date | None:
+def _as_of(header: Header) -> date | None:
     """The day an upload's activity runs to (None when it carries no activity, or a bad day)."""
-    if data.header.section(ACTIVITY) is None:
+    if header.section(ACTIVITY) is None:
         return None
     try:
-        return date.fromisoformat(str(data.header.extra.get(AS_OF, "")))
+        return date.fromisoformat(str(header.extra.get(AS_OF, "")))
     except ValueError:
         return None
 
 
-def refuse_month_past_activity(files: Sequence[ClkData], month: str) -> None:
+def refuse_month_past_activity(headers: Sequence[Header], month: str) -> None:
     """A month later than the uploads' activity is a typo far more often than not, and the
     list cannot go back once it reaches a month (history is frozen): refused, unless the
     operator insists. Uploads without activity say nothing about their month."""
-    days = [day for day in map(_as_of, files) if day is not None]
+    days = [day for day in map(_as_of, headers) if day is not None]
     if days and month > max(days).strftime("%Y-%m"):
         raise StoreError(
             f"the uploads' activity runs to {max(days):%Y-%m}, but the month given is {month}",
@@ -202,7 +251,7 @@ def ingest(
     files = read_uploads(paths)
     _check_against_store(store, paths, files)
     if not past_activity:
-        refuse_month_past_activity(files, month)
+        refuse_month_past_activity([data.header for data in files], month)
     digests = [data.digest for data in files]
     now = datetime.now(UTC)
     with writing(store, waiting or progress) as conn:
@@ -270,7 +319,7 @@ def _ingest_fresh(
                 digest=digest,
                 records=len(data.ids),
                 ingested_at=now,
-                activity_as_of=_as_of(data),
+                activity_as_of=_as_of(data.header),
             )
             .returning(uploads.c.id)
         ).scalar_one()

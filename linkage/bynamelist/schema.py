@@ -228,6 +228,7 @@ audit = Table(
     Column("method", String(8), nullable=False),
     Column("route", String(200), nullable=False),
     Column("status", SmallInteger, nullable=False),
+    Column("source", String(64), nullable=True),  # the caller's address
 )
 
 #: Uploads the service received and verified, waiting in its spool folder for the month's

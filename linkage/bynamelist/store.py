@@ -133,6 +133,10 @@ def create_store(target: str, config_path: Path) -> Store:
             "a store is made once; use it as it is, or give a new path",
         )
     text = Path(config.source).read_text(encoding="utf-8")
+    if url.startswith("sqlite:///"):  # the store is for the coordinator's user alone
+        made = Path(url.removeprefix("sqlite:///"))
+        made.touch(mode=0o600, exist_ok=True)
+        made.chmod(0o600)
     migrate(engine)
     with engine.begin() as conn:
         conn.execute(

@@ -38,7 +38,7 @@ from linkage.coordinator.charts import CHARTS
 from linkage.coordinator.gate import Gate
 from linkage.coordinator.jobs import JobError, Worker
 from linkage.coordinator.overview import overview
-from linkage.coordinator.spool import Refused, discard, listing, receive
+from linkage.coordinator.spool import Refused, discard, listing, prepare_spool, receive
 from linkage.coordinator.tokens import Principal
 from linkage.errors import LinkageError
 
@@ -174,7 +174,7 @@ Caller = Annotated[Principal, Depends(_caller)]
 
 def create_app(store: Store, settings: Settings) -> FastAPI:
     """The service over an open store."""
-    settings.spool.mkdir(parents=True, exist_ok=True)
+    prepare_spool(settings.spool)
     _wait_for_busy_sqlite(store)
     worker = Worker(store, settings.spool)
     audit_log: AuditLog | None = None
@@ -194,6 +194,8 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         description="Privacy-preserving record linkage: agencies' uploads, the by-name list, "
         "its reports and review queue. Bearer tokens only; no plaintext identifier ever.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger and ReDoc pages load CDN scripts: not on the dashboard's origin
+        redoc_url=None,
     )
     app.state.store = store
 
@@ -217,13 +219,13 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
                 {"detail": "internal error; the service's log has the details"}, status_code=500
             )
         response.headers.update(_HEADERS)
-        principal = getattr(request.state, "principal", None)
         if audit_log is not None:
             audit_log.record(
-                principal.token_id if principal else None,
+                getattr(request.state, "token_id", None),
                 request.method,
                 _route_of(app, request.scope),
                 response.status_code,
+                request.client.host if request.client else None,
             )
         return response
 

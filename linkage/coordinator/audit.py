@@ -32,7 +32,11 @@ class AuditLog:
         self._thread = threading.Thread(target=self._run, name="linkage-audit", daemon=True)
         self._thread.start()
 
-    def record(self, token_id: int | None, method: str, route: str, status: int) -> None:
+    def record(
+        self, token_id: int | None, method: str, route: str, status: int, source: str | None
+    ) -> None:
+        """One request: the token it presented (live or revoked), what it asked, how it was
+        answered, and from where."""
         self._queue.put(
             {
                 "at": datetime.now(UTC),
@@ -40,6 +44,7 @@ class AuditLog:
                 "method": method[:8],
                 "route": route[:200],
                 "status": status,
+                "source": source[:64] if source else None,
             }
         )
 

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from linkage.bynamelist.store import Store
-from linkage.coordinator.tokens import Principal, authenticate
+from linkage.coordinator.tokens import Principal, identify
 
 #: Seconds a connection has to send a request's headers, from when it opens or its previous
 #: answer was sent.
@@ -56,7 +56,9 @@ class Gate:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        principal = await run_in_threadpool(self._authenticate, headers.get(b"authorization"))
+        token_id, principal = await run_in_threadpool(self._identify, headers.get(b"authorization"))
+        state = scope.setdefault("state", {})
+        state["token_id"] = token_id  # for the audit: a revoked token is named too
         if principal is None:
             await _refuse(
                 send,
@@ -65,7 +67,7 @@ class Gate:
                 [(b"www-authenticate", b"Bearer")],
             )
             return
-        scope.setdefault("state", {})["principal"] = principal
+        state["principal"] = principal
         limit = None if _uploading(scope) else BODY_LIMIT
         declared = headers.get(b"content-length", b"")
         if limit is not None and declared.isdigit() and int(declared) > limit:
@@ -73,12 +75,12 @@ class Gate:
             return
         await self.app(scope, _bounded(receive, limit), send)
 
-    def _authenticate(self, header: bytes | None) -> Principal | None:
+    def _identify(self, header: bytes | None) -> tuple[int | None, Principal | None]:
         scheme, _, presented = (header or b"").decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
-            return None
+            return None, None
         with self.store.engine.connect() as conn:
-            return authenticate(conn, presented.strip())
+            return identify(conn, presented.strip())
 
 
 def _bounded(receive: Receive, limit: int | None) -> Receive:

@@ -50,6 +50,18 @@ class Received:
     fresh: bool  # False: this very file had been received before
 
 
+def prepare_spool(spool: Path) -> None:
+    """The spool as the service needs it at start: its folders readable by the service's
+    user alone, and no part file left by a service killed while receiving (no request is
+    in flight before the service starts)."""
+    incoming = spool / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    for folder in (spool, incoming):
+        folder.chmod(0o700)
+    for part in incoming.glob("*.part"):
+        part.unlink(missing_ok=True)
+
+
 async def receive(
     store: Store,
     spool: Path,
@@ -74,9 +86,7 @@ async def receive(
             )
     except StoreError as err:  # a fine month, but the list has moved past it
         raise Refused(409, err.one_line()) from None
-    incoming = spool / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    part = incoming / f"{uuid.uuid4().hex}.part"
+    part = spool / "incoming" / f"{uuid.uuid4().hex}.part"
     try:
         size = await _write(body, part, limit)
         # verifying reads the whole file: off the event loop, so other requests go on
@@ -87,7 +97,7 @@ async def receive(
 
 async def _write(body: AsyncIterator[bytes], part: Path, limit: int) -> int:
     size = 0
-    with part.open("wb") as fh:
+    with os.fdopen(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
         async for chunk in body:
             size += len(chunk)
             if size > limit:
@@ -104,15 +114,15 @@ def _too_large(limit: int) -> Refused:
 
 def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size: int) -> Received:
     try:
-        data = check_upload(store, part, month)
+        checked = check_upload(store, part, month)
     except LinkageError as err:
         # the messages name the part file: say "the upload", never a server path
         raise Refused(422, err.one_line().replace(str(part), "the upload")) from None
-    if data.header.agency != agency:
+    if checked.header.agency != agency:
         raise Refused(
             403,
-            f"the upload was encoded for agency '{data.header.agency}', but this token uploads "
-            f"for '{agency}' (encode with --agency {agency})",
+            f"the upload was encoded for agency '{checked.header.agency}', but this token "
+            f"uploads for '{agency}' (encode with --agency {agency})",
         )
 
     def resent() -> int | None:
@@ -125,7 +135,7 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
                 select(received.c.id).where(
                     (received.c.agency == agency)
                     & (received.c.month == month)
-                    & (received.c.digest == data.digest)
+                    & (received.c.digest == checked.digest)
                     & received.c.discarded_at.is_(None)
                 )
             ).scalar()
@@ -139,10 +149,10 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
 
     found = resent()
     if found is not None:
-        return Received(found, agency, month, len(data.ids), data.digest, size, fresh=False)
+        return Received(found, agency, month, checked.records, checked.digest, size, fresh=False)
     with part.open("rb") as fh:
         os.fsync(fh.fileno())  # on disk before the row that points at it commits
-    final = spool / f"{data.digest}.clk"
+    final = spool / f"{checked.digest}.clk"
     try:
         with store.engine.begin() as conn:
             os.replace(part, final)  # the same bytes as any file already of that name
@@ -150,7 +160,7 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
                 delete(received).where(
                     (received.c.agency == agency)
                     & (received.c.month == month)
-                    & (received.c.digest == data.digest)
+                    & (received.c.digest == checked.digest)
                     & received.c.discarded_at.is_not(None)
                 )
             )
@@ -159,7 +169,7 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
                 .values(
                     agency=agency,
                     month=month,
-                    digest=data.digest,
+                    digest=checked.digest,
                     size=size,
                     file=final.name,
                     received_at=datetime.now(UTC),
@@ -172,8 +182,8 @@ def _record(store: Store, spool: Path, part: Path, agency: str, month: str, size
         found = resent()
         if found is None:
             raise
-        return Received(found, agency, month, len(data.ids), data.digest, size, fresh=False)
-    return Received(upload_id, agency, month, len(data.ids), data.digest, size, fresh=True)
+        return Received(found, agency, month, checked.records, checked.digest, size, fresh=False)
+    return Received(upload_id, agency, month, checked.records, checked.digest, size, fresh=True)
 
 
 def _next_send() -> ScalarSelect[Any]:

@@ -98,16 +98,19 @@ def listing(store: Store) -> list[dict[str, object]]:
     return [dict(r) for r in rows]
 
 
-def authenticate(conn: Connection, presented: str) -> Principal | None:
-    """The caller a presented token stands for; None for an unknown or revoked one."""
+def identify(conn: Connection, presented: str) -> tuple[int | None, Principal | None]:
+    """The id of the token presented, if the store knows it (revoked ones too, so that the
+    audit can name them), and the caller it stands for while it is live."""
     if not presented.startswith(PREFIX) or len(presented) > 100:
-        return None
+        return None, None
     digest = _digest(presented)
     row = conn.execute(
         select(
             tokens.c.id, tokens.c.digest, tokens.c.role, tokens.c.agency, tokens.c.revoked_at
         ).where(tokens.c.digest == digest)
     ).first()
-    if row is None or not hmac.compare_digest(row.digest, digest) or row.revoked_at is not None:
-        return None
-    return Principal(row.id, row.role, row.agency)
+    if row is None or not hmac.compare_digest(row.digest, digest):
+        return None, None
+    if row.revoked_at is not None:
+        return row.id, None
+    return row.id, Principal(row.id, row.role, row.agency)

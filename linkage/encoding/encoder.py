@@ -193,7 +193,8 @@ class Encoder:
         field_clks = None
         if cfg.field_length:
             stacked = np.stack(per_field, axis=1)
-            flat = stacked.reshape(n * len(per_field), -1)
+            # widths spelt out, not -1: a block whose every row was skipped has n = 0
+            flat = stacked.reshape(n * len(per_field), stacked.shape[2])
             flat = harden.apply(flat, cfg.hardening, self._fld_perms, self.rng)
             field_clks = flat.reshape(n, len(per_field) * flat.shape[1])
         return EncodedChunk(clks=rec, field_clks=field_clks, status_counts=counts)

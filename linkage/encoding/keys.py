@@ -62,6 +62,21 @@ def write_secret(path: Path, force: bool = False) -> None:
         fh.write(format_secret(generate_secret()).encode())
 
 
+def exposure(secret_file: Path) -> str | None:
+    """Why the secret file is open to others on this machine (group or other may read or
+    write it), or None: said as a warning, since the file still works."""
+    try:
+        mode = secret_file.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"the secret file {secret_file} can be read or changed by other users of this machine "
+        f"(mode {mode:o}); run: chmod 600 {secret_file}"
+    )
+
+
 def read_secret(secret_file: Path | None) -> bytes:
     """The secret from ``secret_file``, else from the ``LINKAGE_SECRET`` environment variable."""
     if secret_file is not None:

@@ -304,6 +304,8 @@ def encode_file(
             report.records += done.n
             if progress is not None:
                 progress(reader.bytes_read, reader.size)
+        if not report.records:  # an empty upload is never what was meant: no file at all
+            raise _nothing_to_encode(input_path, stats)
         duplicates.check()
 
     report.rows, report.skipped, report.deleted = stats.rows, stats.skipped, stats.deleted
@@ -313,6 +315,27 @@ def encode_file(
     }
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _nothing_to_encode(input_path: Path, stats: ReadStats) -> InputError:
+    if not stats.rows:
+        return InputError(
+            f"{input_path} holds no rows after its header: nothing to encode",
+            "export the clients again; nothing was written",
+        )
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(stats.skipped_reasons.items()))
+    left = ", ".join(
+        part
+        for part in (
+            f"{stats.skipped} malformed ({reasons})" if stats.skipped else "",
+            f"{stats.deleted} marked deleted" if stats.deleted else "",
+        )
+        if part
+    )
+    return InputError(
+        f"{input_path}: every one of its {stats.rows} rows was left out ({left})",
+        "fix the export; nothing was written",
+    )
 
 
 def _csv_cell(text: str) -> str:

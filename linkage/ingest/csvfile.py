@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -88,8 +89,14 @@ def make_layout(
     encoding: str = "utf-8-sig",
 ) -> Layout:
     """Check a header against the columns a config needs; name every missing one."""
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"{path}:1: the header has {len(header):,} columns; a client export has a few "
+            f"dozen (at most {MAX_COLUMNS:,} are read)",
+            "check that this is the client export",
+        )
     names = [h.strip() for h in header]
-    dupes = sorted({h for h in names if names.count(h) > 1})
+    dupes = sorted(h for h, n in Counter(names).items() if n > 1)
     if dupes:
         raise InputError(f"{path}:1: column '{dupes[0]}' appears twice in the header")
     absent = [c for c in dict.fromkeys([id_column, *columns]) if c not in names]
@@ -272,6 +279,12 @@ def _check_cells(
     ]
 
 
+#: Columns a header may have, and bytes its row may take (a client export has a few dozen
+#: columns and a few hundred bytes of header).
+MAX_COLUMNS = 2048
+MAX_HEADER_BYTES = 1 << 20
+
+
 class BlockReader:
     """Reads a CSV file as its header plus blocks of whole records (raw bytes)."""
 
@@ -295,14 +308,24 @@ class BlockReader:
         self._line = 2
 
     def _read_header(self) -> list[str]:
-        raw = self._fh.readline()
-        while raw.count(b'"') % 2 and raw.endswith(b"\n"):
-            more = self._fh.readline()
+        raw = self._fh.readline(MAX_HEADER_BYTES + 1)
+        while raw.count(b'"') % 2 and raw.endswith(b"\n") and len(raw) <= MAX_HEADER_BYTES:
+            more = self._fh.readline(MAX_HEADER_BYTES + 1)
             if not more:
                 break
             raw += more
         if not raw.strip():
             raise InputError(f"{self.path}: file is empty (no header row)")
+        if b"\r" in raw.rstrip(b"\r\n"):
+            raise InputError(
+                f"{self.path}: lines end in a carriage return alone (an old Mac text file)",
+                "save the export with Windows or Unix line endings",
+            )
+        if len(raw) > MAX_HEADER_BYTES:
+            raise InputError(
+                f"{self.path}:1: the header row is longer than {MAX_HEADER_BYTES >> 10} KiB",
+                "check that this is a CSV file",
+            )
         try:
             text = raw.decode(self.encoding)
         except UnicodeDecodeError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -104,3 +105,43 @@ def test_a_bug_is_one_line_and_audited(service: Service, monkeypatch) -> None:
 @pytest.fixture(autouse=True)
 def _quiet_log(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("CRITICAL", logger="linkage.coordinator")
+
+
+def test_a_revoked_tokens_attempt_is_audited_with_its_id_and_source(service: Service) -> None:
+    from linkage.coordinator import revoke_token
+
+    revoke_token(service.store, 4)  # agency_3's (staff 1, agency_1 2, agency_2 3)
+    assert service.call("GET", "/v1/uploads", "agency_3").status_code == 401
+    deadline = time.monotonic() + 10
+    rows: list[tuple[object, ...]] = []
+    while time.monotonic() < deadline and not rows:
+        with service.store.engine.connect() as conn:
+            query = select(audit.c.token_id, audit.c.status, audit.c.source, audit.c.route)
+            rows = [tuple(r) for r in conn.execute(query)]
+        time.sleep(0.1)
+    assert rows == [(4, 401, "127.0.0.1", "/v1/uploads")]
+
+
+def test_spool_and_store_are_the_services_alone_and_no_cdn_page_is_served(
+    service: Service, uploads: list[Path], tmp_path: Path
+) -> None:
+    from linkage.bynamelist import create_store
+    from linkage.config import builtin_config_path
+    from linkage.coordinator import upload
+    from linkage.coordinator.spool import prepare_spool
+
+    upload(service.url, service.tokens["agency_1"], uploads[0], "2026-01", waits=())
+    kept = [p for p in service.spool.iterdir() if p.is_file()]
+    assert kept and all(p.stat().st_mode & 0o777 == 0o600 for p in kept)
+    assert service.spool.stat().st_mode & 0o777 == 0o700
+    for page in ("/docs", "/redoc"):
+        assert service.call("GET", page, None).status_code == 404
+    assert service.call("GET", "/openapi.json", None).status_code == 200
+    # a service killed while receiving leaves a part file; the next start removes it
+    left = service.spool / "incoming" / "0123.part"
+    left.write_bytes(b"half an upload")
+    prepare_spool(service.spool)
+    assert not left.exists() and kept[0].exists()
+    store = tmp_path / "new.db"
+    create_store(str(store), builtin_config_path("hmis")).engine.dispose()
+    assert store.stat().st_mode & 0o777 == 0o600

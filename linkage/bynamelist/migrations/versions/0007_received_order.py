@@ -1,9 +1,12 @@
-"""Received uploads keep the order the agency last sent them in, and can be discarded.
+"""Received uploads keep the order the agency last sent them in, and can be discarded; the
+request audit keeps where each request came from.
 
 ``sent`` numbers every send, a re-send of a file received before included, so a month's
 ingest takes the file each agency sent last (an agency that sends A, then B, then A again
 means A; A's row keeps its first id). ``discarded_at`` marks an upload staff set aside
 before any ingest took it. Rows from before are numbered in the order they arrived.
+``audit.source`` is the caller's address (as the service saw it, or as a trusted proxy
+forwarded it), null for rows from before.
 
 Revision ID: 0007
 Revises: 0006
@@ -27,9 +30,13 @@ def upgrade() -> None:
     op.execute("UPDATE received SET sent = id")
     with op.batch_alter_table("received") as batch:
         batch.alter_column("sent", existing_type=sa.Integer, nullable=False)
+    with op.batch_alter_table("audit") as batch:
+        batch.add_column(sa.Column("source", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit") as batch:
+        batch.drop_column("source")
     with op.batch_alter_table("received") as batch:
         batch.drop_column("discarded_at")
         batch.drop_column("sent")
