@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -413,29 +413,44 @@ class ClkData:
         return self.sections[CLKS]
 
 
+class ClkReader:
+    """A ``.clk`` file read block by block: ``header`` at once (checked), the blocks by
+    iterating, and ``digest`` once the last block is read and the checksum verified. What the
+    blocks held is provisional until then (see :func:`iter_blocks`)."""
+
+    def __init__(self, path: Path) -> None:
+        self._blocks = iter_blocks(path)
+        header = next(self._blocks)
+        assert isinstance(header, Header)
+        self.header = header
+        self.digest = ""
+
+    def __iter__(self) -> Iterator[Block]:
+        while True:
+            try:
+                block = next(self._blocks)
+            except StopIteration as end:
+                self.digest = end.value
+                return
+            assert isinstance(block, Block)
+            yield block
+
+
 def read_clk(path: Path) -> ClkData:
     """Read and verify a whole ``.clk`` file."""
-    it = iter_blocks(path)
-    header = next(it)
-    assert isinstance(header, Header)
+    reader = ClkReader(path)
     ids: list[str] = []
     parts: dict[str, list[npt.NDArray[np.uint8]]] = {}
-    while True:
-        try:
-            block = next(it)
-        except StopIteration as end:
-            digest: str = end.value
-            break
-        assert isinstance(block, Block)
+    for block in reader:
         ids.extend(block.ids)
         for name, arr in block.sections.items():
             parts.setdefault(name, []).append(arr)
     sections = {}
-    for sec in header.sections:
-        if sec.name == IDS or not sec.width:
+    for sec in reader.header.sections:
+        if sec.name == IDS:
             continue
         chunks = parts.get(sec.name)
         sections[sec.name] = (
             np.concatenate(chunks) if chunks else np.zeros((0, sec.width), np.uint8)
         )
-    return ClkData(header=header, ids=ids, sections=sections, digest=digest)
+    return ClkData(header=reader.header, ids=ids, sections=sections, digest=reader.digest)

@@ -12,20 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from linkage.activity import ACTIVITY, AS_OF, Situation, unpack
-from linkage.container import CLKS, FIELD_CLKS, Block, Header, iter_blocks
+from linkage.container import CLKS, FIELD_CLKS, ClkReader
 
 
 def summarize(path: Path) -> list[str]:
     """Lines describing ``path``; raises ContainerError if it is damaged."""
-    it = iter_blocks(path)
-    header = next(it)
-    assert isinstance(header, Header)
+    reader = ClkReader(path)
+    header = reader.header
     counts: list[np.ndarray] = []
     field_counts: list[np.ndarray] = []
     situations: list[np.ndarray] = []
     n_fields = len(header.fields)
-    for block in it:
-        assert isinstance(block, Block)
+    for block in reader:
         if ACTIVITY in block.sections:
             situations.append(unpack(block.sections[ACTIVITY]).situation)
         counts.append(np.bitwise_count(block.sections[CLKS]).sum(axis=1))

@@ -10,7 +10,7 @@ import base64
 from pathlib import Path
 
 from linkage._atomic import atomic_write
-from linkage.container import CLKS, Block, Header, iter_blocks
+from linkage.container import CLKS, ClkReader
 
 
 def export_anonlink_json(path: Path, output: Path) -> int:
@@ -18,11 +18,7 @@ def export_anonlink_json(path: Path, output: Path) -> int:
     n = 0
     with atomic_write(output) as fh:
         fh.write(b'{"clks": [')
-        it = iter_blocks(path)
-        header = next(it)
-        assert isinstance(header, Header)
-        for block in it:
-            assert isinstance(block, Block)
+        for block in ClkReader(path):
             for row in block.sections[CLKS]:
                 fh.write((b", " if n else b"") + b'"' + base64.b64encode(row.tobytes()) + b'"')
                 n += 1

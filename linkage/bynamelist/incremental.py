@@ -51,7 +51,7 @@ from linkage.bynamelist.schema import (
 )
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.compare.weights import Population, population
-from linkage.container import BLOCK_KEYS, FIELD_CLKS, Block, ClkData, Header, iter_blocks
+from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, ClkReader, Header
 from linkage.match import (
     Uploads,
     find_candidates,
@@ -144,21 +144,15 @@ def check_upload(store: Store, path: Path, month: str) -> CheckedUpload:
     The file is read block by block and nothing of it is kept but 8 bytes a record (a
     digest of each record id, for the uniqueness check), so a large upload is checked in
     little memory."""
-    blocks = iter_blocks(path)
-    header = next(blocks)
-    assert isinstance(header, Header)
+    reader = ClkReader(path)
+    header = reader.header
     _check_header(store, path, header)
     refuse_month_past_activity([header], month)
     digests: list[npt.NDArray[np.uint64]] = []
-    while True:
-        try:
-            block = next(blocks)
-        except StopIteration as end:
-            digest: str = end.value
-            break
-        assert isinstance(block, Block)
+    for block in reader:
         _check_activity(path, header, block.sections.get(ACTIVITY))
         digests.append(_id_digests(block.ids))
+    digest = reader.digest
     ids = np.concatenate(digests) if digests else np.zeros(0, np.uint64)
     if len(np.unique(ids)) != len(ids):
         raise _twice(path)
