@@ -958,6 +958,38 @@ def bnl_ingest(
 
 
 @bnl.command(
+    "rollback",
+    epilog=example("linkage bnl rollback --db community.db --month 2026-10"),
+)
+@db_option
+@click.option("--month", required=True, help="The list's latest month, YYYY-MM.")
+def bnl_rollback(db: str, month: str) -> None:
+    """Undo the list's latest month: every ingest of it, exactly, in one transaction.
+
+    The records, people, review queue and settings go back to what they were before the
+    month's first ingest; what the month added (its uploads, new records and people, its
+    statuses and figures) is removed. Refused for an earlier month (history is frozen),
+    and once a clerk's ruling or a withdrawal has followed the month's first ingest. The
+    undoing is recorded in the store's events. Then ingest the month again, as it should
+    have been.
+    """
+    from datetime import UTC, datetime
+
+    from linkage.bynamelist import open_store, rollback
+
+    done = rollback(open_store(db), month, datetime.now(UTC))
+    now = (
+        f"the list's latest month is now {done.now_latest}"
+        if done.now_latest
+        else ("the list has no month now")
+    )
+    click.echo(
+        f"{done.month} undone: {done.uploads} upload(s), {done.records:,} new records and "
+        f"{done.people:,} new people removed; {now}"
+    )
+
+
+@bnl.command(
     "export",
     epilog=example("linkage bnl export --db community.db --agency shelter-north -o north.csv"),
 )

@@ -75,3 +75,18 @@ def test_a_secret_file_others_can_read_is_warned_about(
     assert code == 0
     assert f"warning: the secret file {key_file} can be read or changed by other users" in err
     assert f"chmod 600 {key_file}" in err
+
+
+def test_an_unclosed_quote_on_the_last_line_is_skipped_not_a_crash(
+    tmp_path: Path, rows: list[list[str]], key_file: Path, capsys, monkeypatch
+) -> None:
+    """The quote swallows the rest of the file, so the last block holds no good row."""
+    source = tmp_path / "Client.csv"
+    with open(source, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+        fh.write('"unclosed,' + ",".join(rows[1][1:]) + "\n")
+    code, err = _encode(capsys, monkeypatch, source, key_file, "--on-error", "skip", "-q")
+    assert code == 0, err
+    from linkage.container import read_clk
+
+    assert len(read_clk(source.with_suffix(".clk")).ids) == len(rows) - 1

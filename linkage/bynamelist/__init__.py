@@ -1,15 +1,16 @@
 """The by-name list: a longitudinal store of people linked month after month.
 
 Public API: :func:`create_store`, :func:`open_store`, :func:`upgrade_store`, :func:`ingest`,
-:func:`check_upload`, :func:`build_report` (with :func:`latest_month`), :func:`agency_mapping` and
-:func:`write_agency_export`. Coordinator side: reads ``.clk`` files
-through the container and links them with the matcher; never imports anything that reads
-plaintext or a secret.
+:func:`rollback` (the latest month undone), :func:`check_upload`, :func:`build_report` (with
+:func:`latest_month`), :func:`agency_mapping` and :func:`write_agency_export`. Coordinator
+side: reads ``.clk`` files through the container and links them with the matcher; never
+imports anything that reads plaintext or a secret.
 """
 
 from linkage.bynamelist.export import agency_mapping, write_agency_export
 from linkage.bynamelist.incremental import IngestReport, check_upload, ingest
 from linkage.bynamelist.report import Report, build_report, latest_month
+from linkage.bynamelist.rollback import rollback
 from linkage.bynamelist.store import Store, StoreError, create_store, open_store, upgrade_store
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ingest",
     "latest_month",
     "open_store",
+    "rollback",
     "upgrade_store",
     "write_agency_export",
 ]

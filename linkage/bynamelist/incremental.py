@@ -39,6 +39,7 @@ from linkage.bynamelist.monthly import (
     refuse_before_latest,
 )
 from linkage.bynamelist.packed import id_array
+from linkage.bynamelist.rollback import Undo
 from linkage.bynamelist.schema import (
     decisions,
     events,
@@ -290,6 +291,7 @@ def _ingest_fresh(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
+    kept = Undo.begin(conn)  # before anything changes: the month can be undone exactly
     _check_secret(conn, fresh[0][0].header.key_check_value)
     for data, _, _ in fresh:
         if is_count_only(conn, data.header.agency):
@@ -343,13 +345,19 @@ def _ingest_fresh(
     if linked is not None:
         rows, part, labels, result_pairs, review_rows, clerical = linked
         first_upload = min(upload_ids)
-        _assign_people(conn, part, labels, result_pairs, clerical, first_upload, now, report)
+        _assign_people(conn, part, labels, result_pairs, clerical, first_upload, now, report, kept)
         table.set_people(rows, part.person)
         _replace_review(conn, part, review_rows, first_upload)
+    existing = table.db_id > 0
+    touched = existing & ((table.upload > 0) | table.moved)
+    kept.before_records(
+        conn, table.db_id[touched], table.db_id[existing & (table.upload > 0) & table.dirty]
+    )
     _write_records(conn, table)
     if progress:
         progress(f"statuses and figures for {month}")
     refresh(conn, month, store.config.bynamelist, table.activity_now())
+    kept.save(conn, month, upload_ids, now)
 
 
 def person_of(conn: Connection, agency: str, record_id: str) -> str:
@@ -825,6 +833,7 @@ def _assign_people(
     upload_id: int,
     now: datetime,
     report: IngestReport,
+    kept: Undo,
 ) -> None:
     """Give each entity a person id: its one existing person's, the oldest of several (the
     others are merged into it, with the reason recorded), or a new one."""
@@ -862,6 +871,7 @@ def _assign_people(
                 merges.append((pid, other, reason))
         for i in members:
             part.person[i] = pid
+    kept.before_merges(conn, [absorbed for _, absorbed, _ in merges])
     merge_people(conn, merges, upload_id, now)
     report.merges = len(merges)
     insert_rows(conn, people, ["id", "created_upload"], new_people)

@@ -267,3 +267,18 @@ jobs = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
 )
+
+#: What each ingest of the latest month found before it wrote (see
+#: :mod:`linkage.bynamelist.rollback`): the upload ids it added, the records it rewrote as
+#: compressed columns, and the people, review queue and settings as JSON. Only the latest
+#: month's rows are kept.
+undo = Table(
+    "undo",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("month", String(7), nullable=False),
+    Column("uploads", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("records_before", LargeBinary, nullable=False),
+    Column("other_before", Text, nullable=False),
+)
