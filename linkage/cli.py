@@ -1103,10 +1103,16 @@ def bnl_review(
         pairs = pending(store)
         if not pairs:
             click.echo("no pairs to review")
-        for p in pairs:
+            return
+        click.echo(
+            "rank   pair  records (person)  ~  records (person)  expected change of the count  "
+            "why; rule with --decide PAIR same|never"
+        )
+        for rank, p in enumerate(pairs, start=1):
+            change = -p.expected_change if p.person_a != p.person_b else p.expected_change
             click.echo(
-                f"{p.id:>6}  {p.a[0]} {p.a[1]} ({p.person_a})  ~  {p.b[0]} {p.b[1]} "
-                f"({p.person_b})  score {p.score:.3f}  {p.reason}"
+                f"{rank:>4}  {p.id:>5}  {p.a[0]} {p.a[1]} ({p.person_a})  ~  {p.b[0]} {p.b[1]} "
+                f"({p.person_b})  {change:+.2f}  {p.why}"
             )
         return
     if (decide is None) == (pair is None) or (pair is not None) != (ruling is not None):

@@ -354,6 +354,7 @@ def _ingest_fresh(
         conn, table.db_id[touched], table.db_id[existing & (table.upload > 0) & table.dirty]
     )
     _write_records(conn, table)
+    drop_settled_pairs(conn)
     if progress:
         progress(f"statuses and figures for {month}")
     refresh(conn, month, store.config.bynamelist, table.activity_now())
@@ -988,6 +989,19 @@ def _replace_review(
                 for a, b, s, why in review_rows
             ],
         )
+
+
+def drop_settled_pairs(conn: Connection) -> None:
+    """Take off the review queue every pair whose two records are now one person (a clerk's
+    "same" on another pair of theirs, or a merge since): nothing is left to decide there."""
+    ra, rb = records.alias("ra"), records.alias("rb")
+    settled = (
+        select(review.c.id)
+        .join(ra, (ra.c.agency == review.c.agency_a) & (ra.c.record_id == review.c.record_a))
+        .join(rb, (rb.c.agency == review.c.agency_b) & (rb.c.record_id == review.c.record_b))
+        .where(ra.c.person_id == rb.c.person_id)
+    )
+    conn.execute(delete(review).where(review.c.id.in_(settled)))
 
 
 def _write_records(conn: Connection, table: _Records) -> None:

@@ -8,6 +8,9 @@ current month):
 - "never" on two records of one person splits that person: their records are linked again
   without the person's grouping, keeping the ruling, and each resulting group other than the
   one holding the person's earliest record becomes a new person. Every split is recorded.
+
+Either way every queued pair the ruling settles leaves the queue: a pair whose two records
+are now one person has nothing left to decide.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from linkage.bynamelist.incremental import (
     IngestReport,
     created_upload,
+    drop_settled_pairs,
     link_rows,
     load_records,
     merge_people,
@@ -31,6 +35,7 @@ from linkage.bynamelist.incremental import (
 from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.schema import decisions, events, people, records, review, uploads
 from linkage.bynamelist.store import Store, StoreError, writing
+from linkage.resolve import REFUSED_NEVER, REFUSED_SIZE, REFUSED_SUPPORT
 
 KINDS = ("same", "never")
 Record = tuple[str, str]  # (agency, record id)
@@ -38,7 +43,8 @@ Record = tuple[str, str]  # (agency, record id)
 
 @dataclass(frozen=True)
 class ReviewPair:
-    """A pair waiting for a ruling, with its records' current people."""
+    """A pair waiting for a ruling, with its records' current people, how much a ruling is
+    expected to change the count, and why it waits, in words a clerk reads."""
 
     id: int
     a: Record
@@ -47,26 +53,69 @@ class ReviewPair:
     reason: str
     person_a: str
     person_b: str
+    expected_change: float
+    why: str
 
 
 def pending(store: Store) -> list[ReviewPair]:
-    """The review list, best scores first."""
+    """The review list, the rulings expected to change the count most first.
+
+    A pair of two people is one person fewer with the chance that it is one person (its
+    score, a match probability); a pair within one person is one more with the chance that
+    it is not. A later pair of the same two people adds nothing the first did not (a ruling
+    on either settles both), so the pairs of one couple of people stand together, behind
+    the best of them."""
+    th, cap = store.config.thresholds, store.config.match.max_cluster
     with store.engine.connect() as conn:
         query = select(records.c.agency, records.c.record_id, records.c.person_id)
         person = {(a, r): p for a, r, p in conn.execute(query)}
         rows = conn.execute(select(review).order_by(review.c.score.desc(), review.c.id)).all()
-    return [
-        ReviewPair(
-            r.id,
-            (r.agency_a, r.record_a),
-            (r.agency_b, r.record_b),
-            r.score,
-            r.reason,
-            person.get((r.agency_a, r.record_a), "?"),
-            person.get((r.agency_b, r.record_b), "?"),
+    pairs = []
+    for r in rows:
+        pa = person.get((r.agency_a, r.record_a), "?")
+        pb = person.get((r.agency_b, r.record_b), "?")
+        chance = min(max(float(r.score), 0.0), 1.0)
+        pairs.append(
+            ReviewPair(
+                r.id,
+                (r.agency_a, r.record_a),
+                (r.agency_b, r.record_b),
+                r.score,
+                r.reason,
+                pa,
+                pb,
+                chance if pa != pb else 1.0 - chance,
+                _in_words(r.reason, chance, th.lower, th.upper, cap),
+            )
         )
-        for r in rows
-    ]
+    best: dict[tuple[str, str], float] = {}
+    for pair in pairs:
+        couple = _couple(pair)
+        best[couple] = max(best.get(couple, 0.0), pair.expected_change)
+    return sorted(pairs, key=lambda p: (-best[_couple(p)], _couple(p), -p.expected_change, p.id))
+
+
+def _couple(pair: ReviewPair) -> tuple[str, str]:
+    a, b = sorted((pair.person_a, pair.person_b))
+    return a, b
+
+
+def _in_words(reason: str, chance: float, lower: float, upper: float, cap: int) -> str:
+    """Why the matcher left the pair to a person, for a clerk (never a value)."""
+    strength = f"the two records match with probability {chance:.2f}"
+    if reason == REFUSED_SUPPORT:
+        return (
+            f"{strength}, but few of the two people's other records match each other: "
+            "joining them could chain two different people"
+        )
+    if reason == REFUSED_SIZE:
+        return f"{strength}, but joining the two people would make one of over {cap} records"
+    if reason == REFUSED_NEVER:
+        return f"{strength}, but a clerk ruled records of these two people never the same"
+    return (
+        f"{strength}, between the thresholds ({lower:.2f} to {upper:.2f}): the records agree "
+        "on some fields and not on others"
+    )
 
 
 @dataclass
@@ -107,6 +156,7 @@ def decide(store: Store, a: Record, b: Record, kind: str, note: str = "") -> Dec
             done.merged = True
         elif kind == "never" and pa == pb:
             done.split_into = _split(conn, store, pa, upload, now)
+        drop_settled_pairs(conn)
         refresh_latest(conn, store.config.bynamelist)
     return done
 

@@ -132,6 +132,10 @@ class PairOut(BaseModel):
     agency_b: str
     score: float
     reason: str
+    expected_change: float = Field(
+        description="how much a ruling is expected to change the count (people fewer or more)"
+    )
+    why: str = Field(description="why the pair waits, in words for a clerk")
 
 
 class Ruling(BaseModel):
@@ -439,11 +443,20 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
 
     @app.get("/v1/review", tags=["staff"], response_model=list[PairOut], responses=_ERRORS)
     def review_queue(who: Caller) -> list[PairOut]:
-        """The pairs the last ingest left for a person to decide: agencies and scores only
-        (the CLI shows record ids to a clerk who must look the records up)."""
+        """The pairs the last ingest left for a person to decide, the rulings expected to
+        change the count most first: agencies, scores and why only (the CLI shows record ids
+        to a clerk who must look the records up)."""
         staff(who)
         return [
-            PairOut(id=p.id, agency_a=p.a[0], agency_b=p.b[0], score=p.score, reason=p.reason)
+            PairOut(
+                id=p.id,
+                agency_a=p.a[0],
+                agency_b=p.b[0],
+                score=p.score,
+                reason=p.reason,
+                expected_change=p.expected_change,
+                why=p.why,
+            )
             for p in pending(store)
         ]
 

@@ -2,16 +2,26 @@
 
 Public API: :func:`cluster` (multi-party linkage and within-agency deduplication),
 :func:`one_to_one` and :func:`one_to_one_labels` (the classic two-party mode), :func:`review_pairs`,
-:func:`threshold_warnings` and :func:`dense_labels`. Pure functions over arrays: no file,
-no plaintext, no secret.
+:func:`threshold_warnings` and :func:`dense_labels`, and the ``REFUSED_*`` reasons a refused
+merge is queued with. Pure functions over arrays: no file, no plaintext, no secret.
 """
 
-from linkage.resolve.clusters import Clustering, cluster, dense_labels
+from linkage.resolve.clusters import (
+    REFUSED_NEVER,
+    REFUSED_SIZE,
+    REFUSED_SUPPORT,
+    Clustering,
+    cluster,
+    dense_labels,
+)
 from linkage.resolve.diagnostics import threshold_warnings
 from linkage.resolve.one_to_one import one_to_one, one_to_one_labels
 from linkage.resolve.review import review_pairs
 
 __all__ = [
+    "REFUSED_NEVER",
+    "REFUSED_SIZE",
+    "REFUSED_SUPPORT",
     "Clustering",
     "cluster",
     "dense_labels",

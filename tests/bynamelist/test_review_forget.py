@@ -101,7 +101,7 @@ def test_review_and_forget_from_the_command_line(
     assert (
         out.splitlines() == ["no pairs to review"]
         if not listed
-        else len(out.splitlines()) == len(listed)
+        else len(out.splitlines()) == 1 + len(listed)  # a header line, then one a pair
     )
     code, _, err = run(
         ["bnl", "review", "--db", db, "--decide", "999", "same"], capsys, monkeypatch
@@ -159,3 +159,69 @@ def test_a_ruling_decides_a_queued_pair_whichever_way_round_it_was_queued(
     decide(store, ("A", "a0"), ("B", "b2"), "never")  # given the other way round
     decide(store, ("A", "a1"), ("B", "b3"), "never")  # given as queued
     assert pending(store) == []
+
+
+def test_a_ruling_takes_off_the_queue_every_pair_it_settles(
+    tmp_path: Path, db: str, template
+) -> None:
+    """'same' on a0 and a4 makes a0 one person with a4 and b4, so the queued pair a0-b4 is
+    settled too; a pair of two other people stays."""
+    store = _store(tmp_path, db)
+    ingest(store, _months(tmp_path, template)["2026-01"], "2026-01")
+    assert _person(store, "A", "a4") == _person(store, "B", "b4") != _person(store, "A", "a0")
+    assert _person(store, "A", "a1") != _person(store, "B", "b3")
+    with store.engine.begin() as conn:
+        conn.execute(delete(review))
+        upload = conn.execute(select(func.max(uploads.c.id))).scalar_one()
+        for first, second in (
+            (("A", "a0"), ("A", "a4")),
+            (("A", "a0"), ("B", "b4")),
+            (("A", "a1"), ("B", "b3")),
+        ):
+            pair = {"agency_a": first[0], "record_a": first[1]}
+            pair |= {"agency_b": second[0], "record_b": second[1]}
+            conn.execute(
+                insert(review).values(upload_id=upload, score=0.5, reason="review band", **pair)
+            )
+    assert decide(store, ("A", "a0"), ("A", "a4"), "same").merged
+    assert [(p.a, p.b) for p in pending(store)] == [(("A", "a1"), ("B", "b3"))]
+
+
+def test_the_queue_puts_the_rulings_that_change_the_count_most_first(
+    tmp_path: Path, db: str, template, capsys, monkeypatch
+) -> None:
+    """A refused merge at 1.0 first; then the pairs of one couple of people together behind
+    their best; each with why it waits, in words; the CLI lists them ranked under a header."""
+    store = _store(tmp_path, db)
+    ingest(store, _months(tmp_path, template)["2026-01"], "2026-01")
+    people = {r: _person(store, *r) for r in (("A", "a0"), ("A", "a1"), ("A", "a4"), ("B", "b2"))}
+    assert len(set(people.values())) == 4
+    queued = [
+        (("A", "a1"), ("B", "b2"), 0.60, "review band"),
+        (("A", "a0"), ("B", "b4"), 0.55, "review band"),  # the same couple as the next
+        (("A", "a0"), ("A", "a4"), 0.90, "review band"),
+        (("A", "a1"), ("A", "a4"), 1.00, "weak support"),
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(delete(review))
+        upload = conn.execute(select(func.max(uploads.c.id))).scalar_one()
+        for first, second, score, reason in queued:
+            pair = {"agency_a": first[0], "record_a": first[1]}
+            pair |= {"agency_b": second[0], "record_b": second[1]}
+            conn.execute(
+                insert(review).values(upload_id=upload, score=score, reason=reason, **pair)
+            )
+    got = pending(store)
+    assert [(p.a, p.b) for p in got] == [
+        (("A", "a1"), ("A", "a4")),
+        (("A", "a0"), ("A", "a4")),
+        (("A", "a0"), ("B", "b4")),
+        (("A", "a1"), ("B", "b2")),
+    ]
+    assert [round(p.expected_change, 2) for p in got] == [1.0, 0.9, 0.55, 0.6]
+    assert "could chain two different people" in got[0].why and "1.00" in got[0].why
+    assert "between the thresholds" in got[1].why
+    code, out, _ = run(["bnl", "review", "--db", db], capsys, monkeypatch)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("rank   pair") and len(lines) == 5
+    assert lines[1].split()[:2] == ["1", str(got[0].id)] and "-1.00" in lines[1]

@@ -108,7 +108,7 @@ async function reviewQueue() {
     cell(row, String(pair.id));
     cell(row, pair.agency_a + " / " + pair.agency_b);
     cell(row, pair.score.toFixed(3), "number");
-    cell(row, pair.reason);
+    cell(row, pair.why);
     const note = document.createElement("input");
     note.maxLength = 500;
     note.setAttribute("aria-label", "note on pair " + pair.id);
