@@ -55,6 +55,11 @@ def main() -> None:
             encode_file(config, secret, client, paths[-1], client.parent.name, workers=2)
         with open(folder / "net" / "truth.csv", newline="") as fh:
             truth = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
+        plain: dict[tuple[str, str], dict[str, str]] = {}
+        for client in clients:  # synthetic rows, read only to say what the missed pairs differ in
+            with open(client, newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    plain[client.parent.name, row["PersonalID"]] = row
         started = time.perf_counter()
         uploads, _ = load_uploads(paths)
         (ra, rb, dice), blocking = find_candidates(uploads, config, False)
@@ -70,17 +75,23 @@ def main() -> None:
     upper, lower = config.thresholds.upper, config.thresholds.lower
     labels = result.labels
     fates: dict[str, int] = defaultdict(int)
+    kinds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = uploads.records()
     for a, b in true_pairs:
         if labels[a] == labels[b]:
             fates["linked"] += 1
-        elif (a, b) not in scored:
-            fates["never a candidate"] += 1
+            continue
+        if (a, b) not in scored:
+            fate = "never a candidate"
         elif scored[a, b] < lower:
-            fates["scored below lower"] += 1
+            fate = "scored below lower"
         elif scored[a, b] < upper:
-            fates["in the review band"] += 1
+            fate = "in the review band"
         else:
-            fates["above upper, split by clustering"] += 1
+            fate = "above upper, split by clustering"
+        fates[fate] += 1
+        for kind in differences(plain[rows[a]], plain[rows[b]]):
+            kinds[fate][kind] += 1
     linked_pairs = _linked_pairs(labels)
     found = len(linked_pairs & true_pairs)
     precision = found / len(linked_pairs) if linked_pairs else 1.0
@@ -99,12 +110,46 @@ def main() -> None:
         "above upper, split by clustering",
     ):
         print(f"  {fate:<34} {fates[fate] / len(true_pairs):7.1%}  ({fates[fate]:,})")
+    for fate in ("never a candidate", "scored below lower"):
+        shown = sorted(kinds[fate].items(), key=lambda kv: -kv[1])
+        said = ", ".join(f"{k} {n / max(fates[fate], 1):.0%}" for k, n in shown)
+        print(f"  what the pairs {fate} differ in: {said}")
     people = len(members)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     print(
         f"pairwise precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}; "
         f"{entities:,} entities for {people:,} people ({entities / people - 1:+.1%})"
     )
+
+
+def differences(x: dict[str, str], y: dict[str, str]) -> list[str]:
+    """What two records of one person differ in, in the error model's terms (a pair may
+    show several)."""
+    first = (x["FirstName"].lower(), y["FirstName"].lower())
+    last = (x["LastName"].lower(), y["LastName"].lower())
+    out = []
+    if first[0] == last[1] and last[0] == first[1] and first[0] != last[0]:
+        out.append("names swapped")
+    else:
+        if first[0] != first[1]:
+            out.append("first name")
+        if last[0] != last[1]:
+            out.append("last name")
+    if "2" in (x["NameDataQuality"], y["NameDataQuality"]):
+        out.append("alias or partial name")
+    if x["DOB"] != y["DOB"]:
+        dx, dy = x["DOB"].split("-"), y["DOB"].split("-")
+        if len(dx) == len(dy) == 3 and dx[0] == dy[0] and dx[1:] == dy[:0:-1]:
+            out.append("DOB day and month swapped")
+        elif len(dx) == len(dy) == 3 and dx[1:] == dy[1:]:
+            out.append("DOB year")
+        else:
+            out.append("DOB other")
+    if not x["SSN"] or not y["SSN"]:
+        out.append("SSN missing")
+    elif x["SSN"] != y["SSN"]:
+        out.append("SSN differs")
+    return out or ["nothing visible"]
 
 
 def _linked_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
