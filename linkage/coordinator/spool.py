@@ -2,9 +2,10 @@
 
 The body goes to a part file in the spool's ``incoming`` folder as it arrives, so a large
 upload never sits in memory and an oversized one is cut off at the limit. Only once the whole
-file checks out (the container's checksum, the store's config and secret, the agency the
-token speaks for) is it moved into the spool and recorded; anything else is deleted and
-refused with one line. The same file sent twice (a client's retry) is recorded once.
+file checks out (the container's checksum and format, the store's config and secret, the
+month, the agency the token speaks for) is it moved into the spool and recorded; anything
+else is deleted and refused with one line. The same file sent twice (a client's retry) is
+recorded once, and every send is numbered so that a month's ingest takes each agency's last.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ async def receive(
     part = spool / "incoming" / f"{uuid.uuid4().hex}.part"
     try:
         size = await _write(body, part, limit)
-        # verifying reads the whole file: off the event loop, so other requests go on
+        # verifying reads the file through, block by block: off the event loop, so other
+        # requests go on
         return await run_in_threadpool(_record, store, spool, part, agency, month, size)
     finally:
         part.unlink(missing_ok=True)
