@@ -186,7 +186,8 @@ def rollback(store: Store, month: str, now: datetime) -> Rollback:
         covered = sorted(i for row in saved for i in json.loads(row.uploads))
         if covered != ids:
             raise StoreError(
-                f"{month} was ingested by a linkage that kept no undo record",
+                f"no undo record is kept for {month} (only for the latest month's ingests, "
+                "from this version of linkage on)",
                 "restore the store from a backup taken before that month",
             )
         _refuse_corrections_since(conn, month, month_uploads[0].ingested_at)

@@ -147,6 +147,10 @@ def test_the_latest_month_undone_is_the_store_before_it(
     with store.engine.connect() as conn:
         kinds = list(conn.execute(select(events.c.kind).order_by(events.c.id)).scalars())
     assert kinds[-1] == "rollback" and kinds.count("rollback") == 1
+    # September's undo record went when October began: it cannot be undone now
+    with pytest.raises(StoreError, match="no undo record is kept for 2026-09"):
+        rollback(store, "2026-09", datetime.now(UTC))
+    assert _without_trail(dump(target)) == _without_trail(before)
     # and October ingested again is what it was
     ingest(store, october[:2], "2026-10")
     ingest(store, october[2:], "2026-10")
