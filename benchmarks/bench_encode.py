@@ -57,7 +57,10 @@ def ours_end_to_end(path: Path, secret: bytes, workers: int) -> tuple[int, float
     return report.records, report.seconds
 
 
-def _clkhash_schema() -> dict[str, object]:
+def clkhash_schema() -> dict[str, object]:
+    """clkhash's schema for the fields the default config encodes (first and last name,
+    date of birth, SSN, sex), at the same filter length."""
+
     def feature(name: str, n: int, bits: int, positional: bool = False) -> dict[str, object]:
         comparison: dict[str, object] = {"type": "ngram", "n": n}
         if positional:
@@ -97,7 +100,7 @@ def clkhash_in_memory(path: Path, workers: int) -> tuple[int, float] | None:
             [r["FirstName"], r["LastName"], r["DOB"], r["SSN"], r["Man"]]
             for r in csv.DictReader(fh)
         ]
-    schema = from_json_dict(_clkhash_schema())
+    schema = from_json_dict(clkhash_schema())
     start = time.perf_counter()
     clks = clk.generate_clks(rows, schema, "secret", validate=False, max_workers=workers)
     return len(clks), time.perf_counter() - start
