@@ -137,9 +137,12 @@ def test_a_crafted_upload_is_refused_in_one_line_wherever_it_is_read(
     store = create_store(str(folder / "store.db"), builtin_config_path("hmis"))
 
     @given(change=crafted(valid))
+    # the same 150 files on every run, so that CI never lands or fails on the luck of a draw;
+    # to explore further by hand, set derandomize=False and run with --hypothesis-seed=N
     @settings(
         max_examples=150,
         deadline=None,
+        derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     def refused_or_fine(change: tuple[Parts, dict[int, int]]) -> None:
