@@ -981,7 +981,7 @@ def bnl_rollback(db: str, month: str) -> None:
     now = (
         f"the list's latest month is now {done.now_latest}"
         if done.now_latest
-        else ("the list has no month now")
+        else "the list has no month now"
     )
     click.echo(
         f"{done.month} undone: {done.uploads} upload(s), {done.records:,} new records and "

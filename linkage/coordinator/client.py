@@ -128,17 +128,21 @@ def results(
     Written only once the answer is the service's CSV; an earlier file stays otherwise."""
     response = _send("GET", f"{server.rstrip('/')}/v1/results", token, waits, verify)
     text = response.text
-    kind = response.headers.get("content-type", "").split(";")[0].strip()
-    if kind != "text/csv" or not text.startswith(RESULTS_HEADER):
+    if _content_type(response) != "text/csv" or not text.startswith(RESULTS_HEADER):
         raise _not_the_service(response, "results")
     with atomic_write(output) as fh:
         fh.write(text.encode("utf-8"))
     return max(text.count("\n") - 1, 0)
 
 
+def _content_type(response: httpx.Response) -> str:
+    """The answer's media type, without its parameters ('' when none is given)."""
+    kind: str = response.headers.get("content-type", "")
+    return kind.split(";")[0].strip()
+
+
 def _json(response: httpx.Response) -> Any:
-    kind = response.headers.get("content-type", "").split(";")[0].strip()
-    if kind != "application/json":
+    if _content_type(response) != "application/json":
         raise _not_the_service(response, "JSON")
     try:
         return response.json()
@@ -147,7 +151,7 @@ def _json(response: httpx.Response) -> Any:
 
 
 def _not_the_service(response: httpx.Response, wanted: str) -> ServiceError:
-    kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    kind = _content_type(response) or "no content type"
     return ServiceError(
         f"{_origin(str(response.request.url))} answered {response.status_code} with {kind}, "
         f"not the service's {wanted}; nothing was written",

@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select, update
 from linkage.bynamelist import ingest
 from linkage.bynamelist.schema import jobs, received
 from linkage.bynamelist.store import Store
+from linkage.coordinator.spool import WAITING
 from linkage.errors import LinkageError
 
 log = logging.getLogger("linkage.coordinator")
@@ -82,11 +83,7 @@ class Worker:
             waiting = conn.execute(
                 select(func.count())
                 .select_from(received)
-                .where(
-                    (received.c.month == month)
-                    & received.c.job_id.is_(None)
-                    & received.c.discarded_at.is_(None)
-                )
+                .where((received.c.month == month) & WAITING)
             ).scalar_one()
             if not waiting:
                 raise JobError(409, f"no uploads are waiting for {month}")
@@ -184,13 +181,7 @@ class Worker:
         of them."""
         with self._store.engine.begin() as conn:
             conn.execute(
-                update(received)
-                .where(
-                    (received.c.month == month)
-                    & received.c.job_id.is_(None)
-                    & received.c.discarded_at.is_(None)
-                )
-                .values(job_id=job_id)
+                update(received).where((received.c.month == month) & WAITING).values(job_id=job_id)
             )
             rows = conn.execute(
                 select(received.c.agency, received.c.file, received.c.job_id)

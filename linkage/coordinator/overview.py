@@ -17,6 +17,7 @@ from linkage.bynamelist.report import QUALITY_MONTHS, build_reports
 from linkage.bynamelist.schema import figures, received, review, tokens
 from linkage.bynamelist.status import POPULATIONS
 from linkage.bynamelist.store import Store
+from linkage.coordinator.spool import WAITING
 
 
 def overview(store: Store) -> dict[str, Any]:
@@ -31,9 +32,7 @@ def overview(store: Store) -> dict[str, Any]:
                 func.max(received.c.received_at),
                 func.max(received.c.month),
                 func.count(),
-                func.count(received.c.id).filter(
-                    received.c.job_id.is_(None) & received.c.discarded_at.is_(None)
-                ),
+                func.count(received.c.id).filter(WAITING),
             ).group_by(received.c.agency)
         ).all()
         holders = conn.execute(

@@ -28,6 +28,9 @@ from linkage.bynamelist.schema import events, received
 from linkage.bynamelist.store import Store
 from linkage.errors import LinkageError
 
+#: An upload waiting for its month's ingest: neither taken by an ingest job nor discarded.
+WAITING = received.c.job_id.is_(None) & received.c.discarded_at.is_(None)
+
 
 class Refused(Exception):
     """An upload the service will not take: an HTTP status and a one-line reason."""
@@ -203,13 +206,7 @@ def discard(store: Store, upload_id: int, why: str = "") -> Received:
     now = datetime.now(UTC)
     with store.engine.begin() as conn:
         done = conn.execute(
-            update(received)
-            .where(
-                (received.c.id == upload_id)
-                & received.c.job_id.is_(None)
-                & received.c.discarded_at.is_(None)
-            )
-            .values(discarded_at=now)
+            update(received).where((received.c.id == upload_id) & WAITING).values(discarded_at=now)
         ).rowcount
         row = conn.execute(select(received).where(received.c.id == upload_id)).mappings().first()
         if done and row is not None:
