@@ -101,3 +101,25 @@ def test_a_token_file_that_holds_no_token_is_said_so(tmp_path: Path) -> None:
         )
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "does not hold a token" in done.stderr
+
+
+def test_a_ca_file_that_cannot_be_used_is_said_so(tmp_path: Path) -> None:
+    token = tmp_path / "a.token"
+    token.write_text("lkt_" + "x" * 43 + "\n")
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    for ca in (tmp_path / "missing.pem", not_pem):
+        done = linkage(
+            "results",
+            "--server",
+            "https://127.0.0.1:9",
+            "--token-file",
+            str(token),
+            "--ca-file",
+            str(ca),
+            "-o",
+            str(tmp_path / "x.csv"),
+        )
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert f"cannot use {ca} as the certificate authority" in done.stderr
+        assert not (tmp_path / "x.csv").exists()
