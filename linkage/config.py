@@ -104,11 +104,15 @@ class BlockingKey:
 class Thresholds:
     """Matcher thresholds on the match score: automatic links at or above ``upper``, a review
     band from ``lower``. ``candidate`` is the record-level Dice a pair needs before it is scored
-    at all; it bounds the work, so it is kept as high as recall allows."""
+    at all; it bounds the work, so it is kept as high as recall allows. ``key_candidate`` is
+    the lower Dice enough for a pair that shares a specific blocking key (one held by at most
+    ``[match] key_block`` records): a shared full DOB or SSN last 4 is itself evidence, and the
+    pairs a typo, a swap or an alias pushes below ``candidate`` mostly share one."""
 
     upper: float = 0.8
     lower: float = 0.7
     candidate: float = 0.7
+    key_candidate: float = 0.7
 
 
 #: How a candidate pair is scored: "weights" is the match probability of a Fellegi-Sunter model
@@ -121,6 +125,11 @@ SCORES = ("weights", "fields", "record")
 BLOCKING_METHODS = ("auto", "all", "keys", "lsh", "keys+lsh")
 
 
+#: Largest ``key_block``: the pairs of a block grow with its square, and blocks this large
+#: hold keys that separate little (blocking's own cap is 2,000).
+MAX_KEY_BLOCK = 1_000
+
+
 @dataclass(frozen=True)
 class MatchSettings:
     """Coordinator-side settings: how pairs are found, scored and grouped into entities."""
@@ -130,6 +139,7 @@ class MatchSettings:
     all_pairs_limit: int = 200_000
     max_cluster: int = 20
     min_support: float = 0.5
+    key_block: int = 100
 
 
 @dataclass(frozen=True)
@@ -434,6 +444,13 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         raise th._err("'candidate' must be in (0, 1]")
     if score == "record" and candidate > lower:
         raise th._err("with score = 'record', 'candidate' must not exceed 'lower'")
+    # record Dice is the score itself in record mode: a lower floor would only add pairs
+    # that score below 'lower'
+    key_candidate = th.get(
+        "key_candidate", float, candidate if score == "record" else min(candidate, 0.2)
+    )
+    if not 0.0 < key_candidate <= candidate:
+        raise th._err("'key_candidate' must be in (0, candidate]")
     th.done()
     settings = MatchSettings(
         score=score,
@@ -441,6 +458,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         all_pairs_limit=m.get("all_pairs_limit", int, 200_000),
         max_cluster=m.get("max_cluster", int, 20),
         min_support=m.get("min_support", float, 0.5),
+        key_block=m.get("key_block", int, 100),
     )
     if settings.all_pairs_limit < 0:
         raise m._err("'all_pairs_limit' must be zero or more")
@@ -448,6 +466,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         raise m._err("'max_cluster' must be at least 2")
     if not 0.0 <= settings.min_support < 1.0:
         raise m._err("'min_support' must be in [0, 1)")
+    if not 2 <= settings.key_block <= MAX_KEY_BLOCK:
+        raise m._err(f"'key_block' must be from 2 to {MAX_KEY_BLOCK:,}")
     m.done()
     b = top.sub("bynamelist")
     list_settings = ByNameListSettings(
@@ -477,7 +497,9 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         input_format=input_format,
         id_column=id_column,
         deleted_column=deleted_column,
-        thresholds=Thresholds(upper=upper, lower=lower, candidate=candidate),
+        thresholds=Thresholds(
+            upper=upper, lower=lower, candidate=candidate, key_candidate=key_candidate
+        ),
         match=settings,
         bynamelist=list_settings,
         source=source,

@@ -14,7 +14,7 @@ import io
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -200,16 +200,81 @@ def find_candidates(
     *,
     fresh: npt.NDArray[np.bool_] | None = None,
     scale: int | None = None,
+    whole_keys: npt.NDArray[np.uint64] | None = None,
 ) -> tuple[
     tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]], dict[str, object]
 ]:
     """Candidate pairs (global rows, low first) with record-level Dice >= the candidate
-    threshold, and how they were found.
+    threshold, or >= ``key_candidate`` when they share a specific blocking key, and how they
+    were found.
 
     With ``fresh`` (deduplication only), just the pairs touching a fresh record. ``scale`` is
     the number of records the method and LSH tables are chosen for when ``uploads`` is part
-    of a larger whole (default: its own size), so that a part is searched as the whole
-    would be."""
+    of a larger whole (default: its own size), and ``whole_keys`` that whole's blocking keys
+    (a key is specific by how many records of the whole hold it), so that a part is searched
+    as the whole would be."""
+    pairs, stats = _floor_candidates(uploads, config, two_party, progress, fresh, size_of=scale)
+    th = config.thresholds
+    if uploads.block_keys is None or th.key_candidate >= th.candidate:
+        return pairs, stats
+    keys = uploads.block_keys
+    (ka, kb, kd), extra = blocked_candidates(
+        uploads.clks,
+        specific_keys(keys, keys if whole_keys is None else whole_keys, config.match.key_block),
+        th.key_candidate,
+        party=uploads.party if two_party else None,
+        fresh=fresh,
+        max_block=config.match.key_block,
+    )
+    ra, rb, dice = _union(pairs, (ka, kb, kd), len(uploads.ids))
+    stats["key_candidates"] = len(ra) - len(pairs[0])
+    done = stats["comparisons"]
+    assert isinstance(done, int)
+    stats["comparisons"] = done + extra.comparisons
+    return (ra, rb, dice), stats
+
+
+def specific_keys(
+    keys: npt.NDArray[np.uint64], whole: npt.NDArray[np.uint64], most: int
+) -> Iterator[KeyColumn]:
+    """The blocking-key columns with each key valid only where at most ``most`` records of
+    ``whole`` hold it: a key shared by few is evidence in itself; one shared by many (a
+    common surname code) is not, and its block would cost ``most``^2 pairs at a low floor."""
+    for c, (name, column, valid) in enumerate(key_columns(keys)):
+        held = whole[:, c]
+        values, counts = np.unique(held[held != 0], return_counts=True)
+        if not len(values):
+            yield name, column, np.zeros(len(column), np.bool_)
+            continue
+        at = np.minimum(np.searchsorted(values, column), len(values) - 1)
+        yield name, column, valid & (values[at] == column) & (counts[at] <= most)
+
+
+def _union(
+    a: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    b: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    n: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Two candidate lists as one, each pair once, sorted (low row, then high row)."""
+    codes = np.concatenate([a[0] * n + a[1], b[0] * n + b[1]])
+    dice = np.concatenate([a[2], b[2]])
+    codes, first = np.unique(codes, return_index=True)
+    return codes // max(n, 1), codes % max(n, 1), dice[first]
+
+
+def _floor_candidates(
+    uploads: Uploads,
+    config: Config,
+    two_party: bool,
+    progress: Progress | None,
+    fresh: npt.NDArray[np.bool_] | None,
+    *,
+    size_of: int | None,
+) -> tuple[
+    tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]], dict[str, object]
+]:
+    """The pairs at or above the record-level candidate floor, by the configured method."""
+    scale = size_of
     n = len(uploads.ids)
     size = n if scale is None else scale
     if fresh is not None and two_party:
@@ -570,7 +635,13 @@ def summary_lines(report: MatchReport, output: Path) -> list[str]:
         f"matched {total:,} records from {len(report.records)} agencies "
         f"({report.mode} mode) in {report.seconds:.1f}s",
         "  records: " + ", ".join(f"{a} {n:,}" for a, n in report.records.items()),
-        f"  candidates: {report.candidates:,} pairs by {report.blocking['method']}",
+        f"  candidates: {report.candidates:,} pairs by {report.blocking['method']}"
+        + (
+            f" ({report.blocking['key_candidates']:,} of them through a specific blocking key "
+            "alone)"
+            if report.blocking.get("key_candidates")
+            else ""
+        ),
         f"  entities: {report.entities:,} ({report.multi_record_entities:,} with several records, "
         f"{report.cross_agency_entities:,} seen by several agencies, "
         f"{report.within_agency_duplicates:,} duplicate records within an agency)",

@@ -81,6 +81,10 @@ def test_fingerprint_ignores_matcher_thresholds() -> None:
         (lambda d: d["match"].update(max_cluster=1), "'max_cluster' must be at least 2"),
         (lambda d: d["match"].update(min_support=1.0), "'min_support' must be in"),
         (lambda d: d["match"].update(all_pairs_limit=-1), "'all_pairs_limit'"),
+        (lambda d: d["thresholds"].update(key_candidate=0.9), "'key_candidate' must be in"),
+        (lambda d: d["thresholds"].update(key_candidate=0.0), "'key_candidate' must be in"),
+        (lambda d: d["match"].update(key_block=1), "'key_block' must be from 2"),
+        (lambda d: d["match"].update(key_block=5000), "'key_block' must be from 2"),
         (lambda d: d["hardening"].append({"step": "balance"}), "cannot tell a missing field"),
         (
             lambda d: (

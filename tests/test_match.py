@@ -227,6 +227,83 @@ def test_fresh_candidates_are_the_full_runs_pairs_touching_a_fresh_record(
     assert stats["comparisons"] < everyone  # the old records' pairs among themselves: skipped
 
 
+def _with(config, **changes):
+    """``config`` with some [thresholds] and [match] settings changed."""
+    import dataclasses
+
+    th = {k: v for k, v in changes.items() if hasattr(config.thresholds, k)}
+    match = {k: v for k, v in changes.items() if hasattr(config.match, k)}
+    return dataclasses.replace(
+        config,
+        thresholds=dataclasses.replace(config.thresholds, **th),
+        match=dataclasses.replace(config.match, **match),
+    )
+
+
+@pytest.mark.parametrize("blocking", ["all", "keys"])
+def test_a_pair_sharing_a_specific_key_is_a_candidate_below_the_dice_floor(
+    uploads, hmis_config, blocking
+) -> None:
+    """Issue 20: at every size, a pair that shares a blocking key few records hold (a full
+    DOB, an SSN's last 4) is scored from key_candidate up, not only from the Dice floor."""
+    from linkage.compare.pairs import pair_dice
+    from linkage.match import find_candidates, load_uploads
+
+    loaded, _ = load_uploads(uploads)
+    th = hmis_config.thresholds
+    assert th.key_candidate < th.candidate
+    floor_only = _with(hmis_config, blocking=blocking, key_candidate=th.candidate)
+    (ra, rb, _), _ = find_candidates(loaded, floor_only, False)
+    (ka, kb, kd), stats = find_candidates(loaded, _with(hmis_config, blocking=blocking), False)
+    base = set(zip(ra.tolist(), rb.tolist(), strict=True))
+    got = list(zip(ka.tolist(), kb.tolist(), strict=True))
+    assert got == sorted(set(got)) and base <= set(got)
+    extra = np.array([p for p in got if p not in base], np.int64)
+    assert stats["key_candidates"] == len(extra) > 0
+    dice = pair_dice(loaded.clks, loaded.clks, extra[:, 0], extra[:, 1])
+    assert (dice >= th.key_candidate - 1e-9).all() and (dice < th.candidate).all()
+    assert np.allclose(kd, pair_dice(loaded.clks, loaded.clks, ka, kb))
+    keys = loaded.block_keys
+    shared = (keys[extra[:, 0]] == keys[extra[:, 1]]) & (keys[extra[:, 0]] != 0)
+    assert shared.any(axis=1).all()
+    # a key held by more records than key_block is not specific: its pairs need the floor
+    pairs_only = _with(hmis_config, blocking=blocking, key_block=2)
+    (sa, sb, _), _ = find_candidates(loaded, pairs_only, False)
+    assert base < set(zip(sa.tolist(), sb.tolist(), strict=True)) < set(got)
+
+
+def test_a_part_is_searched_with_the_wholes_key_counts(uploads, hmis_config) -> None:
+    """A by-name list searches a few people's records at a time: whether a key is specific
+    is judged on the whole list, so the part finds exactly the whole's pairs inside it."""
+    import dataclasses
+
+    from linkage.match import find_candidates, load_uploads
+
+    loaded, _ = load_uploads(uploads)
+    n = len(loaded.ids)
+    rows = np.flatnonzero(np.random.default_rng(5).random(n) < 0.3)
+    assert loaded.block_keys is not None
+    part = dataclasses.replace(
+        loaded,
+        ids=[loaded.ids[i] for i in rows],
+        party=loaded.party[rows],
+        clks=loaded.clks[rows],
+        field_clks=None if loaded.field_clks is None else loaded.field_clks[rows],
+        block_keys=loaded.block_keys[rows],
+    )
+    at = np.full(n, -1)
+    at[rows] = np.arange(len(rows))
+    strict = _with(hmis_config, key_block=3)
+    (wa, wb, _), _ = find_candidates(loaded, strict, False)
+    inside = (at[wa] >= 0) & (at[wb] >= 0)
+    want = list(zip(at[wa[inside]].tolist(), at[wb[inside]].tolist(), strict=True))
+    (pa, pb, _), _ = find_candidates(part, strict, False, scale=n, whole_keys=loaded.block_keys)
+    assert list(zip(pa.tolist(), pb.tolist(), strict=True)) == want
+    # judged on the part alone, keys the whole holds 4 times look specific: more pairs
+    (qa, _, _), _ = find_candidates(part, strict, False, scale=n)
+    assert len(qa) > len(pa)
+
+
 def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
     import dataclasses
 

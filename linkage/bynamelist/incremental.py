@@ -491,6 +491,11 @@ class _Records:
             id_array(self.person), self.agency, known[:, 0], known[:, 1], known[:, 3]
         )
 
+    @property
+    def keys(self) -> npt.NDArray[np.uint64] | None:
+        """The blocking keys as the matcher reads them (records x keys)."""
+        return None if self.block_keys is None else self.block_keys.view(np.uint64)
+
     def uploads(self, store: Store) -> Uploads:
         """The records as the matcher takes them (each agency a party)."""
         agencies = tuple(sorted(set(self.agency)))
@@ -501,7 +506,7 @@ class _Records:
             party=np.fromiter((party_of[a] for a in self.agency), np.int32, len(self)),
             clks=self.clk,
             field_clks=self.field_clks,
-            block_keys=None if self.block_keys is None else self.block_keys.view(np.uint64),
+            block_keys=self.keys,
             fields=tuple(f.name for f in store.config.fields),
         )
 
@@ -682,7 +687,9 @@ def _link_month(
     ra, rb, scores = ra[keep], rb[keep], scores[keep]
     old = rows[~dirty[rows]]
     if len(old) > 1:  # the old pairs inside the people brought in
-        (oa, ob, od), _ = find_candidates(table.take(old).uploads(store), config, False, scale=n)
+        (oa, ob, od), _ = find_candidates(
+            table.take(old).uploads(store), config, False, scale=n, whole_keys=table.keys
+        )
         oa, ob = old[oa], old[ob]
         os, _, _ = score_candidates(whole, config, oa, ob, od, population=pop, model=model)
         ra, rb, scores = (
@@ -739,6 +746,7 @@ def link_rows(
     seed_groups: bool = True,
     population: Population | None = None,
     scale: int | None = None,
+    whole_keys: npt.NDArray[np.uint64] | None = None,
     scored: Scored | None = None,
 ) -> tuple[
     npt.NDArray[np.int64],
@@ -800,7 +808,7 @@ def link_rows(
     uploads = part.uploads(store)
     if scored is None:
         (ra_, rb_, dice), blocking = find_candidates(
-            uploads, store.config, False, progress, scale=scale
+            uploads, store.config, False, progress, scale=scale, whole_keys=whole_keys
         )
         scores, described, _ = score_candidates(
             uploads, store.config, ra_, rb_, dice, population=population

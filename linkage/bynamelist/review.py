@@ -177,6 +177,7 @@ def _split(conn: Connection, store: Store, person: str, upload: int, now: dateti
         seed_groups=False,
         population=population_of(store, table, rows),
         scale=len(table),
+        whole_keys=table.keys,
     )
     keeper = labels[int(np.argmin(part.db_id))]
     taken = {p for (p,) in conn.execute(select(people.c.id))}
