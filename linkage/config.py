@@ -71,6 +71,18 @@ class FieldSpec:
     missing_values: tuple[str, ...] = ()
     jan1: str = "keep"
     digits: int = 9
+    #: Fields of one group are hashed with one key and tokens named alike, so the coordinator
+    #: can compare them with each other (a first and last name written the other way round).
+    group: str = ""
+
+    @property
+    def key_name(self) -> str:
+        """What the field's hashing key is derived for: its group, else its own name."""
+        return f"group/{self.group}" if self.group else self.name
+
+
+#: Kinds a group may hold: text that can be written in the other field's place.
+GROUP_KINDS = ("name", "surname", "text")
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,8 @@ class Config:
             d = asdict(f)
             for where in ("column", "quality_column", "optional"):
                 d.pop(where)
+            if not f.group:  # added later: configs without groups keep their fingerprints
+                d.pop("group")
             d["tokens"] = [asdict(t) for t in f.tokens]
             fields.append(d)
         return {
@@ -202,6 +216,16 @@ class Config:
             "blocking": [asdict(b) for b in self.blocking],
             "fields": fields,
         }
+
+    @property
+    def crossed(self) -> tuple[tuple[int, int], ...]:
+        """Pairs of fields (by position) hashed alike, compared crosswise for swaps."""
+        return tuple(
+            (i, j)
+            for i, a in enumerate(self.fields)
+            for j, b in enumerate(self.fields)
+            if i < j and a.group and a.group == b.group
+        )
 
     @property
     def output_length(self) -> int:
@@ -336,7 +360,10 @@ def _field(f: _Table) -> FieldSpec:
         missing_values=tuple(missing),
         jan1=f.choice("jan1", ("keep", "year_only"), "keep"),
         digits=f.get("digits", int, 9),
+        group=f.get("group", str, ""),
     )
+    if spec.group and kind not in GROUP_KINDS:
+        raise f._err(f"'group' applies to {', '.join(GROUP_KINDS)} fields only")
     f.done()
     return spec
 
@@ -376,6 +403,9 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise top._err(f"field name '{sorted(dupes)[0]}' is defined twice")
+    for g in sorted({f.group for f in fields if f.group}):
+        if sum(f.group == g for f in fields) < 2:
+            raise top._err(f"group '{g}' has one field; a group compares two or more")
 
     salt = top.sub("salt")
     salt_field = salt.get("field", str, "")
@@ -507,13 +537,18 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a config file."""
+    """Read and validate a config file, or a built-in config by its name (``hmis-1``) when no
+    file of that name exists."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if p.name == str(path) and p.name in builtin_config_names():
+            return load_config(builtin_config_path(p.name))
         raise ConfigError(
-            f"{p}: config file not found", "check the path given to --config"
+            f"{p}: config file not found",
+            "check the path given to --config, or name a built-in config: "
+            + ", ".join(builtin_config_names()),
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read config ({exc.__class__.__name__})") from None
@@ -522,6 +557,22 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     return parse_config(data, str(p))
+
+
+def builtin_config_names() -> list[str]:
+    """The configs shipped with linkage, by name."""
+    found = resources.files("linkage.configs").iterdir()
+    return sorted(r.name[: -len(".toml")] for r in found if r.name.endswith(".toml"))
+
+
+def builtin_config_with(fingerprint: str) -> Config | None:
+    """The built-in config that encodes as ``fingerprint`` does, if one does: how uploads
+    made with a config since renamed (``hmis`` before 0.2, now ``hmis-1``) are still read."""
+    for name in builtin_config_names():
+        config = load_config(builtin_config_path(name))
+        if config.fingerprint == fingerprint:
+            return config
+    return None
 
 
 def builtin_config_path(name: str) -> Path:

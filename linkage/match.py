@@ -34,14 +34,14 @@ from linkage.compare.blocking import (
 )
 from linkage.compare.pairs import field_scores
 from linkage.compare.weights import (
+    Comparisons,
     Population,
     WeightModel,
     estimate,
-    field_levels,
     match_probability,
 )
 from linkage.compare.weights import population as population_of_records
-from linkage.config import Config, builtin_config_path, load_config
+from linkage.config import Config, builtin_config_path, builtin_config_with, load_config
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
 from linkage.errors import ConfigError, InputError
 from linkage.resolve import (
@@ -176,9 +176,12 @@ def config_for(files: list[ClkData], config_path: Path | None) -> Config:
         except ConfigError:
             builtin = None
         if builtin is None or builtin.fingerprint != header.config_fingerprint:
+            builtin = builtin_config_with(header.config_fingerprint)
+        if builtin is None:
             raise ConfigError(
-                f"the uploads were encoded with a config named '{header.config_name}' that is "
-                "not built in",
+                f"the uploads were encoded with a config named '{header.config_name}' "
+                f"(fingerprint {header.config_fingerprint[:12]}...) that no built-in config "
+                "matches",
                 "pass --config with the config the agencies used",
             )
         return builtin
@@ -426,7 +429,8 @@ def score_candidates(
     if settings.score == "fields":
         scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
         return scores, {}, None
-    return _weighted_scores(uploads, uploads.field_clks, ra, rb, population, model)
+    comparisons = Comparisons(uploads.n_fields, config.crossed)
+    return _weighted_scores(uploads, comparisons, ra, rb, population, model)
 
 
 def resolve_candidates(
@@ -501,7 +505,7 @@ def resolve_candidates(
 
 def _weighted_scores(
     uploads: Uploads,
-    field_clks: npt.NDArray[np.uint8],
+    comparisons: Comparisons,
     ra: npt.NDArray[np.int64],
     rb: npt.NDArray[np.int64],
     population: Population | None = None,
@@ -509,11 +513,13 @@ def _weighted_scores(
 ) -> tuple[npt.NDArray[np.float64], dict[str, object], WeightModel]:
     """Match probabilities from the Fellegi-Sunter model, the model as the summary reports
     it (per field: m, u and the weight in bits of each agreement level), and the model."""
-    levels = field_levels(field_clks, field_clks, ra, rb, uploads.n_fields)
+    field_clks = uploads.field_clks
+    assert field_clks is not None
+    levels = comparisons.levels(field_clks, field_clks, ra, rb)
     if population is None:
-        population = population_of_records(field_clks, uploads.n_fields)
+        population = population_of_records(field_clks, comparisons)
     if model is None:
-        model = estimate(levels, population.u, population.records)
+        model = estimate(levels, population.u, population.records, comparisons)
     scores = match_probability(levels, model, population.frequencies, ra)
     table = model.weights()
     names = ("exact", "high", "middle", "low")
@@ -531,10 +537,16 @@ def _weighted_scores(
                     for k, level in enumerate(names)
                 },
             }
-            for f, name in enumerate(uploads.fields)
+            for f, name in enumerate(comparison_names(uploads.fields, comparisons))
         },
     }
     return scores, described, model
+
+
+def comparison_names(fields: Sequence[str], comparisons: Comparisons) -> list[str]:
+    """How the summary names each column of the model: the fields, then the swaps."""
+    swaps = [f"{fields[f]}/{fields[g]} swapped" for f, g in comparisons.crossed]
+    return [*fields, *swaps]
 
 
 #: What ``linkage match`` writes into its output folder.

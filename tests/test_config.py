@@ -102,6 +102,8 @@ def test_fingerprint_ignores_matcher_thresholds() -> None:
         (lambda d: d["blocking"][0].update(parts=["dob:reverse"]), "unknown transform"),
         (lambda d: d["blocking"][0].update(parts=["height"]), "names no defined field"),
         (lambda d: d["blocking"][0].update(parts=[]), "has no parts"),
+        (lambda d: d["fields"][1].pop("group"), "group 'names' has one field"),
+        (lambda d: d["fields"][2].update(group="names"), "'group' applies to name"),
     ],
 )
 def test_invalid_configs_name_the_problem(mutate, expected: str) -> None:
@@ -118,3 +120,27 @@ def test_unreadable_config_files(tmp_path: Path) -> None:
     bad.write_text("name = [unclosed")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_the_old_hmis_config_is_the_new_one_without_its_name_group() -> None:
+    """hmis-1 is kept for stores made before names were grouped: it must encode exactly as
+    hmis did then, which is hmis with the group taken out (the new setting, when absent,
+    leaves a config's fingerprint as it was)."""
+    old, new = parse_config(_raw("hmis-1")), parse_config(_raw())
+    assert old.fingerprint != new.fingerprint and new.crossed == ((0, 1),) and not old.crossed
+    ungrouped = _raw()
+    for f in ungrouped["fields"]:
+        f.pop("group", None)
+    assert parse_config(ungrouped).fingerprint == old.fingerprint
+
+
+def test_a_built_in_config_is_named_where_a_file_is_expected(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_config("hmis-1").name == "hmis-1"
+    with pytest.raises(ConfigError) as refused:
+        load_config("hmis-0")
+    assert "not found" in refused.value.one_line()
+    assert "febrl, hmis, hmis-1" in refused.value.one_line()
+    (tmp_path / "hmis-1").write_text('name = "x"')  # a file of that name comes first
+    with pytest.raises(ConfigError, match="schema_version"):
+        load_config("hmis-1")

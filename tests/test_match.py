@@ -322,3 +322,41 @@ def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
     keys = dataclasses.replace(plain, match=dataclasses.replace(plain.match, blocking="keys"))
     with pytest.raises(InputError, match="blocking keys"):
         match_uploads(loaded, keys)
+
+
+def test_uploads_of_the_hmis_config_before_names_were_grouped_still_match(
+    network, tmp_path, capsys, monkeypatch
+) -> None:
+    """Migration: files an older linkage encoded with 'hmis' (now shipped as hmis-1) name
+    'hmis' in their header, but carry the old fingerprint; match finds the built-in config
+    that encodes as they do."""
+    from linkage.config import load_config
+    from linkage.container import read_clk
+    from linkage.encoding.pipeline import encode_file
+
+    old_text = builtin_config_path("hmis-1").read_text().replace('name = "hmis-1"', 'name = "hmis"')
+    (tmp_path / "old.toml").write_text(old_text)
+    old = load_config(tmp_path / "old.toml")
+    assert old.fingerprint == load_config("hmis-1").fingerprint
+    paths = []
+    for client in network[:2]:
+        paths.append(tmp_path / f"{client.parent.name}.clk")
+        encode_file(old, bytes(range(32)), client, paths[-1], client.parent.name, today=TODAY)
+    assert read_clk(paths[0]).header.config_name == "hmis"
+    code, _, err = run(["match", *paths, "-o", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "first_name/last_name swapped" not in summary["model"]["fields"]
+    # and a file of a config no built-in encodes as is refused in one line
+    other = old_text.replace("weight = 6", "weight = 7")
+    (tmp_path / "other.toml").write_text(other)
+    encode_file(
+        load_config(tmp_path / "other.toml"),
+        bytes(range(32)),
+        network[2],
+        tmp_path / "x.clk",
+        "x",
+        today=TODAY,
+    )
+    code, _, err = run(["match", tmp_path / "x.clk", "-o", tmp_path / "o2"], capsys, monkeypatch)
+    assert code == 2 and "that no built-in config matches" in err

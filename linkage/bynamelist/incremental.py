@@ -51,7 +51,8 @@ from linkage.bynamelist.schema import (
     withdrawn,
 )
 from linkage.bynamelist.store import Store, StoreError, writing
-from linkage.compare.weights import Population, population
+from linkage.compare.weights import Comparisons, Population, population
+from linkage.config import Config, builtin_config_with
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, ClkReader, Header
 from linkage.match import (
     Uploads,
@@ -106,8 +107,16 @@ def _check_header(store: Store, path: Path, header: Header) -> None:
         raise StoreError(
             f"{path} was encoded with config fingerprint {header.config_fingerprint[:12]}..., "
             f"the store links {store.config.name} ({fingerprint[:12]}...)",
-            "agencies must encode with the config the store was made with",
+            _encode_with(store.config),
         )
+
+
+def _encode_with(config: Config) -> str:
+    """What to tell an agency whose upload is not in the store's config."""
+    builtin = builtin_config_with(config.fingerprint)
+    if builtin is not None:
+        return f"agencies must encode with the store's config: --config {builtin.name}"
+    return f"agencies must encode with the config the store was made with ('{config.name}')"
 
 
 def _twice(path: Path) -> StoreError:
@@ -730,7 +739,8 @@ def population_of(
     (None when the config does not score with weights)."""
     if store.config.match.score != "weights" or table.field_clks is None:
         return None
-    return population(table.field_clks, len(store.config.fields), rows)
+    comparisons = Comparisons(len(store.config.fields), store.config.crossed)
+    return population(table.field_clks, comparisons, rows)
 
 
 Scored = tuple[tuple[Any, Any, Any], dict[str, object], dict[str, object]]

@@ -22,6 +22,9 @@ Weights fix both:
   see that anyway) and replaces the field's average exact-agreement rate by this value's, as
   Splink does with its term-frequency adjustments.
 
+* fields a config groups (first and last name) are also compared crosswise, so a swap is its
+  own agreement rather than two disagreements (:class:`Comparisons`).
+
 The score of a pair is its posterior match probability, in [0, 1], so the [thresholds] keep
 their meaning: links at ``upper`` and above, review from ``lower``.
 """
@@ -110,6 +113,67 @@ def field_levels(
 
 
 @dataclass(frozen=True)
+class Comparisons:
+    """What the model weighs, column by column: each field against itself, then, for each
+    pair of fields hashed alike (a config group), whether the two records hold those fields
+    the other way round.
+
+    A pair whose first and last names are swapped shows "low" on both names, which costs it
+    some nine bits, and strangers who share a birth date show the same: the two cannot be
+    told apart field by field. So the names are compared both ways, and when the crosswise
+    alignment agrees at least "high" on both fields and better than the direct one, the
+    fields take the crosswise levels and the swap column says "swapped" (level 0; "not
+    swapped" is the low level). That column has its own m and u, so what a swap is worth is
+    learnt like any other agreement."""
+
+    n_fields: int
+    crossed: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Columns of levels: the fields, then one swap column per crossed pair."""
+        return self.n_fields + len(self.crossed)
+
+    def levels(
+        self,
+        a: npt.NDArray[np.uint8],
+        b: npt.NDArray[np.uint8],
+        rows_a: npt.NDArray[np.int64],
+        rows_b: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.int8]:
+        """(pairs x size) levels: :func:`field_levels`, realigned where names are swapped."""
+        direct = field_levels(a, b, rows_a, rows_b, self.n_fields)
+        if not self.crossed:
+            return direct
+        out = np.empty((len(direct), self.size), np.int8)
+        out[:, : self.n_fields] = direct
+        width = a.shape[1] // self.n_fields
+        for k, (f, g) in enumerate(self.crossed):
+            fa, ga = (np.ascontiguousarray(a[:, x * width : (x + 1) * width]) for x in (f, g))
+            fb, gb = (np.ascontiguousarray(b[:, x * width : (x + 1) * width]) for x in (f, g))
+            one = field_levels(fa, gb, rows_a, rows_b, 1)[:, 0]
+            two = field_levels(ga, fb, rows_a, rows_b, 1)[:, 0]
+            held = (one >= 0) & (two >= 0)
+            ahead = one.astype(np.int16) + two < direct[:, f].astype(np.int16) + direct[:, g]
+            swapped = held & (np.maximum(one, two) <= 2) & ahead
+            out[swapped, f], out[swapped, g] = one[swapped], two[swapped]
+            out[:, self.n_fields + k] = np.where(held, np.where(swapped, 0, len(LEVELS)), -1)
+        return out
+
+
+def default_m(comparisons: Comparisons) -> npt.NDArray[np.float64]:
+    """m where the data cannot say better: DEFAULT_M for each field, and for a swap column
+    that one pair of records in a hundred has its names the other way round."""
+    m = np.tile(np.array(DEFAULT_M), (comparisons.size, 1))
+    m[comparisons.n_fields :] = _SWAP_M
+    return m
+
+
+#: Default m of a swap column: swapped, (two unused levels), not swapped.
+_SWAP_M = (0.01, 1e-4, 1e-4, 0.9898)
+
+
+@dataclass(frozen=True)
 class Frequencies:
     """How common each record's value of each field is: ``share[r, f]`` is the share of the
     records holding field f whose field filter equals record r's (0 where r lacks it), and
@@ -169,42 +233,54 @@ class Population:
 
 
 def population(
-    fields: npt.NDArray[np.uint8], n_fields: int, rows: npt.NDArray[np.int64] | None = None
+    fields: npt.NDArray[np.uint8],
+    comparisons: Comparisons,
+    rows: npt.NDArray[np.int64] | None = None,
 ) -> Population:
     """The population statistics of all the records' field filters, for linking ``rows``
     (default: all of them)."""
-    freq = value_frequencies(fields, n_fields)
+    freq = value_frequencies(fields, comparisons.n_fields)
     if rows is not None:
         freq = Frequencies(freq.share[rows], freq.agreement)
-    return Population(records=len(fields), u=random_pair_u(fields, n_fields), frequencies=freq)
+    return Population(records=len(fields), u=random_pair_u(fields, comparisons), frequencies=freq)
 
 
 def random_pair_u(
-    fields: npt.NDArray[np.uint8], n_fields: int, pairs: int = RANDOM_PAIRS, seed: int = 0
+    fields: npt.NDArray[np.uint8],
+    comparisons: Comparisons,
+    pairs: int = RANDOM_PAIRS,
+    seed: int = 0,
 ) -> npt.NDArray[np.float64]:
-    """u per field and level: the share of each level among random pairs of distinct records
-    holding the field. (A pair of one person turns up about once in n random pairs.)"""
-    n = len(fields)
+    """u per comparison and level: the share of each level among random pairs of distinct
+    records holding the field. (A pair of one person turns up about once in n random
+    pairs.)"""
+    n, size = len(fields), comparisons.size
     if n < 2:
-        return _normalise(np.ones((n_fields, _N_LEVELS)))
+        return _normalise(np.ones((size, _N_LEVELS)))
     rng = np.random.default_rng(seed)
     ra = rng.integers(0, n, pairs)
     rb = (ra + rng.integers(1, n, pairs)) % n
-    levels = field_levels(fields, fields, ra, rb, n_fields)
-    counts = np.zeros((n_fields, _N_LEVELS))
-    for f in range(n_fields):
+    levels = comparisons.levels(fields, fields, ra, rb)
+    counts = np.zeros((size, _N_LEVELS))
+    for f in range(size):
         held = levels[:, f] >= 0
         counts[f] = np.bincount(levels[held, f], minlength=_N_LEVELS)
     return _normalise(counts + 0.5)  # a level never drawn is rare, not impossible
 
 
-def estimate(levels: npt.NDArray[np.int8], u: npt.NDArray[np.float64], records: int) -> WeightModel:
-    """m per field from anchor candidates (see the module notes), with ``u`` from random pairs
-    and the prior of one true partner per record among ``records``. Works on the distinct
-    patterns of levels (a few thousand at most) and their counts, not on each pair."""
+def estimate(
+    levels: npt.NDArray[np.int8],
+    u: npt.NDArray[np.float64],
+    records: int,
+    comparisons: Comparisons | None = None,
+) -> WeightModel:
+    """m per comparison from anchor candidates (see the module notes), with ``u`` from random
+    pairs and the prior of one true partner per record among ``records``. Works on the
+    distinct patterns of levels (a few thousand at most) and their counts, not on each
+    pair."""
     n_fields = levels.shape[1]
     prior_bits = -float(np.log2(max(records - 1, 1)))
-    m = np.tile(np.array(DEFAULT_M), (n_fields, 1))
+    m = default_m(comparisons or Comparisons(n_fields))
     anchored = [False] * n_fields
     codes = _pattern_codes(levels)
     counts = np.bincount(codes, minlength=_N_PATTERNS**n_fields).astype(np.float64)
@@ -306,7 +382,7 @@ def match_probability(
     by_pattern = _field_weights(_pattern_levels(seen, n_fields), model.weights()).sum(axis=1)
     w = model.prior_bits + by_pattern[inverse]
     if freq is not None and rows is not None:
-        for f in range(levels.shape[1]):
+        for f in range(freq.share.shape[1]):  # fields only: a swap column has no value
             exact = np.flatnonzero(levels[:, f] == 0)
             share = freq.share[rows[exact], f]
             w[exact] += np.log2(freq.agreement[f] / np.maximum(share, 1e-12))

@@ -106,6 +106,14 @@ def _token_prefix(t_index: int, salt: str) -> str:
     return f"{t_index}\x1f{salt}\x1f"
 
 
+def _group_prefix(spec: TokenSpec, salt: str) -> str:
+    """The same for a field in a group: named by what the tokeniser is rather than where it
+    stands, so that a bigram or a Metaphone code sets the same bits in every field of the
+    group (a first name's extra nickname tokenisers shift no other)."""
+    what = f"{spec.type}/{spec.n}/{int(spec.padding)}/{spec.algorithm}/{spec.max_canonicals}"
+    return f"{what}\x1f{salt}\x1f"
+
+
 class Encoder:
     """Turns raw column values into hardened filters under one config and one secret."""
 
@@ -123,7 +131,7 @@ class Encoder:
         self._fields = [
             _FieldState(
                 spec=f,
-                key=derive(secret, fp, f"field/{f.name}", 64),
+                key=derive(secret, fp, f"field/{f.key_name}", 64),
                 rec_bits=config.filter_length,
                 fld_bits=config.field_length,
             )
@@ -274,7 +282,9 @@ class Encoder:
         for i, (text, salt) in enumerate(zip(texts, salts, strict=True)):
             if not text:
                 continue
-            prefix = _token_prefix(t_index, salt)
+            prefix = (
+                _group_prefix(t_spec, salt) if state.spec.group else _token_prefix(t_index, salt)
+            )
             for token in tokenize(text, t_spec):
                 key = prefix + token
                 tid = get(key)

@@ -70,6 +70,7 @@ def test_errors_are_one_line(
         ["bnl", "ingest", "--db", db, "--month", "2026-10", upload], capsys, monkeypatch
     )
     assert code == 2 and "config fingerprint" in err and len(err.strip().splitlines()) == 1
+    assert "--config febrl" in err  # the store's config is built in: say which to encode with
 
 
 def test_an_agency_gets_its_own_records_only(

@@ -14,6 +14,7 @@ from linkage.compare.pairs import field_scores_reference
 from linkage.compare.weights import (
     DEFAULT_M,
     LEVELS,
+    Comparisons,
     Frequencies,
     estimate,
     field_levels,
@@ -90,7 +91,7 @@ def test_u_comes_from_random_pairs() -> None:
     one, two = _filters(rng, 1, 8, 0.4), _filters(rng, 1, 8, 0.4)
     first = np.concatenate([one] * 500 + [two] * 500)
     fields = np.concatenate([first, np.zeros_like(first)], axis=1)
-    u = random_pair_u(fields, 2, pairs=20_000)
+    u = random_pair_u(fields, Comparisons(2), pairs=20_000)
     assert abs(u[0, 0] - 0.5) < 0.03  # exact: the two values agree with themselves
     assert np.allclose(u.sum(axis=1), 1.0)
     assert np.allclose(u[1], 0.25)  # never held: uniform, so every level weighs nothing
