@@ -64,7 +64,9 @@ def main() -> None:
         uploads, _ = load_uploads(paths)
         (ra, rb, dice), blocking = find_candidates(uploads, config, False)
         scores, model, _ = score_candidates(uploads, config, ra, rb, dice)
-        result = resolve_candidates(uploads, config, (ra, rb, scores), blocking, model)
+        result = resolve_candidates(
+            uploads, config, (ra, rb, scores), blocking, model, estimate=True
+        )
         seconds = time.perf_counter() - started
     person = [truth[record] for record in uploads.records()]
     members: dict[str, list[int]] = defaultdict(list)
@@ -120,6 +122,14 @@ def main() -> None:
         f"pairwise precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}; "
         f"{entities:,} entities for {people:,} people ({entities / people - 1:+.1%})"
     )
+    guess = result.report.people_estimate
+    if guess is not None:
+        print(
+            f"people estimate {guess['estimate']:,.0f} ({guess['estimate'] / people - 1:+.1%}), "
+            f"{guess['level']:.0%} interval {guess['low']:,.0f} to {guess['high']:,.0f}: "
+            + ("holds" if guess["low"] <= people <= guess["high"] else "misses")
+            + " the truth"
+        )
 
 
 def differences(x: dict[str, str], y: dict[str, str]) -> list[str]:

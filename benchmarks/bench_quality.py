@@ -15,9 +15,10 @@ On one ``linkage synth`` network, each system deduplicates every agency's record
   anonlink its best F1 (flattering the peer).
 
 It prints pairwise precision, recall and F1, the count error (entities against true
-people) and seconds for each. A system that is not installed is left out with a line saying
-so. The networks of this script are the project's own generator; the steering side checks
-results on data from generators we do not have, so nothing should be tuned to this output.
+people), the error of linkage's people estimate (summary.json's) and seconds for each. A
+system that is not installed is left out with a line saying so. The networks of this script
+are the project's own generator; the steering side checks results on data from generators
+we do not have, so nothing should be tuned to this output.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Result:
     labels: dict[Record, object]
     seconds: float
     note: str = ""
+    estimate: float | None = None  # the people estimate, where the system gives one
 
 
 def ours(clients: list[Path], folder: Path) -> Result:
@@ -66,7 +68,8 @@ def ours(clients: list[Path], folder: Path) -> Result:
     result = match_uploads(uploads, config)
     took = time.perf_counter() - started
     labels = dict(zip(uploads.records(), result.labels.tolist(), strict=True))
-    return Result("linkage (PPRL)", labels, took)
+    guess = result.report.people_estimate
+    return Result("linkage (PPRL)", labels, took, estimate=guess["estimate"] if guess else None)
 
 
 def _rows(clients: list[Path]) -> list[dict[str, str]]:
@@ -225,15 +228,20 @@ def main() -> None:
         f"{args.people:,} people, {args.agencies} agencies, {len(truth):,} records, "
         f"noise {args.noise}, seed {args.seed}"
     )
-    print(f"  {'system':<44}{'precision':>10}{'recall':>8}{'F1':>8}{'count':>9}{'seconds':>9}")
+    print(
+        f"  {'system':<44}{'precision':>10}{'recall':>8}{'F1':>8}{'count':>9}{'estimate':>10}"
+        f"{'seconds':>9}"
+    )
+    people = len(set(truth.values()))
     for result in results:
         if isinstance(result, str):
             print(f"  {result}")
             continue
         precision, recall, f1, count = quality(result, truth)
+        estimate = "—" if result.estimate is None else f"{result.estimate / people - 1:+.1%}"
         print(
             f"  {result.system:<44}{precision:>10.3f}{recall:>8.3f}{f1:>8.3f}"
-            f"{count:>+9.1%}{result.seconds:>9.1f}"
+            f"{count:>+9.1%}{estimate:>10}{result.seconds:>9.1f}"
         )
 
 

@@ -754,6 +754,26 @@ def _evaluation_lines(data: dict[str, Any]) -> list[str]:
         if "baseline" in data:
             lines.append(quality("plaintext recordlinkage", data["baseline"]["linkage"]))
             lines.append(quality("plaintext 2 of 3 exact", data["baseline"]["two_of_three"]))
+        if "people_estimate" in data:
+            g = data["people_estimate"]
+            lines.append(
+                f"  people estimate {g['estimate']:,.0f} ({g['level']:.0%} interval "
+                f"{g['low']:,.0f}-{g['high']:,.0f}) for {g['true']:,} "
+                f"({100 * g['error']:+.2f}%; the interval "
+                f"{'holds' if g['holds'] else 'misses'} the truth)"
+            )
+        if "calibration" in data:
+            c = data["calibration"]
+            off = [
+                abs(p - t)
+                for p, t, n in zip(c["mean_probability"], c["true_share"], c["pairs"], strict=True)
+                if n >= 50 and 0.0 < p < 1.0 and t is not None
+            ]
+            if off:
+                lines.append(
+                    f"  calibration: the true share is off the mean probability by at most "
+                    f"{max(off):.3f} in tenths of 50 pairs or more"
+                )
         b = data["blocking"]
         lines.append(
             f"  candidates: {b['candidates']:,} ({b['method']}); pair completeness "

@@ -151,7 +151,7 @@ class MatchSettings:
     all_pairs_limit: int = 200_000
     max_cluster: int = 20
     min_support: float = 0.5
-    key_block: int = 100
+    key_block: int = 10
 
 
 @dataclass(frozen=True)
@@ -488,7 +488,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         all_pairs_limit=m.get("all_pairs_limit", int, 200_000),
         max_cluster=m.get("max_cluster", int, 20),
         min_support=m.get("min_support", float, 0.5),
-        key_block=m.get("key_block", int, 100),
+        key_block=m.get("key_block", int, 10),
     )
     if settings.all_pairs_limit < 0:
         raise m._err("'all_pairs_limit' must be zero or more")

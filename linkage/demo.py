@@ -13,13 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from linkage.bynamelist import build_report, create_store
 from linkage.bynamelist.report import render_text
-from linkage.config import builtin_config_path, load_config
+from linkage.config import Config, builtin_config_path, load_config
 from linkage.encoding.keys import read_secret, write_secret
+from linkage.evaluate.datasets import read_truth
+from linkage.evaluate.fates import pair_fates
 from linkage.evaluate.longitudinal import run_scenario, upload_path
-from linkage.evaluate.scenario import write_scenario
+from linkage.evaluate.scenario import Scenario, write_scenario
 from linkage.inspect import summarize
+from linkage.match import load_uploads, match_uploads
 
 STORE = "bynamelist.db"
 
@@ -68,7 +73,37 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
         f"{quality.true_entities} real ({quality.count_error:+.1%}); statuses right for "
         f"{last.statuses_right} of {len(last.exact)} people the list holds exactly"
     )
+    yield from _count_lines(scenario, config, uploads, quality.entities, quality.true_entities)
     yield (
         f"done: exports in {scenario.folder}, uploads in {uploads}; see the list with "
         f"'linkage bnl report --db {db}'"
     )
+
+
+def _count_lines(
+    scenario: Scenario, config: Config, uploads: Path, listed: int, true: int
+) -> Iterator[str]:
+    """The count three ways (the list's, the estimate from a match of the last month's
+    uploads, the truth) and where an overcount comes from."""
+    month = scenario.months[-1]
+    paths = [upload_path(uploads, month, agency) for agency in scenario.agencies]
+    loaded, _ = load_uploads(paths)
+    result = match_uploads(loaded, config)
+    guess = result.report.people_estimate
+    truth = read_truth(scenario.truth)
+    person = np.unique([truth[r] for r in loaded.records()], return_inverse=True)[1]
+    th = config.thresholds
+    fates = pair_fates(
+        result.labels, person, result.rows_a, result.rows_b, result.scores, th.upper, th.lower
+    )
+    estimate = (
+        f"estimated {guess['estimate']:,.0f} (90% interval {guess['low']:,.0f} to "
+        f"{guess['high']:,.0f})"
+        if guess
+        else "no estimate (the config does not score with weights)"
+    )
+    yield (
+        f"8. the count: the list holds {listed:,} people; a match of {month}'s uploads decides "
+        f"{result.report.entities:,} and, from its probabilities, {estimate}; truly {true:,}"
+    )
+    yield f"   where that match's overcount comes from: {fates.sentence()}"

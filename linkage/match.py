@@ -38,6 +38,7 @@ from linkage.compare.weights import (
     Population,
     WeightModel,
     estimate,
+    fit_prior,
     match_probability,
 )
 from linkage.compare.weights import population as population_of_records
@@ -48,6 +49,7 @@ from linkage.resolve import (
     cluster,
     one_to_one,
     one_to_one_labels,
+    people_estimate,
     review_pairs,
     threshold_warnings,
 )
@@ -75,6 +77,7 @@ class MatchReport:
     blocking: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     model: dict[str, object] = field(default_factory=dict)
+    people_estimate: dict[str, float] | None = None
     seconds: float = 0.0
 
 
@@ -399,6 +402,7 @@ def match_uploads(
         model,
         one_to_one_mode=one_to_one_mode,
         progress=progress,
+        estimate=True,
     )
 
 
@@ -411,13 +415,16 @@ def score_candidates(
     *,
     population: Population | None = None,
     model: WeightModel | None = None,
+    searched: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.float64], dict[str, object], WeightModel | None]:
     """The candidates' scores as the config asks (record Dice, mean field Dice, or match
     probability), the weight model as the summary reports it, and the model itself.
 
     With weights, ``population`` gives the statistics of a larger whole ``uploads`` belongs
     to, and ``model`` a model estimated before, used as it is (a by-name list scores a
-    month's pairs with one model)."""
+    month's pairs with one model). ``searched`` marks the records whose every candidate is
+    among the pairs (a by-name list's fresh records; default: all), from which the prior is
+    fitted."""
     settings = config.match
     if settings.score == "record":
         return dice, {}, None
@@ -430,7 +437,7 @@ def score_candidates(
         scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
         return scores, {}, None
     comparisons = Comparisons(uploads.n_fields, config.crossed)
-    return _weighted_scores(uploads, comparisons, ra, rb, population, model)
+    return _weighted_scores(uploads, comparisons, ra, rb, population, model, searched)
 
 
 def resolve_candidates(
@@ -444,11 +451,14 @@ def resolve_candidates(
     progress: Progress | None = None,
     groups: npt.NDArray[np.int64] | None = None,
     never: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    estimate: bool = False,
 ) -> MatchResult:
     """Scored pairs -> entities, review pairs and the run's report.
 
     ``groups`` and ``never`` (cluster mode only) carry what a by-name list already knows:
-    records linked before, which stay together, and pairs a clerk ruled apart."""
+    records linked before, which stay together, and pairs a clerk ruled apart. ``estimate``
+    (cluster mode, scores that are match probabilities) adds the people estimate to the
+    report."""
     if one_to_one_mode and (groups is not None or never is not None):
         raise ValueError("starting groups and never pairs apply to cluster mode only")
     th, settings = config.thresholds, config.match
@@ -485,6 +495,16 @@ def resolve_candidates(
             never=never,
         )
         labels, refused, reasons = result.labels, result.refused, result.reasons
+        if estimate and settings.score == "weights":
+            if progress:
+                progress("estimating the people behind the uncertain pairs")
+            guess = people_estimate(labels, ra, rb, scores)
+            report.people_estimate = {
+                "estimate": round(guess.estimate, 1),
+                "low": guess.low,
+                "high": guess.high,
+                "level": guess.level,
+            }
         report.links = int(np.count_nonzero((scores >= th.upper) & (labels[ra] == labels[rb])))
         for reason in reasons:
             report.refused[reason] = report.refused.get(reason, 0) + 1
@@ -510,17 +530,26 @@ def _weighted_scores(
     rb: npt.NDArray[np.int64],
     population: Population | None = None,
     model: WeightModel | None = None,
+    searched: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.float64], dict[str, object], WeightModel]:
     """Match probabilities from the Fellegi-Sunter model, the model as the summary reports
     it (per field: m, u and the weight in bits of each agreement level), and the model."""
     field_clks = uploads.field_clks
     assert field_clks is not None
     levels = comparisons.levels(field_clks, field_clks, ra, rb)
+    # a part scored against a larger whole (a by-name list's few people) says nothing of the
+    # whole's pairs unless it says whose pairs are all there
+    fitted = model is None and (population is None or searched is not None)
     if population is None:
         population = population_of_records(field_clks, comparisons)
     if model is None:
         model = estimate(levels, population.u, population.records, comparisons)
-    scores = match_probability(levels, model, population.frequencies, ra)
+    if fitted:
+        model, scores = fit_prior(
+            levels, model, population.frequencies, ra, rb, population.records, searched
+        )
+    else:
+        scores = match_probability(levels, model, population.frequencies, ra)
     table = model.weights()
     names = ("exact", "high", "middle", "low")
     described: dict[str, object] = {
@@ -582,6 +611,17 @@ def run_match(
     with atomic_write(summary) as fh:
         fh.write(json.dumps(asdict(report), indent=2).encode() + b"\n")
     return report
+
+
+def _estimate_lines(report: MatchReport) -> list[str]:
+    guess = report.people_estimate
+    if guess is None:
+        return []
+    return [
+        f"  people: {guess['estimate']:,.0f} estimated from the match probabilities, "
+        f"{guess['level']:.0%} interval {guess['low']:,.0f} to {guess['high']:,.0f} "
+        f"(the {report.entities:,} entities are the best single answer)"
+    ]
 
 
 def _entity_counts(
@@ -657,6 +697,7 @@ def summary_lines(report: MatchReport, output: Path) -> list[str]:
         f"  entities: {report.entities:,} ({report.multi_record_entities:,} with several records, "
         f"{report.cross_agency_entities:,} seen by several agencies, "
         f"{report.within_agency_duplicates:,} duplicate records within an agency)",
+        *_estimate_lines(report),
         f"  links: {report.links:,} automatic; {report.review:,} pairs to review",
     ]
     if "reduction_ratio" in report.blocking:

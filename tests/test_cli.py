@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 import shutil
 import sys
 from datetime import date
@@ -376,6 +377,17 @@ def test_demo_runs_months_of_the_list_and_again(tmp_path, capsys, monkeypatch) -
         assert "checksum:          ok" in stdout
         assert "By-name list, 2026-01 (compared with 2025-12)" in stdout
         assert "statuses right for" in stdout
+        # issue 20: the count, the estimate and the truth side by side, and why
+        count = re.search(
+            r"8\. the count: the list holds ([\d,]+) people; a match of \S+ uploads decides "
+            r"([\d,]+) and, from its probabilities, estimated ([\d,]+) \(90% interval "
+            r"([\d,]+) to ([\d,]+)\); truly ([\d,]+)",
+            stdout,
+        )
+        assert count, stdout
+        low, high = (int(count[i].replace(",", "")) for i in (4, 5))
+        assert low <= int(count[3].replace(",", "")) <= high
+        assert "   where that match's overcount comes from: of the " in stdout
     uploads = sorted((tmp_path / "demo" / "uploads").rglob("*.clk"))
     assert len(uploads) == 3 * 4
     code, stdout, err = run(

@@ -67,6 +67,13 @@ def test_match_writes_every_record_and_finds_people(
     # the fitted model is reported: agreeing on a date of birth is evidence, disagreeing is not
     dob = summary["model"]["fields"]["dob"]
     assert dob["exact"]["weight"] > 5 > 0 > dob["low"]["weight"]
+    # the people estimate, with its interval, beside the entities
+    guess = summary["people_estimate"]
+    assert guess["level"] == 0.9 and guess["low"] <= guess["estimate"] <= guess["high"]
+    people = len(set(_truth_labels(network, rows).tolist()))
+    assert abs(guess["estimate"] - people) < 0.1 * people
+    assert f"people: {guess['estimate']:,.0f} estimated" in out
+    assert f"90% interval {guess['low']:,.0f} to {guess['high']:,.0f}" in out
     assert f"{exported:,} records from 3 agencies" in out
     # the summary never shows a record's content: only counts and file names
     assert all(r["record_id"] not in out for r in rows[:50])

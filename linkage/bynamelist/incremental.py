@@ -683,7 +683,9 @@ def _link_month(
     if progress:
         progress(f"finding the candidates of {int(dirty.sum()):,} new or changed records")
     (ra, rb, dice), blocking = find_candidates(whole, config, False, progress, fresh=dirty)
-    scores, described, model = score_candidates(whole, config, ra, rb, dice, population=pop)
+    scores, described, model = score_candidates(
+        whole, config, ra, rb, dice, population=pop, searched=dirty
+    )
     counted = scores >= config.thresholds.lower
     touched = np.unique(np.concatenate([ra[counted], rb[counted]])).tolist()
     persons = {table.person[i] for i in touched} | ruled

@@ -14,9 +14,12 @@ Weights fix both:
   near-certain matches. EM over all candidates is the textbook route but fails here: candidates
   are chosen for being similar, so among them agreement and disagreement are strongly
   dependent, and EM duly learns that sharing a first name is evidence against a match;
-* the prior is one true partner per record on average, 1 / (records - 1) for a random pair, so
+* the prior starts at one true partner per record, 1 / (records - 1) for a random pair, so
   the evidence needed grows with the size of the community: a shared name and nothing else
-  links two records among a thousand, but only goes to review among a million;
+  links two records among a thousand, but only goes to review among a million. It is then
+  fitted to the data (:func:`fit_prior`): the expected true partners per record are the sum
+  of the candidates' probabilities, so a community whose people each have three records
+  (two partners per record, not one) is told so by its own pairs;
 * exact agreement is worth more on a rare value than on a common one: equal values give equal
   field filters, so the coordinator counts how many records share each field filter (it can
   see that anyway) and replaces the field's average exact-agreement rate by this value's, as
@@ -376,14 +379,68 @@ def match_probability(
     records hold the same value), exact agreement on a value is worth log2(agreement / share)
     more than the field's exact-level weight: positive for a rare name, negative for a common
     one, zero on average over random agreements."""
+    return _probability(model.prior_bits + _evidence(levels, model, freq, rows))
+
+
+def _evidence(
+    levels: npt.NDArray[np.int8],
+    model: WeightModel,
+    freq: Frequencies | None,
+    rows: npt.NDArray[np.int64] | None,
+) -> npt.NDArray[np.float64]:
+    """Each pair's evidence in bits, the prior left out."""
     n_fields = levels.shape[1]
     # weights per pattern of levels, then one lookup per pair: no (pairs x fields) floats
     seen, inverse, _ = _patterns(_pattern_codes(levels), n_fields)
     by_pattern = _field_weights(_pattern_levels(seen, n_fields), model.weights()).sum(axis=1)
-    w = model.prior_bits + by_pattern[inverse]
+    w = by_pattern[inverse]
     if freq is not None and rows is not None:
         for f in range(freq.share.shape[1]):  # fields only: a swap column has no value
             exact = np.flatnonzero(levels[:, f] == 0)
             share = freq.share[rows[exact], f]
             w[exact] += np.log2(freq.agreement[f] / np.maximum(share, 1e-12))
-    return np.asarray(1.0 / (1.0 + np.exp2(-w)), dtype=np.float64)
+    return np.asarray(w, np.float64)
+
+
+def _probability(bits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.asarray(1.0 / (1.0 + np.exp2(-bits)), dtype=np.float64)
+
+
+#: Rounds of fitting the prior to the candidates' expected true pairs (it settles in two or
+#: three: each round moves the probabilities less than the last).
+PRIOR_ROUNDS = 4
+
+
+def fit_prior(
+    levels: npt.NDArray[np.int8],
+    model: WeightModel,
+    freq: Frequencies | None,
+    rows_a: npt.NDArray[np.int64],
+    rows_b: npt.NDArray[np.int64],
+    records: int,
+    searched: npt.NDArray[np.bool_] | None = None,
+) -> tuple[WeightModel, npt.NDArray[np.float64]]:
+    """The model with its prior fitted to the candidates, and their probabilities under it.
+
+    The prior is the chance that a random pair of the ``records`` is one person: a searched
+    record's expected true partners (its share of the candidates' probabilities) over the
+    records it could pair with. ``searched`` marks the records whose every candidate pair is
+    given (a by-name list gives only the pairs of its fresh records); default: all. ``freq``
+    is as :func:`match_probability` takes it, for the ``rows_a`` side."""
+    if searched is None:
+        ends = np.full(len(rows_a), 2.0)
+        count = records
+    else:
+        ends = searched[rows_a].astype(np.float64) + searched[rows_b]
+        count = int(searched.sum())
+    evidence = _evidence(levels, model, freq, rows_a)
+    prior = model.prior_bits
+    scores = _probability(prior + evidence)
+    if count == 0 or records < 2:
+        return model, scores
+    for _ in range(PRIOR_ROUNDS):
+        partners = float(np.dot(scores, ends)) / count
+        share = min(max(partners / (records - 1), 1e-12), 0.5)
+        prior = float(np.log2(share / (1 - share)))
+        scores = _probability(prior + evidence)
+    return WeightModel(model.m, model.u, prior, model.anchored), scores

@@ -139,6 +139,30 @@ def histograms(linked: Linked, truth: npt.NDArray[np.int64]) -> dict[str, Any]:
     }
 
 
+#: Bins of the calibration chart: tenths of probability.
+CALIBRATION_BINS = 10
+
+
+def calibration(scores: npt.NDArray[np.float64], same: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    """Per tenth of match probability: how many candidates scored there, their mean
+    probability and the share that are truly one person. Calibrated, the two agree."""
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    which = np.clip(np.digitize(scores, edges) - 1, 0, CALIBRATION_BINS - 1)
+    pairs = np.bincount(which, minlength=CALIBRATION_BINS)
+    total = np.bincount(which, weights=scores, minlength=CALIBRATION_BINS).astype(np.float64)
+    true = np.bincount(which, weights=same.astype(np.float64), minlength=CALIBRATION_BINS)
+
+    def share(x: npt.NDArray[np.float64]) -> list[float | None]:  # None: no pair in the bin
+        return [float(v) / k if k else None for v, k in zip(x, pairs.tolist(), strict=True)]
+
+    return {
+        "edges": edges.tolist(),
+        "pairs": pairs.tolist(),
+        "mean_probability": share(total),
+        "true_share": share(true.astype(np.float64)),
+    }
+
+
 def cluster_sizes(labels: npt.NDArray[np.int64]) -> dict[str, int]:
     """How many entities hold 1, 2, 3... records."""
     if not len(labels):
@@ -329,6 +353,17 @@ def evaluate(
     say("sweeping thresholds")
     report["sweep"] = sweep(linked, truth, config, two_files, all_true)
     report["histogram"] = histograms(linked, truth)
+    if config.match.score == "weights":
+        report["calibration"] = calibration(linked.scores, same)
+    guess = result.report.people_estimate
+    if guess is not None:
+        people = len(np.unique(truth))
+        report["people_estimate"] = {
+            **guess,
+            "true": people,
+            "error": guess["estimate"] / people - 1 if people else 0.0,
+            "holds": guess["low"] <= people <= guess["high"],
+        }
     if sample:
         report["sampled"] = sampled_estimates(result.labels, truth, sample, seed)
     if baseline:

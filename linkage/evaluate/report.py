@@ -70,6 +70,29 @@ def chart_histogram(data: dict[str, Any]) -> str:
     return _png(fig)
 
 
+def chart_calibration(data: dict[str, Any]) -> str:
+    """True share of one-person pairs against mean match probability, per tenth."""
+    c = data["calibration"]
+    points = [
+        (p, t, n)
+        for p, t, n in zip(c["mean_probability"], c["true_share"], c["pairs"], strict=True)
+        if n
+    ]
+    fig, ax = _figure()
+    ax.fill_between([0, 1], [-0.05, 0.95], [0.05, 1.05], color="grey", alpha=0.15, label="±0.05")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated")
+    ax.plot([p for p, _, _ in points], [t for _, t, _ in points], marker="o", label="candidates")
+    for p, t, n in points:
+        ax.annotate(f"{n:,}", (p, t), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("mean match probability of the candidates in a tenth")
+    ax.set_ylabel("share truly one person")
+    ax.set_title("Calibration of the match probabilities")
+    ax.legend(fontsize=8, loc="upper left")
+    return _png(fig)
+
+
 def chart_clusters(data: dict[str, Any]) -> str:
     """How many people hold 1, 2, 3... records: found against true."""
     found = {int(k): v for k, v in data["cluster_sizes"]["found"].items()}
@@ -163,6 +186,15 @@ def render_html(data: dict[str, Any]) -> str:
                 f"points of F1 {side}</strong> the plaintext baseline "
                 f"({e(data['baseline']['method'])}).</p>"
             )
+        if "people_estimate" in data:
+            g = data["people_estimate"]
+            parts.append(
+                f"<p id='people-estimate'>People: {data['linkage']['entities']:,} entities "
+                f"decided; <strong>{g['estimate']:,.0f} estimated</strong> from the match "
+                f"probabilities ({g['level']:.0%} interval {g['low']:,.0f} to "
+                f"{g['high']:,.0f}); truly {g['true']:,} (estimate {g['error']:+.1%}; the "
+                f"interval {'holds' if g['holds'] else 'misses'} the truth).</p>"
+            )
         b = data["blocking"]
         parts.append(
             f"<p>Candidate generation ({e(str(b['method']))}): pair completeness "
@@ -229,6 +261,15 @@ def render_html(data: dict[str, Any]) -> str:
                 chart_histogram(data),
                 "Score histograms",
                 "Where the two humps overlap, a threshold must trade errors.",
+            )
+        )
+    if "calibration" in data:
+        figures.append(
+            (
+                chart_calibration(data),
+                "Calibration",
+                "On the diagonal, a pair scored p is one person p of the time; the numbers are "
+                "pairs per tenth.",
             )
         )
     figures.append(

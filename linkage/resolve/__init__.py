@@ -2,7 +2,8 @@
 
 Public API: :func:`cluster` (multi-party linkage and within-agency deduplication),
 :func:`one_to_one` and :func:`one_to_one_labels` (the classic two-party mode), :func:`review_pairs`,
-:func:`threshold_warnings` and :func:`dense_labels`, and the ``REFUSED_*`` reasons a refused
+:func:`threshold_warnings`, :func:`dense_labels` and :func:`people_estimate` (the count
+with its interval), and the ``REFUSED_*`` reasons a refused
 merge is queued with. Pure functions over arrays: no file, no plaintext, no secret.
 """
 
@@ -15,6 +16,7 @@ from linkage.resolve.clusters import (
     dense_labels,
 )
 from linkage.resolve.diagnostics import threshold_warnings
+from linkage.resolve.estimate import PeopleEstimate, people_estimate
 from linkage.resolve.one_to_one import one_to_one, one_to_one_labels
 from linkage.resolve.review import review_pairs
 
@@ -23,10 +25,12 @@ __all__ = [
     "REFUSED_SIZE",
     "REFUSED_SUPPORT",
     "Clustering",
+    "PeopleEstimate",
     "cluster",
     "dense_labels",
     "one_to_one",
     "one_to_one_labels",
+    "people_estimate",
     "review_pairs",
     "threshold_warnings",
 ]

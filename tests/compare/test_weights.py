@@ -181,3 +181,31 @@ def test_levels_refuse_bad_pairs_and_fields() -> None:
         field_levels(a, a, np.array([0, 3]), np.array([1, 1]), 2)
     with pytest.raises(ValueError, match="64-bit words"):
         field_levels(a, a, np.array([0]), np.array([1]), 3)
+
+
+def test_the_prior_is_fitted_to_the_expected_true_pairs() -> None:
+    """Issue 20: a record has as many true partners as its person has other records, not one
+    by rule; the prior fitted to the pairs makes their probabilities add up to the true pairs
+    there are."""
+    from linkage.compare.weights import WeightModel, fit_prior
+
+    rng = np.random.default_rng(3)
+    m = np.array([[0.7, 0.1, 0.1, 0.1], [0.9, 0.04, 0.03, 0.03], [0.8, 0.1, 0.05, 0.05]])
+    u = np.array([[3e-3, 0.01, 0.03, 0.957], [5e-4, 3e-3, 5e-3, 0.9915], [1e-3, 0.02, 0.07, 0.909]])
+    records = 1_000
+    ra, rb = (x.astype(np.int64) for x in np.triu_indices(records, 1))  # every pair
+    levels, match = _simulated(rng, m, u, len(ra), 0.003)  # about 3 partners per record
+    # the true m and u, and the rule-of-thumb prior of one partner per record
+    model = WeightModel(m, u, -float(np.log2(records - 1)), (True,) * 3)
+    before = match_probability(levels, model).sum()
+    fitted, p = fit_prior(levels, model, None, ra, rb, records)
+    truth = match.sum()
+    assert abs(p.sum() - truth) < 0.1 * truth
+    assert abs(p.sum() - truth) < 0.5 * abs(before - truth)
+    assert fitted.prior_bits > model.prior_bits + 1
+    # only some records searched (a by-name list's fresh ones): their pairs tell the same
+    fresh = np.zeros(records, bool)
+    fresh[: records // 3] = True
+    touching = fresh[ra] | fresh[rb]
+    part, _ = fit_prior(levels[touching], model, None, ra[touching], rb[touching], records, fresh)
+    assert abs(part.prior_bits - fitted.prior_bits) < 0.3

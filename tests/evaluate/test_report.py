@@ -36,7 +36,14 @@ def test_metrics_json_round_trips_and_page_holds_the_numbers(report_data, tmp_pa
     assert json.loads(metrics.read_text()) == json.loads(json.dumps(report_data))
     text = page.read_text()
     assert f"{report_data['linkage']['f1']:.4f}" in text
-    assert text.count("data:image/png;base64,") == 4
+    assert text.count("data:image/png;base64,") == 5
+    # issue 20: the calibration chart's data, and the estimate against the truth
+    c = report_data["calibration"]
+    assert sum(c["pairs"]) == report_data["match"]["candidates"]
+    assert all(t is None or 0.0 <= t <= 1.0 for t in c["true_share"])
+    g = report_data["people_estimate"]
+    assert g["true"] == report_data["linkage"]["true_entities"]
+    assert f"{g['estimate']:,.0f} estimated" in text and f"truly {g['true']:,}" in text
     assert not list((tmp_path / "report").glob("*.part"))
 
 
@@ -46,7 +53,8 @@ def test_report_renders_in_chromium(report_data, tmp_path: Path, browser) -> Non
     images = browser.execute_script(
         "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
     )
-    assert len(images) == 4
+    assert len(images) == 5
+    assert "Calibration" in [alt for _, _, alt in images]
     assert all(done and width > 100 for done, width, _ in images), images
     body = browser.find_element("tag name", "body").text
     assert f"{report_data['linkage']['f1']:.4f}" in body
