@@ -5,9 +5,9 @@ was. A pair at 0.55 is linked, yet one time in two it is two people; a pair at 0
 one time in four it is one. The estimate samples those decisions, entity by entity rather than
 pair by pair (the pairs of one person are not independent: if A is B and B is C, A is C):
 
-* a record of a multi-record entity stays in it with its mean match probability to the
-  entity's other records (its best-attached record, the core, always stays), and otherwise
-  counts as a person of its own;
+* a record of a multi-record entity stays in it with its best match probability to the
+  entity's other records (if it is one of them, it is the person they are; its best-attached
+  record, the core, always stays), and otherwise counts as a person of its own;
 * two entities with candidate pairs between them are one person with the mean probability of
   those pairs.
 
@@ -92,20 +92,23 @@ def _staying(
     entities: int,
 ) -> npt.NDArray[np.float64]:
     """For each record of a multi-record entity but its core, the chance it belongs there:
-    its mean probability over its candidate pairs inside the entity (1 without any: it was
-    put there by what a by-name list knew, not by a pair)."""
+    its best probability over its candidate pairs inside the entity (1 without any: it was
+    put there by what a by-name list knew, not by a pair). The mean was tried first and
+    split people that one weak pair to a typo-laden record had kept whole: on the 8k
+    synthetic network it put the estimate 0.8 points above the entities, not below."""
     n = len(labels)
-    total = np.bincount(ra, p, n) + np.bincount(rb, p, n)
-    pairs = np.bincount(ra, minlength=n) + np.bincount(rb, minlength=n)
-    mean = np.where(pairs > 0, total / np.maximum(pairs, 1), 1.0)
+    best = np.full(n, -1.0)
+    np.maximum.at(best, ra, p)
+    np.maximum.at(best, rb, p)
+    attached = np.where(best >= 0, best, 1.0)
     sizes = np.bincount(labels, minlength=entities)
     # the core: each entity's best-attached record, the first of them on a tie
-    order = np.lexsort((np.arange(n), -mean, labels))
+    order = np.lexsort((np.arange(n), -attached, labels))
     first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
     core = np.zeros(n, np.bool_)
     core[order[first]] = True
     others = ~core & (sizes[labels] > 1)
-    return np.asarray(mean[others], np.float64)
+    return np.asarray(attached[others], np.float64)
 
 
 def _joins(

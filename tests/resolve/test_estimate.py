@@ -54,3 +54,11 @@ def test_with_calibrated_probabilities_the_interval_holds_the_truth(seed: int) -
     held = ((truths >= guess.low) & (truths <= guess.high)).mean()
     assert 0.84 <= held <= 0.96
     assert people_estimate(labels, ra, rb, p, seed=seed) == guess  # seeded: reproducible
+
+
+def test_a_record_stays_on_its_strongest_link() -> None:
+    """Records of one person are one person: a record that surely matches one member of its
+    entity belongs to it, whatever its weak pair to another member (a typo-laden record)."""
+    labels = np.array([0, 0, 0], np.int64)
+    guess = people_estimate(labels, *_pairs((0, 1, 1.0), (0, 2, 0.9), (1, 2, 0.1)))
+    assert guess.estimate == pytest.approx(1.1, abs=0.06)  # not 1 + (1 - 0.5)
