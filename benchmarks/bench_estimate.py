@@ -12,14 +12,12 @@ coverage (the goal: within 1%, and holding the truth in at least 9 of 10 seeds).
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 from pathlib import Path
 
+from _network import encoded_network
+
 from linkage.config import builtin_config_path, load_config
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
 from linkage.match import load_uploads, match_uploads
 
 
@@ -36,17 +34,9 @@ def main() -> None:
     for seed in range(1, args.seeds + 1):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            clients = write_network(
-                folder / "net", args.people, args.agencies, seed, noise=args.noise
-            )
-            secret = generate_secret()
-            paths = []
-            for client in clients:
-                paths.append(folder / f"{client.parent.name}.clk")
-                encode_file(config, secret, client, paths[-1], client.parent.name, workers=2)
-            with open(folder / "net" / "truth.csv", newline="") as fh:
-                truth = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
-            uploads, _ = load_uploads(paths)
+            network = encoded_network(folder, args.people, args.agencies, seed, args.noise, config)
+            uploads, _ = load_uploads(network.uploads)
+            truth = network.truth
             result = match_uploads(uploads, config)
         people = len({truth[record] for record in uploads.records()})
         guess = result.report.people_estimate

@@ -27,11 +27,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from _network import encoded_network
 
 from linkage.config import builtin_config_path, load_config
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
 from linkage.match import find_candidates, load_uploads, resolve_candidates, score_candidates
 
 
@@ -45,16 +43,8 @@ def main() -> None:
     config = load_config(builtin_config_path("hmis"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        clients = write_network(
-            folder / "net", args.people, args.agencies, args.seed, noise=args.noise
-        )
-        secret = generate_secret()
-        paths = []
-        for client in clients:
-            paths.append(folder / f"{client.parent.name}.clk")
-            encode_file(config, secret, client, paths[-1], client.parent.name, workers=2)
-        with open(folder / "net" / "truth.csv", newline="") as fh:
-            truth = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
+        network = encoded_network(folder, args.people, args.agencies, args.seed, args.noise, config)
+        clients, paths, truth = network.clients, network.uploads, network.truth
         plain: dict[tuple[str, str], dict[str, str]] = {}
         for client in clients:  # synthetic rows, read only to say what the missed pairs differ in
             with open(client, newline="", encoding="utf-8") as fh:

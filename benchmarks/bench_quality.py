@@ -33,11 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _network import encoded_network
 
 from linkage.config import builtin_config_path, load_config
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
 from linkage.match import load_uploads, match_uploads
 
 Record = tuple[str, str]  # (agency, record id)
@@ -56,13 +54,8 @@ class Result:
     estimate: float | None = None  # the people estimate, where the system gives one
 
 
-def ours(clients: list[Path], folder: Path) -> Result:
+def ours(paths: list[Path]) -> Result:
     config = load_config(builtin_config_path("hmis"))
-    secret = generate_secret()
-    paths = []
-    for client in clients:
-        paths.append(folder / f"{client.parent.name}.clk")
-        encode_file(config, secret, client, paths[-1], client.parent.name, workers=2)
     started = time.perf_counter()
     uploads, _ = load_uploads(paths)
     result = match_uploads(uploads, config)
@@ -218,12 +211,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        clients = write_network(
-            folder / "net", args.people, args.agencies, args.seed, noise=args.noise
-        )
-        with open(folder / "net" / "truth.csv", newline="") as fh:
-            truth = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
-        results = [ours(clients, folder), splink(clients), anonlink(clients, truth)]
+        config = load_config(builtin_config_path("hmis"))
+        network = encoded_network(folder, args.people, args.agencies, args.seed, args.noise, config)
+        clients, truth = network.clients, network.truth
+        results = [ours(network.uploads), splink(clients), anonlink(clients, truth)]
     print(
         f"{args.people:,} people, {args.agencies} agencies, {len(truth):,} records, "
         f"noise {args.noise}, seed {args.seed}"
