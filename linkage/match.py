@@ -219,7 +219,7 @@ def find_candidates(
     of a larger whole (default: its own size), and ``whole_keys`` that whole's blocking keys
     (a key is specific by how many records of the whole hold it), so that a part is searched
     as the whole would be."""
-    pairs, stats = _floor_candidates(uploads, config, two_party, progress, fresh, size_of=scale)
+    pairs, stats = _floor_candidates(uploads, config, two_party, progress, fresh, scale)
     th = config.thresholds
     if uploads.block_keys is None or th.key_candidate >= th.candidate:
         return pairs, stats
@@ -274,13 +274,11 @@ def _floor_candidates(
     two_party: bool,
     progress: Progress | None,
     fresh: npt.NDArray[np.bool_] | None,
-    *,
-    size_of: int | None,
+    scale: int | None,
 ) -> tuple[
     tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]], dict[str, object]
 ]:
     """The pairs at or above the record-level candidate floor, by the configured method."""
-    scale = size_of
     n = len(uploads.ids)
     size = n if scale is None else scale
     if fresh is not None and two_party:
