@@ -23,13 +23,14 @@ import csv
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from _network import encoded_network
 
 from linkage.config import builtin_config_path, load_config
+from linkage.evaluate.fates import FATES, true_pair_fates
+from linkage.evaluate.metrics import pairwise_quality
 from linkage.match import find_candidates, load_uploads, resolve_candidates, score_candidates
 
 
@@ -58,59 +59,34 @@ def main() -> None:
             uploads, config, (ra, rb, scores), blocking, model, estimate=True
         )
         seconds = time.perf_counter() - started
-    person = [truth[record] for record in uploads.records()]
-    members: dict[str, list[int]] = defaultdict(list)
-    for row, who in enumerate(person):
-        members[who].append(row)
-    true_pairs = _pairs(members.values())
-    scored = {(int(a), int(b)): float(s) for a, b, s in zip(ra, rb, scores, strict=True)}
-    upper, lower = config.thresholds.upper, config.thresholds.lower
-    labels = result.labels
-    fates: dict[str, int] = defaultdict(int)
-    kinds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = uploads.records()
-    for a, b in true_pairs:
-        if labels[a] == labels[b]:
-            fates["linked"] += 1
-            continue
-        if (a, b) not in scored:
-            fate = "never a candidate"
-        elif scored[a, b] < lower:
-            fate = "scored below lower"
-        elif scored[a, b] < upper:
-            fate = "in the review band"
-        else:
-            fate = "above upper, split by clustering"
-        fates[fate] += 1
-        for kind in differences(plain[rows[a]], plain[rows[b]]):
-            kinds[fate][kind] += 1
-    linked_pairs = _linked_pairs(labels)
-    found = len(linked_pairs & true_pairs)
-    precision = found / len(linked_pairs) if linked_pairs else 1.0
-    recall = found / len(true_pairs) if true_pairs else 1.0
-    entities = len(np.unique(labels))
+    person = np.unique([truth[record] for record in rows], return_inverse=True)[1]
+    labels = result.labels
+    th = config.thresholds
+    ta, tb, fate = true_pair_fates(labels, person, ra, rb, scores, th.upper, th.lower)
+    counts = np.bincount(fate, minlength=len(FATES))
+    kinds: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for a, b, f in zip(ta.tolist(), tb.tolist(), fate.tolist(), strict=True):
+        if f:
+            for kind in differences(plain[rows[a]], plain[rows[b]]):
+                kinds[f][kind] += 1
+    quality = pairwise_quality(labels, person)
     print(
         f"{args.people:,} people, {args.agencies} agencies, {len(labels):,} records, "
-        f"seed {args.seed}, noise {args.noise}; {len(true_pairs):,} true pairs; "
+        f"seed {args.seed}, noise {args.noise}; {len(fate):,} true pairs; "
         f"linked in {seconds:.1f}s"
     )
-    for fate in (
-        "linked",
-        "never a candidate",
-        "scored below lower",
-        "in the review band",
-        "above upper, split by clustering",
-    ):
-        print(f"  {fate:<34} {fates[fate] / len(true_pairs):7.1%}  ({fates[fate]:,})")
-    for fate in ("never a candidate", "scored below lower"):
-        shown = sorted(kinds[fate].items(), key=lambda kv: -kv[1])
-        said = ", ".join(f"{k} {n / max(fates[fate], 1):.0%}" for k, n in shown)
-        print(f"  what the pairs {fate} differ in: {said}")
-    people = len(members)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    for f, name in enumerate(FATES):
+        print(f"  {name:<34} {counts[f] / len(fate):7.1%}  ({counts[f]:,})")
+    for f in (1, 2):  # never a candidate, below lower
+        shown = sorted(kinds[f].items(), key=lambda kv: -kv[1])
+        said = ", ".join(f"{k} {n / max(counts[f], 1):.0%}" for k, n in shown)
+        print(f"  what the pairs {FATES[f]} differ in: {said}")
+    people = quality.true_entities
     print(
-        f"pairwise precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}; "
-        f"{entities:,} entities for {people:,} people ({entities / people - 1:+.1%})"
+        f"pairwise precision {quality.precision:.3f}, recall {quality.recall:.3f}, "
+        f"F1 {quality.f1:.3f}; {quality.entities:,} entities for {people:,} people "
+        f"({quality.count_error:+.1%})"
     )
     guess = result.report.people_estimate
     if guess is not None:
@@ -150,18 +126,6 @@ def differences(x: dict[str, str], y: dict[str, str]) -> list[str]:
     elif x["SSN"] != y["SSN"]:
         out.append("SSN differs")
     return out or ["nothing visible"]
-
-
-def _linked_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
-    groups: dict[int, list[int]] = defaultdict(list)
-    for row, label in enumerate(labels.tolist()):
-        groups[label].append(row)
-    return _pairs(groups.values())
-
-
-def _pairs(groups: Iterable[list[int]]) -> set[tuple[int, int]]:
-    """Every pair of rows within each group, low row first."""
-    return {(a, b) for rows in groups for i, a in enumerate(rows) for b in rows[i + 1 :]}
 
 
 if __name__ == "__main__":

@@ -49,6 +49,43 @@ class PairFates:
         return f"of the {self.apart:,} true pairs left apart, {said}"
 
 
+#: The fates, in the order :func:`true_pair_fates` numbers them.
+FATES = (
+    "linked",
+    "never a candidate",
+    "scored below lower",
+    "in the review band",
+    "above upper, split by clustering",
+)
+
+
+def true_pair_fates(
+    labels: npt.NDArray[np.int64],
+    truth: npt.NDArray[np.int64],
+    rows_a: npt.NDArray[np.int64],
+    rows_b: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float64],
+    upper: float,
+    lower: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int8]]:
+    """Every true pair (two records with one ``truth`` label; low row, high row) and its
+    fate, an index into :data:`FATES`, given the run's entity ``labels`` and its scored
+    candidates (each unordered pair once)."""
+    n = len(labels)
+    ta, tb = _true_pairs(truth)
+    codes = np.minimum(rows_a, rows_b) * n + np.maximum(rows_a, rows_b)
+    order = np.argsort(codes)
+    sorted_codes = codes[order]
+    wanted = ta * n + tb
+    at = np.minimum(np.searchsorted(sorted_codes, wanted), max(len(codes) - 1, 0))
+    found = (sorted_codes[at] == wanted) if len(codes) else np.zeros(len(wanted), np.bool_)
+    score = np.where(found, scores[order][at] if len(codes) else 0.0, -1.0)
+    fate = np.select(
+        [labels[ta] == labels[tb], ~found, score < lower, score < upper], [0, 1, 2, 3], 4
+    ).astype(np.int8)
+    return ta, tb, fate
+
+
 def pair_fates(
     labels: npt.NDArray[np.int64],
     truth: npt.NDArray[np.int64],
@@ -58,27 +95,10 @@ def pair_fates(
     upper: float,
     lower: float,
 ) -> PairFates:
-    """The fate of every true pair (two records with one ``truth`` label) given the run's
-    entity ``labels`` and its scored candidates (each unordered pair once)."""
-    n = len(labels)
-    ta, tb = _true_pairs(truth)
-    linked = labels[ta] == labels[tb]
-    codes = np.minimum(rows_a, rows_b) * n + np.maximum(rows_a, rows_b)
-    order = np.argsort(codes)
-    sorted_codes = codes[order]
-    wanted = ta * n + tb
-    at = np.minimum(np.searchsorted(sorted_codes, wanted), max(len(codes) - 1, 0))
-    found = (sorted_codes[at] == wanted) if len(codes) else np.zeros(len(wanted), np.bool_)
-    score = np.where(found, scores[order][at] if len(codes) else 0.0, -1.0)
-    apart = ~linked
-    return PairFates(
-        true_pairs=len(ta),
-        linked=int(linked.sum()),
-        never_candidate=int((apart & ~found).sum()),
-        below_lower=int((apart & found & (score < lower)).sum()),
-        review_band=int((apart & found & (score >= lower) & (score < upper)).sum()),
-        split=int((apart & found & (score >= upper)).sum()),
-    )
+    """How many true pairs met each fate (see :func:`true_pair_fates`)."""
+    _, _, fate = true_pair_fates(labels, truth, rows_a, rows_b, scores, upper, lower)
+    linked, never, below, band, split = np.bincount(fate, minlength=len(FATES)).tolist()
+    return PairFates(len(fate), linked, never, below, band, split)
 
 
 def _true_pairs(
