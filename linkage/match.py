@@ -434,7 +434,7 @@ def score_candidates(
     if settings.score == "fields":
         scores = field_scores(uploads.field_clks, uploads.field_clks, ra, rb, uploads.n_fields)
         return scores, {}, None
-    comparisons = Comparisons(uploads.n_fields, config.crossed)
+    comparisons = Comparisons.of(config)
     return _weighted_scores(uploads, comparisons, ra, rb, population, model, searched)
 
 

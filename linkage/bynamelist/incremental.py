@@ -741,8 +741,7 @@ def population_of(
     (None when the config does not score with weights)."""
     if store.config.match.score != "weights" or table.field_clks is None:
         return None
-    comparisons = Comparisons(len(store.config.fields), store.config.crossed)
-    return population(table.field_clks, comparisons, rows)
+    return population(table.field_clks, Comparisons.of(store.config), rows)
 
 
 Scored = tuple[tuple[Any, Any, Any], dict[str, object], dict[str, object]]

@@ -23,8 +23,7 @@ Weights fix both:
 * exact agreement is worth more on a rare value than on a common one: equal values give equal
   field filters, so the coordinator counts how many records share each field filter (it can
   see that anyway) and replaces the field's average exact-agreement rate by this value's, as
-  Splink does with its term-frequency adjustments.
-
+  Splink does with its term-frequency adjustments;
 * fields a config groups (first and last name) are also compared crosswise, so a swap is its
   own agreement rather than two disagreements (:class:`Comparisons`).
 
@@ -43,6 +42,7 @@ from numba import njit, prange
 
 from linkage.compare.kernel import _words
 from linkage.compare.pairs import _field_counts, check_field_pairs
+from linkage.config import Config
 
 #: Lower bounds of the agreement levels on field Dice, best first: exact, high, middle; below
 #: the last is "low". Level index len(LEVELS) is low, -1 is missing. The middle bound sits
@@ -118,19 +118,25 @@ def field_levels(
 @dataclass(frozen=True)
 class Comparisons:
     """What the model weighs, column by column: each field against itself, then, for each
-    pair of fields hashed alike (a config group), whether the two records hold those fields
-    the other way round.
+        pair of fields hashed alike (a config group), whether the two records hold those fields
+        the other way round.
 
-    A pair whose first and last names are swapped shows "low" on both names, which costs it
-    some nine bits, and strangers who share a birth date show the same: the two cannot be
-    told apart field by field. So the names are compared both ways, and when the crosswise
-    alignment agrees at least "high" on both fields and better than the direct one, the
-    fields take the crosswise levels and the swap column says "swapped" (level 0; "not
-    swapped" is the low level). That column has its own m and u, so what a swap is worth is
-    learnt like any other agreement."""
+        A pair whose first and last names are swapped shows "low" on both names, which costs it
+        some nine bits, and strangers who share a birth date show the same: the two cannot be
+        told apart field by field. So the names are compared both ways, and when the crosswise
+        alignment agrees at least "middle" on both fields (a swap with a typo in one name still
+    reads as one) and better than the direct one, the
+        fields take the crosswise levels and the swap column says "swapped" (level 0; "not
+        swapped" is the low level). That column has its own m and u, so what a swap is worth is
+        learnt like any other agreement."""
 
     n_fields: int
     crossed: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def of(cls, config: Config) -> Comparisons:
+        """What a config's fields make: its fields, and the pairs its groups cross."""
+        return cls(len(config.fields), config.crossed)
 
     @property
     def size(self) -> int:

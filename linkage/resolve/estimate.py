@@ -41,7 +41,6 @@ class PeopleEstimate:
     low: float
     high: float
     level: float
-    draws: int
 
 
 def people_estimate(
@@ -74,14 +73,13 @@ def people_estimate(
         left = np.count_nonzero(rng.random(len(leave)) < leave)
         taken = rng.random(len(join)) < join
         merged = _unions(
-            entities,
             np.concatenate([sure_joins[0], ea[taken]]),
             np.concatenate([sure_joins[1], eb[taken]]),
         )
         counts[d] = entities + sure_leavers + left - merged
     tail = (1.0 - level) / 2
     low, high = np.quantile(counts, [tail, 1.0 - tail])
-    return PeopleEstimate(float(counts.mean()), float(low), float(high), level, DRAWS)
+    return PeopleEstimate(float(counts.mean()), float(low), float(high), level)
 
 
 def _staying(
@@ -126,9 +124,9 @@ def _joins(
     return codes // width, codes % width, mean
 
 
-def _unions(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> int:
-    """How many merges joining ``a[k]`` with ``b[k]`` makes among ``n`` entities: the entities
-    the edges touch less the groups they form."""
+def _unions(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> int:
+    """How many merges joining entity ``a[k]`` with ``b[k]`` makes: the entities the edges
+    touch less the groups they form."""
     if not len(a):
         return 0
     nodes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)

@@ -31,7 +31,7 @@ def _levels(config_name: str) -> tuple[np.ndarray, Comparisons]:
     cols += [["1984-03-07"] * len(RECORDS), [""] * len(RECORDS), [""] * len(RECORDS)]
     quals = [["1"] * len(RECORDS) if f.quality_column else None for f in config.fields]
     chunk = Encoder(config, bytes(range(32)), today=TODAY).encode(cols, quals)
-    comparisons = Comparisons(len(config.fields), config.crossed)
+    comparisons = Comparisons.of(config)
     ra = np.zeros(5, np.int64)
     rb = np.arange(1, 6, dtype=np.int64)
     return comparisons.levels(chunk.field_clks, chunk.field_clks, ra, rb), comparisons
