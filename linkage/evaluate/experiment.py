@@ -357,7 +357,7 @@ def evaluate(
         report["calibration"] = calibration(linked.scores, same)
     guess = result.report.people_estimate
     if guess is not None:
-        people = len(np.unique(truth))
+        people = report["linkage"]["true_entities"]
         report["people_estimate"] = {
             **guess,
             "true": people,
