@@ -41,6 +41,8 @@ from linkage.bynamelist.monthly import (
 from linkage.bynamelist.packed import id_array
 from linkage.bynamelist.rollback import Undo
 from linkage.bynamelist.schema import (
+    ACTIVITY_COLUMNS,
+    ENCODING_COLUMNS,
     decisions,
     events,
     meta,
@@ -524,7 +526,7 @@ def load_records(conn: Connection) -> _Records:
     """The store's records, in id order, as columns (their stored activity too, so that the
     month's statuses need not read the records again)."""
     columns = ["id", "agency", "record_id", "person_id", "clk", "field_clks", "block_keys"]
-    found = read_rows(conn, records, [*columns, *_ACTIVITY], order_by="id")
+    found = read_rows(conn, records, [*columns, *ACTIVITY_COLUMNS], order_by="id")
     n = len(found)
     values: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * 11
     db_id, agency, record_id, persons, clk, field_clks, block_keys = values[:7]
@@ -1030,7 +1032,12 @@ def _write_records(conn: Connection, table: _Records) -> None:
     held = existing & (table.upload > 0)
     for mask, encodings in ((held & table.dirty, True), (held & ~table.dirty, False)):
         rows = np.flatnonzero(mask).tolist()
-        columns = ["person_id", "last_upload", *_ACTIVITY, *(_ENCODINGS if encodings else ())]
+        columns = [
+            "person_id",
+            "last_upload",
+            *ACTIVITY_COLUMNS,
+            *(ENCODING_COLUMNS if encodings else ()),
+        ]
         update_rows(
             conn,
             records,
@@ -1055,7 +1062,7 @@ def _write_records(conn: Connection, table: _Records) -> None:
     insert_rows(
         conn,
         records,
-        [*_KEYS, *_ENCODINGS, *_ACTIVITY],
+        [*_KEYS, *ENCODING_COLUMNS, *ACTIVITY_COLUMNS],
         (
             (
                 table.agency[i],
@@ -1072,8 +1079,6 @@ def _write_records(conn: Connection, table: _Records) -> None:
 
 
 _KEYS = ("agency", "record_id", "person_id", "first_upload", "last_upload")
-_ACTIVITY = ("last_activity", "situation", "project_type", "flags")
-_ENCODINGS = ("clk", "field_clks", "block_keys")
 
 
 def _encoding_values(table: _Records, i: int) -> tuple[bytes | None, ...]:

@@ -29,6 +29,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from linkage.bynamelist.bulk import insert_rows, ordinals, read_rows, update_rows
 from linkage.bynamelist.monthly import check_month, latest_upload_month
 from linkage.bynamelist.schema import (
+    ACTIVITY_COLUMNS,
+    ENCODING_COLUMNS,
     coverage,
     decisions,
     events,
@@ -47,8 +49,7 @@ from linkage.bynamelist.store import Store, StoreError, writing
 
 _CHUNK = 900
 _NONE = -1
-_ACTIVITY = ("situation", "project_type", "flags")
-_ENCODINGS = ("clk", "field_clks", "block_keys")
+_CODES = ACTIVITY_COLUMNS[1:]  # the activity codes; last_activity, a date, read apart
 _REVIEW = (
     "id",
     "agency_a",
@@ -95,7 +96,7 @@ class Undo:
         """The records about to be rewritten (``touched``: their person, last upload and
         activity; ``recoded``: their encodings too), as they are now, as compressed columns."""
         found = read_rows(
-            conn, records, ["id", "person_id", "last_upload", "last_activity", *_ACTIVITY]
+            conn, records, ["id", "person_id", "last_upload", "last_activity", *_CODES]
         )
         ids = np.array([r[0] for r in found], np.int64)
         keep = np.isin(ids, touched)
@@ -106,18 +107,18 @@ class Undo:
             "last_upload": np.array([r[2] for r in rows], np.int64),
             "last_activity": ordinals([r[3] for r in rows]),
         }
-        for i, name in enumerate(_ACTIVITY, start=4):
+        for i, name in enumerate(_CODES, start=4):
             columns[name] = np.array([_NONE if r[i] is None else r[i] for r in rows], np.int64)
         recoded_ids = sorted(recoded.tolist())
         encoded: dict[int, tuple[Any, ...]] = {}
         for at in range(0, len(recoded_ids), _CHUNK):
             part = recoded_ids[at : at + _CHUNK]
-            query = select(records.c.id, *(records.c[c] for c in _ENCODINGS)).where(
+            query = select(records.c.id, *(records.c[c] for c in ENCODING_COLUMNS)).where(
                 records.c.id.in_(part)
             )
             encoded.update((row[0], tuple(row[1:])) for row in conn.execute(query))
         columns["recoded"] = np.array(recoded_ids, np.int64)
-        for i, name in enumerate(_ENCODINGS):
+        for i, name in enumerate(ENCODING_COLUMNS):
             values = [encoded[r][i] for r in recoded_ids]
             columns[f"{name}_null"] = np.array([v is None for v in values], np.bool_)
             present = [v for v in values if v is not None]
@@ -249,18 +250,18 @@ def _apply(
         conn,
         records,
         "id",
-        ["person_id", "last_upload", "last_activity", *_ACTIVITY],
+        ["person_id", "last_upload", "last_activity", *_CODES],
         zip(
             columns["person"].tolist(),
             columns["last_upload"].tolist(),
             [date.fromordinal(d) if d else None for d in days],
-            *([None if v == _NONE else v for v in columns[c].tolist()] for c in _ACTIVITY),
+            *([None if v == _NONE else v for v in columns[c].tolist()] for c in _CODES),
             columns["id"].tolist(),
             strict=True,
         ),
     )
     encodings = []
-    for name in _ENCODINGS:
+    for name in ENCODING_COLUMNS:
         rows = iter(columns[name])
         encodings.append(
             [None if null else next(rows).tobytes() for null in columns[f"{name}_null"].tolist()]
@@ -269,7 +270,7 @@ def _apply(
         conn,
         records,
         "id",
-        list(_ENCODINGS),
+        list(ENCODING_COLUMNS),
         zip(*encodings, columns["recoded"].tolist(), strict=True),
     )
     before = other["people"]

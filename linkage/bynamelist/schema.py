@@ -88,6 +88,10 @@ records = Table(
     UniqueConstraint("agency", "record_id", name="uq_records_agency_record"),
     Index("ix_records_person", "person_id"),
 )
+#: A record's encodings, as the upload carried them.
+ENCODING_COLUMNS = ("clk", "field_clks", "block_keys")
+#: A record's activity: its last day of service (a date) and three codes.
+ACTIVITY_COLUMNS = ("last_activity", "situation", "project_type", "flags")
 
 #: The audit trail: people made, merged and split, records forgotten, decisions taken, each
 #: with why. Reasons name records and scores, never values.
