@@ -49,16 +49,29 @@ def people_estimate(
     rows_b: npt.NDArray[np.int64],
     probability: npt.NDArray[np.float64],
     *,
+    counted: npt.NDArray[np.bool_] | None = None,
     level: float = 0.9,
     seed: int = 0,
 ) -> PeopleEstimate:
     """Estimate the people behind ``labels`` (the run's entities) from the candidates' match
-    probabilities (see the module notes). Seeded: the same run gives the same interval."""
+    probabilities (see the module notes). Seeded: the same run gives the same interval.
+
+    ``counted`` (default: every record) marks the records that make their person count: a
+    by-name list counts the actively homeless, people holding an active record. A record
+    that leaves its entity then counts only if it is itself counted, two entities that join
+    lose a person only if both counted, and the entity a record leaves is taken to count as
+    before (its other records rarely all differ from it)."""
     if not 0.0 < level < 1.0:
         raise ValueError("level must be in (0, 1)")
     entities = int(labels.max()) + 1 if len(labels) else 0
+    held = np.ones(len(labels), np.bool_) if counted is None else counted
+    if held.shape != labels.shape:
+        raise ValueError("counted must mark each record")
+    counts_entity = np.zeros(entities, np.bool_)
+    counts_entity[labels[held]] = True
     same = labels[rows_a] == labels[rows_b]
-    stay = _staying(labels, rows_a[same], rows_b[same], probability[same], entities)
+    others, stay = _staying(labels, rows_a[same], rows_b[same], probability[same], entities)
+    stay = stay[held[others]]
     # a decision already near-sure adds its expected value and no spread
     leave = 1.0 - stay
     sure_leavers = float(np.count_nonzero(leave >= 1.0 - SURE))
@@ -75,8 +88,9 @@ def people_estimate(
         merged = _unions(
             np.concatenate([sure_joins[0], ea[taken]]),
             np.concatenate([sure_joins[1], eb[taken]]),
+            counts_entity,
         )
-        counts[d] = entities + sure_leavers + left - merged
+        counts[d] = np.count_nonzero(counts_entity) + sure_leavers + left - merged
     tail = (1.0 - level) / 2
     low, high = np.quantile(counts, [tail, 1.0 - tail])
     return PeopleEstimate(float(counts.mean()), float(low), float(high), level)
@@ -88,8 +102,8 @@ def _staying(
     rb: npt.NDArray[np.int64],
     p: npt.NDArray[np.float64],
     entities: int,
-) -> npt.NDArray[np.float64]:
-    """For each record of a multi-record entity but its core, the chance it belongs there:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Each record of a multi-record entity but its core, and the chance it belongs there:
     its best probability over its candidate pairs inside the entity (1 without any: it was
     put there by what a by-name list knew, not by a pair). The mean was tried first and
     split people that one weak pair to a typo-laden record had kept whole: on the 8k
@@ -105,8 +119,8 @@ def _staying(
     first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
     core = np.zeros(n, np.bool_)
     core[order[first]] = True
-    others = ~core & (sizes[labels] > 1)
-    return np.asarray(attached[others], np.float64)
+    others = np.flatnonzero(~core & (sizes[labels] > 1))
+    return others, np.asarray(attached[others], np.float64)
 
 
 def _joins(
@@ -124,13 +138,17 @@ def _joins(
     return codes // width, codes % width, mean
 
 
-def _unions(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> int:
-    """How many merges joining entity ``a[k]`` with ``b[k]`` makes: the entities the edges
-    touch less the groups they form."""
+def _unions(
+    a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], counts: npt.NDArray[np.bool_]
+) -> int:
+    """How many counted people joining entity ``a[k]`` with ``b[k]`` takes away: the counted
+    entities the edges touch less the groups holding one (a counted entity joined only to
+    uncounted ones is still one counted person)."""
     if not len(a):
         return 0
     nodes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     k = len(nodes)
     edges = coo_matrix((np.ones(len(a), np.int8), (inverse[: len(a)], inverse[len(a) :])), (k, k))
-    groups, _ = connected_components(edges, directed=False)
-    return int(k - groups)
+    _, group = connected_components(edges, directed=False)
+    counted = counts[nodes]
+    return int(np.count_nonzero(counted) - len(np.unique(group[counted])))

@@ -62,3 +62,19 @@ def test_a_record_stays_on_its_strongest_link() -> None:
     labels = np.array([0, 0, 0], np.int64)
     guess = people_estimate(labels, *_pairs((0, 1, 1.0), (0, 2, 0.9), (1, 2, 0.1)))
     assert guess.estimate == pytest.approx(1.1, abs=0.06)  # not 1 + (1 - 0.5)
+
+
+def test_only_people_holding_a_counted_record_are_counted() -> None:
+    """The actively homeless: entity 0 (records 0, 1) is active through record 0; entity 1
+    (record 2) is active; entity 2 (record 3) is not. A split of record 1 (inactive) adds no
+    active person, a join of the two active entities takes one away, and a join with the
+    inactive one takes none."""
+    labels = np.array([0, 0, 1, 2], np.int64)
+    counted = np.array([True, False, True, False])
+    pairs = _pairs((0, 1, 0.5), (0, 2, 0.999), (2, 3, 0.999))
+    everyone = people_estimate(labels, *pairs)
+    active = people_estimate(labels, *pairs, counted=counted)
+    assert everyone.estimate == pytest.approx(1.5, abs=0.1)  # all three joined, maybe split
+    assert active.estimate == active.low == active.high == 1
+    with pytest.raises(ValueError, match="each record"):
+        people_estimate(labels, *pairs, counted=counted[:3])
