@@ -1,6 +1,7 @@
 """Where the true pairs go: each pair of records of one person, by what became of it.
 
     python benchmarks/bench_pair_fates.py --people 8000 --agencies 5 --seed 3
+    python benchmarks/bench_pair_fates.py --config my-variant.toml   # an ablation
 
 On a ``linkage synth`` network encoded with the default config and linked as ``linkage
 match`` links it, every true pair (two records of one person, within or across agencies)
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from _network import encoded_network
 
-from linkage.config import builtin_config_path, load_config
+from linkage.config import load_config
 from linkage.evaluate.fates import FATES, true_pair_fates
 from linkage.evaluate.metrics import pairwise_quality
 from linkage.match import find_candidates, load_uploads, resolve_candidates, score_candidates
@@ -40,8 +41,11 @@ def main() -> None:
     parser.add_argument("--agencies", type=int, default=5)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--noise", type=float, default=1.0)
+    parser.add_argument(
+        "--config", default="hmis", help="a built-in config's name or a config file (ablations)"
+    )
     args = parser.parse_args()
-    config = load_config(builtin_config_path("hmis"))
+    config = load_config(args.config)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         network = encoded_network(folder, args.people, args.agencies, args.seed, args.noise, config)

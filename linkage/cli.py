@@ -940,9 +940,11 @@ def bnl_ingest(
     New records join the people already on the list or become new people; people linked
     before are never split; a file already ingested is skipped. If anything fails, the store
     is left exactly as it was. One ingest or correction writes to the store at a time: a
-    second one waits for the first, and says so.
+    second one waits for the first, and says so. Then the month's active count is estimated
+    from the links' probabilities, with its interval (after the ingest's commit: the store is
+    not held meanwhile).
     """
-    from linkage.bynamelist import ingest, open_store
+    from linkage.bynamelist import estimate_month, ingest, open_store
 
     store = open_store(db)
     show = not quiet and sys.stderr.isatty()
@@ -958,6 +960,7 @@ def bnl_ingest(
     report = ingest(
         store, list(files), month, progress=step, waiting=waiting, past_activity=past_activity
     )
+    guess = estimate_month(store, month, progress=step)
     if quiet:
         return
     for f in report.files:
@@ -973,6 +976,12 @@ def bnl_ingest(
         f"{report.people:,} people from {report.records:,} records; {report.review} pairs "
         f"to review ({report.seconds:.1f}s)"
     )
+    if guess is not None:
+        click.echo(
+            f"  actively homeless, estimated from the links' probabilities: "
+            f"{guess.estimate:,.0f} ({guess.level:.0%} interval {guess.low:,.0f} to "
+            f"{guess.high:,.0f})"
+        )
     for warning in report.warnings:
         click.echo(f"  warning: {warning}")
 

@@ -103,6 +103,18 @@ class Uploads:
             (self.agencies[p], rid) for p, rid in zip(self.party.tolist(), self.ids, strict=True)
         ]
 
+    def take(self, rows: npt.NDArray[np.int64]) -> Uploads:
+        """Some of the records (global rows ``rows``), the agencies kept as they are."""
+        return Uploads(
+            agencies=self.agencies,
+            ids=[self.ids[i] for i in rows.tolist()],
+            party=self.party[rows],
+            clks=self.clks[rows],
+            field_clks=None if self.field_clks is None else self.field_clks[rows],
+            block_keys=None if self.block_keys is None else self.block_keys[rows],
+            fields=self.fields,
+        )
+
     @cached_property
     def density(self) -> float:
         """Mean share of bits set, from up to 20k filters (enough for two decimals)."""

@@ -374,6 +374,8 @@ def test_demo_runs_months_of_the_list_and_again(tmp_path, capsys, monkeypatch) -
         code, stdout, err = run(args, capsys, monkeypatch)
         assert code == 0, err
         assert stdout.count("actively homeless") >= 4  # one line a month, one in the report
+        monthly = re.findall(r"actively homeless (\d+), estimated (\d+) \(truly (\d+)\)", stdout)
+        assert len(monthly) == 3, stdout  # issue 20: each month's estimate beside the count
         assert "checksum:          ok" in stdout
         assert "By-name list, 2026-01 (compared with 2025-12)" in stdout
         assert "statuses right for" in stdout

@@ -1,12 +1,14 @@
 """The by-name list: a longitudinal store of people linked month after month.
 
 Public API: :func:`create_store`, :func:`open_store`, :func:`upgrade_store`, :func:`ingest`,
+:func:`estimate_month` (the active count with its interval, after an ingest),
 :func:`rollback` (the latest month undone), :func:`check_upload`, :func:`build_report` (with
 :func:`latest_month`), :func:`agency_mapping` and :func:`write_agency_export`. Coordinator
 side: reads ``.clk`` files through the container and links them with the matcher; never
 imports anything that reads plaintext or a secret.
 """
 
+from linkage.bynamelist.estimate import estimate_month
 from linkage.bynamelist.export import agency_mapping, write_agency_export
 from linkage.bynamelist.incremental import IngestReport, check_upload, ingest
 from linkage.bynamelist.report import Report, build_report, latest_month
@@ -22,6 +24,7 @@ __all__ = [
     "build_report",
     "check_upload",
     "create_store",
+    "estimate_month",
     "ingest",
     "latest_month",
     "open_store",

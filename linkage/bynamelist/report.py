@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from linkage.bynamelist.counts import month_counts
+from linkage.bynamelist.estimate import stored_estimate
 from linkage.bynamelist.monthly import previous_month
 from linkage.bynamelist.schema import coverage, figures
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS, reliable
@@ -49,6 +50,10 @@ class Report:
     #: list's active count plus theirs ("active_with_list")
     count_only_agencies: list[str] = field(default_factory=list)
     count_only: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    #: the actively homeless as the match probabilities see them (everyone, whole people):
+    #: {"estimate", "low", "high", "level"}; None where the month has none, or where its
+    #: active count is suppressed (the estimate would give it away)
+    active_estimate: dict[str, float] | None = None
 
     @property
     def quality(self) -> bool | None:
@@ -117,6 +122,7 @@ def _build(store: Store, month: str, built: dict[str, Report]) -> Report:
             .order_by(coverage.c.agency)
         ).all()
         count_agencies, counted = month_counts(conn, month)
+        guess = stored_estimate(conn, month)
     before = _stored(store, previous) if previous else {}
     earlier = _build(store, previous, built) if previous else None
     carried = {f"{name}.active_before" for name in POPULATIONS}
@@ -204,6 +210,14 @@ def _build(store: Store, month: str, built: dict[str, Report]) -> Report:
         coverage=agencies,
         count_only_agencies=count_agencies,
         count_only=count_only,
+        active_estimate={
+            "estimate": round(guess.estimate),
+            "low": round(guess.low),
+            "high": round(guess.high),
+            "level": guess.level,
+        }
+        if guess is not None and rows["all"]["active"] is not None
+        else None,
     )
     return built[month]
 
@@ -262,6 +276,13 @@ def render_text(report: Report) -> str:
             f"reliable months in a row: {report.reliable_streak}"
             + (" (a quality by-name list)" if report.quality else f" (quality: {QUALITY_MONTHS})")
         )
+    guess = report.active_estimate
+    if guess is not None:
+        lines.append(
+            "actively homeless, estimated from the links' probabilities: "
+            f"{guess['estimate']:,.0f} ({guess['level']:.0%} interval {guess['low']:,.0f} "
+            f"to {guess['high']:,.0f})"
+        )
     lines.append(f"* suppressed: fewer than {report.threshold}, or would reveal such a count")
     if report.count_only_agencies:
         lines.append(
@@ -301,6 +322,12 @@ def render_csv(report: Report) -> str:
             writer.writerow(
                 [report.month, name, measure, "" if value is None else value, int(value is None)]
             )
+    hidden = int(report.rows["all"]["active"] is None)
+    for measure in ("estimate", "low", "high"):
+        guess = None if report.active_estimate is None else report.active_estimate[measure]
+        writer.writerow(
+            [report.month, "all", f"active_{measure}", "" if guess is None else guess, hidden]
+        )
     for name, row in report.count_only.items():
         for measure, value in row.items():
             writer.writerow(
@@ -324,6 +351,7 @@ def render_json(report: Report) -> str:
         "reliable": report.reliable,
         "reliable_streak": report.reliable_streak,
         "quality_list": report.quality,
+        "active_estimate": report.active_estimate,
         "agencies": report.coverage,
         "count_only_agencies": report.count_only_agencies,
         "count_only_not_deduplicated": report.count_only,

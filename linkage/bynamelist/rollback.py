@@ -33,6 +33,7 @@ from linkage.bynamelist.schema import (
     ENCODING_COLUMNS,
     coverage,
     decisions,
+    estimates,
     events,
     figures,
     meta,
@@ -200,7 +201,7 @@ def rollback(store: Store, month: str, now: datetime) -> Rollback:
         ).scalar_one()
         for row in saved:  # the month's last ingest first
             _apply(conn, json.loads(row.uploads), row.records_before, json.loads(row.other_before))
-        for table in (status_months, figures, coverage, undo):
+        for table in (status_months, figures, estimates, coverage, undo):
             conn.execute(delete(table).where(table.c.month == month))
         conn.execute(delete(uploads).where(uploads.c.id.in_(ids)))
         conn.execute(  # the service's uploads for the month wait again, to be discarded or

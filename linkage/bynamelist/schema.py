@@ -169,6 +169,20 @@ figures = Table(
     PrimaryKeyConstraint("month", "population", "measure", name="pk_figures"),
 )
 
+#: Per month, from its latest ingest: how many actively homeless people the model's match
+#: probabilities say the list holds, with an interval (``level``: 0.9 for 90%). The list's
+#: active count is one answer; this is how sure it is (:mod:`linkage.bynamelist.estimate`).
+#: Frozen with the month's other figures; empty for configs that do not score with weights.
+estimates = Table(
+    "estimates",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("active", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("level", Float, nullable=False),
+)
+
 #: Per agency and month: its latest upload's month, its records, and how many actively
 #: homeless people it knows (its coverage of the list).
 coverage = Table(

@@ -92,8 +92,18 @@ def _series(ax: Any, data: dict[str, Any], rows: list[tuple[str, str]]) -> None:
 
 
 def active(data: dict[str, Any]) -> bytes:
-    """Actively homeless people at each month's end, everyone and each population."""
+    """Actively homeless people at each month's end, everyone and each population, with
+    everyone's count as the links' probabilities estimate it: a dashed line in its shaded
+    interval (a month without an estimate is a gap)."""
     fig, ax = _axes("Actively homeless")
+    months = data["months"]
+    guesses = [data["active_estimates"].get(m) for m in months]
+    if any(guesses):
+        pick = [(g or {}) for g in guesses]
+        low, high, mid = ([_value(g.get(k)) for g in pick] for k in ("low", "high", "estimate"))
+        ax.fill_between(months, low, high, color="grey", alpha=0.25, linewidth=0)
+        level = next(g["level"] for g in guesses if g)
+        ax.plot(months, mid, "--", color="grey", label=f"everyone, estimated ({level:.0%})")
     _series(ax, data, [(p, "active") for p in data["populations"]])
     return _svg(fig)
 

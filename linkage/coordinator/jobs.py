@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from linkage.bynamelist import ingest
+from linkage.bynamelist import estimate_month, ingest
 from linkage.bynamelist.schema import jobs, received
 from linkage.bynamelist.store import Store
 from linkage.coordinator.spool import WAITING
@@ -153,6 +153,7 @@ class Worker:
                     f"{len(paths)} upload(s) ingested: {report.records} records, "
                     f"{report.people} people, {report.review} pairs to review"
                 )
+                last += self._estimate(job_id, month)
         except LinkageError as err:
             state, error = FAILED, err.one_line().replace(str(self._spool), "spool")
         except Exception:  # a bug: the job fails, the service goes on, the log has the trace
@@ -174,6 +175,24 @@ class Worker:
                 )
             )
         self._progress.pop(job_id, None)
+
+    def _estimate(self, job_id: int, month: str) -> str:
+        """The month's active count estimate, once its ingest has committed: what the job's
+        last line adds. A failure here is the service's bug, not the ingest's: the uploads
+        stay ingested, the job done, the log has the trace."""
+        try:
+            guess = estimate_month(
+                self._store, month, progress=lambda line: self._progress.__setitem__(job_id, line)
+            )
+        except LinkageError as err:
+            return f"; no active count estimate ({err.one_line()})"
+        except Exception:
+            log.exception("job %d: the active count estimate failed", job_id)
+            return "; no active count estimate (internal error; see the service's log)"
+        if guess is None:
+            return ""
+        interval = f"{guess.low:,.0f} to {guess.high:,.0f}"
+        return f"; about {guess.estimate:,.0f} actively homeless ({interval})"
 
     def _claim(self, job_id: int, month: str) -> list[Path]:
         """Mark the month's waiting uploads as this job's (with those it claimed before a

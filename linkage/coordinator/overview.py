@@ -72,6 +72,7 @@ def overview(store: Store) -> dict[str, Any]:
         "populations": list(POPULATIONS),
         "suppress_below": store.config.bynamelist.suppress_below,
         "figures": {r.month: r.rows for r in reports},
+        "active_estimates": {r.month: r.active_estimate for r in reports},
         "reliable": {r.month: r.reliable["all"] for r in reports},
         "reliable_streak": latest.reliable_streak if latest else None,
         "quality_list": latest.quality if latest else None,

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from linkage.bynamelist.estimate import estimate_month
 from linkage.bynamelist.incremental import IngestReport, ingest
 from linkage.bynamelist.monthly import month_statuses
 from linkage.bynamelist.schema import figures, records
@@ -91,6 +92,7 @@ def run_scenario(
     for month in scenario.months:
         paths = encode_month(scenario, month, store.config, secret, uploads)
         report = ingest(store, paths, month)
+        estimate_month(store, month)
         yield report, score_month(store, month, truth, true_statuses.get(month, {}), true_table)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -159,10 +160,20 @@ def test_report_from_uploads_with_activity(
     run(["bnl", "init", "--db", db], capsys, monkeypatch)
     code, _, err = run(["bnl", "report", "--db", db], capsys, monkeypatch)
     assert code == 2 and "the list has no month yet" in err
-    run(["bnl", "ingest", "--db", db, "--month", "2026-10", *uploads], capsys, monkeypatch)
+    code, said, _ = run(
+        ["bnl", "ingest", "--db", db, "--month", "2026-10", *uploads], capsys, monkeypatch
+    )
+    assert code == 0
+    guessed = re.search(
+        r"actively homeless, estimated from the links' probabilities: ([\d,]+) \(90% "
+        r"interval ([\d,]+) to ([\d,]+)\)",
+        said,
+    )
+    assert guessed, said
     code, out, err = run(["bnl", "report", "--db", db], capsys, monkeypatch)
     assert code == 0, err
     assert "By-name list, 2026-10 (first month)" in out and "actively homeless" in out
+    assert guessed[0] in out  # the report shows what the ingest estimated
     for agency in ("agency_1", "agency_2", "agency_3"):
         assert f"{agency} " in out and "last upload 2026-10" in out
     code, out, _ = run(["bnl", "report", "--db", db, "--format", "json"], capsys, monkeypatch)

@@ -3,10 +3,15 @@ months, where every figure is worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import io
 import itertools
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,16 +19,24 @@ from sqlalchemy import delete, insert, select, update
 
 from linkage.activity import ACTIVITY as SECTION
 from linkage.activity import AS_OF, Activity, Flag, Situation, pack
-from linkage.bynamelist import StoreError, build_report, create_store, ingest
+from linkage.bynamelist import (
+    StoreError,
+    build_report,
+    create_store,
+    estimate,
+    estimate_month,
+    ingest,
+)
 from linkage.bynamelist.monthly import month_statuses, refresh
 from linkage.bynamelist.packed import pack as pack_statuses
-from linkage.bynamelist.report import build_reports, render_text
-from linkage.bynamelist.schema import figures, meta, status_months
+from linkage.bynamelist.report import build_reports, render_csv, render_json, render_text
+from linkage.bynamelist.schema import decisions, figures, meta, status_months
 from linkage.bynamelist.status import MEASURES, POPULATIONS, Status
 from linkage.config import builtin_config_path
 from linkage.container import Block, ClkData, ClkWriter, Section
 from linkage.evaluate.longitudinal import encode_month
 from linkage.evaluate.scenario import write_scenario
+from linkage.resolve import PeopleEstimate
 
 H, HOUSED, INST, DEAD = (
     Situation.HOMELESS,
@@ -323,6 +336,83 @@ def test_the_published_report_hides_small_cells(tmp_path: Path, db: str, templat
     shown = [v for row in report.rows.values() for k, v in row.items() if k != "difference"]
     assert all(v is None or v == 0 or v >= 10 for v in shown)
     assert all(a["active_known"] is None and a["share"] is None for a in report.coverage)
+
+
+def test_each_month_keeps_an_estimate_of_its_active_count(
+    tmp_path: Path, make_db: Callable[[], str], template
+) -> None:
+    """Issue 20: every link of the hand-made list is sure (a person's records at two agencies
+    are copies of one encoding, strangers share nothing), so the estimate is the active count
+    itself with no spread, counting only people holding an active record (a4 + b4, deceased
+    in March, still has b4's old activity: not counted). The report shows it in text, CSV and
+    JSON, and hides it with the active count it would give away."""
+    store = _store(tmp_path, make_db())
+    months = _months(tmp_path, template)
+    for month, files in months.items():
+        ingest(store, files, month)
+        assert build_report(store, month).active_estimate is None  # not yet estimated
+        guess = estimate_month(store, month)
+        report = build_report(store, month)
+        active = report.rows["all"]["active"]
+        assert guess is not None and guess.estimate == active
+        assert report.active_estimate == {
+            "estimate": active,
+            "low": active,
+            "high": active,
+            "level": 0.9,
+        }
+    assert f"probabilities: {active} (90% interval {active} to {active})" in render_text(report)
+    assert json.loads(render_json(report))["active_estimate"]["estimate"] == active
+    rows = list(csv.reader(io.StringIO(render_csv(report))))
+    assert ["2026-03", "all", "active_high", str(active), "0"] in rows
+    small = _store(tmp_path, make_db(), suppress_below=10)  # 4 active: hidden
+    for month, files in months.items():
+        ingest(small, files, month)
+        estimate_month(small, month)
+    hidden = build_report(small, "2026-03")
+    assert hidden.rows["all"]["active"] is None and hidden.active_estimate is None
+    assert ["2026-03", "all", "active_estimate", "", "1"] in csv.reader(
+        io.StringIO(render_csv(hidden))
+    )
+
+
+def test_an_estimate_the_list_moved_past_is_not_kept(
+    tmp_path: Path, db: str, template, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The estimate is computed outside the write lock: if a ruling (or an ingest, or a
+    rollback) lands meanwhile, what it computed is not written over the list that moved on;
+    and only the latest month is estimated."""
+    store = _store(tmp_path, db)
+    months = _months(tmp_path, template)
+    first = next(iter(months))
+    ingest(store, months[first], first)
+    computed = estimate.active_estimate
+
+    def meanwhile(*args: Any, **kwargs: Any) -> PeopleEstimate | None:
+        found = computed(*args, **kwargs)
+        with store.engine.begin() as conn:  # another operator's ruling, committed
+            conn.execute(
+                insert(decisions).values(
+                    kind="never",
+                    agency_a="A",
+                    record_a="a0",
+                    agency_b="B",
+                    record_b="b2",
+                    decided_at=dt.datetime.now(dt.UTC),
+                    note="",
+                )
+            )
+        return found
+
+    monkeypatch.setattr(estimate, "active_estimate", meanwhile)
+    assert estimate_month(store, first) is None
+    assert build_report(store, first).active_estimate is None
+    monkeypatch.undo()
+    assert estimate_month(store, first) is not None  # once the list holds still
+    second = list(months)[1]
+    ingest(store, months[second], second)
+    with pytest.raises(StoreError, match="not the list's latest month"):
+        estimate_month(store, first)
 
 
 def test_the_verdict_is_hidden_with_the_difference(tmp_path: Path, db: str) -> None:

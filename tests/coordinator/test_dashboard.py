@@ -50,7 +50,10 @@ def test_dashboard_data_is_the_published_figures_for_staff_only(
     data: dict[str, Any] = community.call("GET", "/v1/dashboard", "staff").json()
     assert data["months"] == sorted(months) and data["latest_month"] == max(months)
     for month in months:  # the suppressed figures, exactly as the month's report has them
-        assert data["figures"][month] == build_report(community.store, month).rows
+        report = build_report(community.store, month)
+        assert data["figures"][month] == report.rows
+        assert data["active_estimates"][month] == report.active_estimate
+    assert data["active_estimates"][max(months)] is not None  # 200 people: shown
     assert [a["agency"] for a in data["agencies"]] == ["agency_1", "agency_2", "agency_3"]
     for agency in data["agencies"]:
         assert agency["last_upload_month"] == max(months)
@@ -101,6 +104,12 @@ def test_dashboard_renders_and_a_review_ruling_round_trips_in_chromium(
     headline = browser.find_element(By.ID, "headline").text
     latest = build_report(community.store, "2026-01").rows["all"]
     assert f"Actively homeless\n{latest['active']:,}" in headline
+    guess = build_report(community.store, "2026-01").active_estimate
+    assert guess is not None
+    assert (
+        f"Estimated from the links\n{guess['estimate']:,} (90%: {guess['low']:,}–"
+        f"{guess['high']:,})" in headline
+    )
     agencies = browser.find_elements(By.CSS_SELECTOR, "#agencies tbody tr")
     assert [row.text.split()[0] for row in agencies] == ["agency_1", "agency_2", "agency_3"]
     rows = browser.find_elements(By.CSS_SELECTOR, "#review tbody tr")

@@ -42,6 +42,12 @@ function cell(row, text, className) {
 
 function count(value) { return value === null || value === undefined ? "*" : value.toLocaleString(); }
 
+function estimated(guess) {
+  if (!guess) { return "-"; }
+  const level = Math.round(guess.level * 100);
+  return `${count(guess.estimate)} (${level}%: ${count(guess.low)}–${count(guess.high)})`;
+}
+
 function headline(data) {
   const list = $("headline");
   list.replaceChildren();
@@ -51,6 +57,7 @@ function headline(data) {
   const items = [
     ["Month", month || "none yet"],
     ["Actively homeless", count(all.active)],
+    ["Estimated from the links", estimated(month ? data.active_estimates[month] : null)],
     ["Inflow", count(all.inflow)],
     ["Outflow", count(all.outflow)],
     ["Reliable", verdict === null ? "-" : (verdict ? "yes" : "no")],
