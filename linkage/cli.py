@@ -945,6 +945,7 @@ def bnl_ingest(
     not held meanwhile).
     """
     from linkage.bynamelist import estimate_month, ingest, open_store
+    from linkage.bynamelist.estimate import active_sentence
 
     store = open_store(db)
     show = not quiet and sys.stderr.isatty()
@@ -977,11 +978,7 @@ def bnl_ingest(
         f"to review ({report.seconds:.1f}s)"
     )
     if guess is not None:
-        click.echo(
-            f"  actively homeless, estimated from the links' probabilities: "
-            f"{guess.estimate:,.0f} ({guess.level:.0%} interval {guess.low:,.0f} to "
-            f"{guess.high:,.0f})"
-        )
+        click.echo(f"  {active_sentence(guess)}")
     for warning in report.warnings:
         click.echo(f"  warning: {warning}")
 

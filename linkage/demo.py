@@ -53,8 +53,8 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
     for report, score in run_scenario(scenario, store, read_secret(key), uploads):
         scores.append(score)
         found, true = score.found["all"]["active"], score.true["all"]["active"]
-        guess = build_report(store, report.month).active_estimate
-        sure = f", estimated {guess['estimate']:.0f}" if guess else ""
+        guess = score.active_estimate
+        sure = f", estimated {guess.estimate:.0f}" if guess else ""
         yield (
             f"   {report.month}: {report.records} records, {report.people} people "
             f"({report.new_people} new, {report.merges} merged), {report.review} to review; "

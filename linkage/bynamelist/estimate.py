@@ -33,7 +33,6 @@ from linkage.bynamelist.monthly import RecordActivity, latest_upload_month, mont
 from linkage.bynamelist.schema import decisions, estimates, events, uploads
 from linkage.bynamelist.status import Status, combine, statuses
 from linkage.bynamelist.store import Store, StoreError, writing
-from linkage.compare.weights import Comparisons, population
 from linkage.config import Config
 from linkage.match import Progress, Uploads, find_candidates, score_candidates
 from linkage.resolve import PeopleEstimate, people_estimate
@@ -71,8 +70,8 @@ def active_estimate(
     a, b = rows[a], rows[b]
     searched = np.zeros(n, np.bool_)
     searched[rows] = True
-    pop = population(whole.field_clks, Comparisons.of(config))
-    p, _, _ = score_candidates(whole, config, a, b, dice, population=pop, searched=searched)
+    # no population given: score_candidates takes it from every record of ``whole``
+    p, _, _ = score_candidates(whole, config, a, b, dice, searched=searched)
     at = np.full(n, -1, np.int64)
     at[rows] = np.arange(len(rows))
     labels = np.unique(person[rows], return_inverse=True)[1].astype(np.int64)
@@ -131,6 +130,15 @@ def _save(conn: Connection, month: str, found: PeopleEstimate | None) -> None:
                 level=found.level,
             )
         )
+
+
+def active_sentence(guess: PeopleEstimate) -> str:
+    """How a report, an ingest and an ingest job say a month's estimate."""
+    return (
+        "actively homeless, estimated from the links' probabilities: "
+        f"{guess.estimate:,.0f} ({guess.level:.0%} interval {guess.low:,.0f} "
+        f"to {guess.high:,.0f})"
+    )
 
 
 def stored_estimate(conn: Connection, month: str) -> PeopleEstimate | None:

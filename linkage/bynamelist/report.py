@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from linkage.bynamelist.counts import month_counts
-from linkage.bynamelist.estimate import stored_estimate
+from linkage.bynamelist.estimate import active_sentence, stored_estimate
 from linkage.bynamelist.monthly import previous_month
 from linkage.bynamelist.schema import coverage, figures
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS, reliable
 from linkage.bynamelist.store import Store, StoreError
 from linkage.bynamelist.suppress import suppress
+from linkage.resolve import PeopleEstimate
 
 #: Consecutive reliable months that make a quality by-name list (Built for Zero).
 QUALITY_MONTHS = 3
@@ -276,13 +277,8 @@ def render_text(report: Report) -> str:
             f"reliable months in a row: {report.reliable_streak}"
             + (" (a quality by-name list)" if report.quality else f" (quality: {QUALITY_MONTHS})")
         )
-    guess = report.active_estimate
-    if guess is not None:
-        lines.append(
-            "actively homeless, estimated from the links' probabilities: "
-            f"{guess['estimate']:,.0f} ({guess['level']:.0%} interval {guess['low']:,.0f} "
-            f"to {guess['high']:,.0f})"
-        )
+    if report.active_estimate is not None:
+        lines.append(active_sentence(PeopleEstimate(**report.active_estimate)))
     lines.append(f"* suppressed: fewer than {report.threshold}, or would reveal such a count")
     if report.count_only_agencies:
         lines.append(

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from linkage.bynamelist import estimate_month, ingest
+from linkage.bynamelist.estimate import active_sentence
 from linkage.bynamelist.schema import jobs, received
 from linkage.bynamelist.store import Store
 from linkage.coordinator.spool import WAITING
@@ -189,10 +190,7 @@ class Worker:
         except Exception:
             log.exception("job %d: the active count estimate failed", job_id)
             return "; no active count estimate (internal error; see the service's log)"
-        if guess is None:
-            return ""
-        interval = f"{guess.low:,.0f} to {guess.high:,.0f}"
-        return f"; about {guess.estimate:,.0f} actively homeless ({interval})"
+        return "" if guess is None else f"; {active_sentence(guess)}"
 
     def _claim(self, job_id: int, month: str) -> list[Path]:
         """Mark the month's waiting uploads as this job's (with those it claimed before a

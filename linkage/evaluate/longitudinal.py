@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from linkage.evaluate.datasets import read_truth
 from linkage.evaluate.metrics import Quality, pairwise_quality
 from linkage.evaluate.scenario import Scenario, read_statuses, true_figures
 from linkage.ingest.activity import activity_table
+from linkage.resolve import PeopleEstimate
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class MonthScore:
     # (true person, found person) -> (true status and flags, found status and flags), for the
     # people the list holds exactly (not misgrouped)
     exact: dict[str, tuple[tuple[Status, int], tuple[Status, int] | None]]
+    # the month's actively homeless as the links' probabilities estimate them (None: the
+    # config does not score with weights)
+    active_estimate: PeopleEstimate | None = None
 
     @property
     def bound(self) -> int:
@@ -92,8 +96,9 @@ def run_scenario(
     for month in scenario.months:
         paths = encode_month(scenario, month, store.config, secret, uploads)
         report = ingest(store, paths, month)
-        estimate_month(store, month)
-        yield report, score_month(store, month, truth, true_statuses.get(month, {}), true_table)
+        guess = estimate_month(store, month)
+        score = score_month(store, month, truth, true_statuses.get(month, {}), true_table)
+        yield report, replace(score, active_estimate=guess)
 
 
 def score_month(

@@ -69,6 +69,7 @@ def people_estimate(
         raise ValueError("counted must mark each record")
     counts_entity = np.zeros(entities, np.bool_)
     counts_entity[labels[held]] = True
+    counted_entities = np.count_nonzero(counts_entity)
     same = labels[rows_a] == labels[rows_b]
     others, stay = _staying(labels, rows_a[same], rows_b[same], probability[same], entities)
     stay = stay[held[others]]
@@ -90,7 +91,7 @@ def people_estimate(
             np.concatenate([sure_joins[1], eb[taken]]),
             counts_entity,
         )
-        counts[d] = np.count_nonzero(counts_entity) + sure_leavers + left - merged
+        counts[d] = counted_entities + sure_leavers + left - merged
     tail = (1.0 - level) / 2
     low, high = np.quantile(counts, [tail, 1.0 - tail])
     return PeopleEstimate(float(counts.mean()), float(low), float(high), level)
