@@ -503,6 +503,7 @@ def resolve_candidates(
             min_support=settings.min_support,
             groups=groups,
             never=never,
+            probabilities=settings.score == "weights",
         )
         labels, refused, reasons = result.labels, result.refused, result.reasons
         if estimate and settings.score == "weights":

@@ -70,6 +70,7 @@ def resolve(
         lower,
         max_cluster=config.match.max_cluster,
         min_support=config.match.min_support,
+        probabilities=config.match.score == "weights",
     ).labels
 
 

@@ -40,6 +40,27 @@ def test_two_clusters_join_only_with_majority_support() -> None:
     assert len(set(cluster(6, ra, rb, sc, 0.8, 0.7).labels.tolist())) == 1
 
 
+def test_with_probabilities_a_merge_weighs_every_pair_between_the_clusters() -> None:
+    # {0,1} is one person; 2 matches 0 strongly and 1 weakly (below lower): as a count of
+    # pairs at lower, 1 of 2 is no majority; as probabilities, 0.97 + 0.1 of 2 pairs is
+    ra, rb, sc = _pairs([(0, 1, 0.99), (0, 2, 0.97), (1, 2, 0.1)])
+    counted = cluster(3, ra, rb, sc, 0.8, 0.7)
+    assert counted.labels[2] != counted.labels[0] and counted.reasons == ("weak support",)
+    weighed = cluster(3, ra, rb, sc, 0.8, 0.7, probabilities=True)
+    assert len(set(weighed.labels.tolist())) == 1 and not weighed.reasons
+    # still no chaining: a pair never compared counts as 0, a near-certain non-match as ~0
+    for third in ([], [(1, 2, 0.01)]):
+        ra, rb, sc = _pairs([(0, 1, 0.99), (0, 2, 0.97), *third])
+        chained = cluster(3, ra, rb, sc, 0.8, 0.7, probabilities=True)
+        assert chained.labels[2] != chained.labels[0] and chained.reasons == ("weak support",)
+    # the evidence between whole clusters: {0,1,2} and {3,4}, one strong bridge and weak ones
+    inside = [(0, 1, 0.99), (0, 2, 0.99), (1, 2, 0.99), (3, 4, 0.99)]
+    bridges = [(2, 3, 0.9), (1, 3, 0.6), (0, 4, 0.6)]  # 2.1 of 6 pairs: refused
+    assert len(set(cluster(5, *_pairs(inside + bridges), 0.8, 0.7, probabilities=True).labels)) == 2
+    more = [*bridges, (2, 4, 0.5), (1, 4, 0.45)]  # 3.05 of 6: merged
+    assert len(set(cluster(5, *_pairs(inside + more), 0.8, 0.7, probabilities=True).labels)) == 1
+
+
 def test_cluster_size_is_capped() -> None:
     n = 10
     items = [(i, j, 0.9) for i in range(n) for j in range(i + 1, n)]
