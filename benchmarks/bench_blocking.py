@@ -35,15 +35,17 @@ COVERAGE = 0.5
 
 
 def encoded_network(records: int, seed: int) -> Path:
-    """A folder with agency_K.clk uploads and truth.csv, about ``records`` records in all."""
-    folder = Path(tempfile.gettempdir()) / f"linkage-bench-blocking-{records}-{seed}"
+    """A folder with agency_K.clk uploads and truth.csv, about ``records`` records in all,
+    cached under the config's fingerprint (a new hmis means new encodings)."""
+    config = load_config(builtin_config_path("hmis"))
+    name = f"linkage-bench-blocking-{records}-{seed}-{config.fingerprint[:12]}"
+    folder = Path(tempfile.gettempdir()) / name
     done = folder / "done"
     if not done.exists():
         people = int(records / (AGENCIES * COVERAGE * 1.05)) + 1
         clients = write_network(
             folder / "exports", people=people, agencies=AGENCIES, seed=seed, coverage=COVERAGE
         )
-        config = load_config(builtin_config_path("hmis"))
         secret = generate_secret()
         for path in clients:
             out = folder / f"{path.parent.name}.clk"

@@ -74,6 +74,10 @@ class FieldSpec:
     #: Fields of one group are hashed with one key and tokens named alike, so the coordinator
     #: can compare them with each other (a first and last name written the other way round).
     group: str = ""
+    #: The field whose value this one is a part of (a birth date's day and month, read from
+    #: the same column as its year): the parts are compared on their own, but where every
+    #: part agrees exactly the pair is weighed once, on how common the whole value is.
+    part_of: str = ""
 
     @property
     def key_name(self) -> str:
@@ -202,8 +206,9 @@ class Config:
             d = asdict(f)
             for where in ("column", "quality_column", "optional"):
                 d.pop(where)
-            if not f.group:  # added later: configs without groups keep their fingerprints
-                d.pop("group")
+            for later in ("group", "part_of"):  # added later: older configs keep their prints
+                if not d[later]:
+                    d.pop(later)
             d["tokens"] = [asdict(t) for t in f.tokens]
             fields.append(d)
         return {
@@ -226,6 +231,12 @@ class Config:
             for j, b in enumerate(self.fields)
             if i < j and a.group and a.group == b.group
         )
+
+    @property
+    def joined(self) -> tuple[tuple[int, int], ...]:
+        """Pairs of fields (by position) that are parts of one value: (whole, part)."""
+        position = {f.name: i for i, f in enumerate(self.fields)}
+        return tuple((position[f.part_of], j) for j, f in enumerate(self.fields) if f.part_of)
 
     @property
     def output_length(self) -> int:
@@ -361,11 +372,32 @@ def _field(f: _Table) -> FieldSpec:
         jan1=f.choice("jan1", ("keep", "year_only"), "keep"),
         digits=f.get("digits", int, 9),
         group=f.get("group", str, ""),
+        part_of=f.get("part_of", str, ""),
     )
     if spec.group and kind not in GROUP_KINDS:
         raise f._err(f"'group' applies to {', '.join(GROUP_KINDS)} fields only")
     f.done()
     return spec
+
+
+def _check_parts(fields: tuple[FieldSpec, ...], top: _Table) -> None:
+    """A part names an earlier field of its kind that is a whole, and a whole has one part:
+    the weights take the pair's exact agreement on both as one agreement on the whole."""
+    seen: dict[str, FieldSpec] = {}
+    taken: set[str] = set()
+    for f in fields:
+        if f.part_of:
+            whole = seen.get(f.part_of)
+            if whole is None:
+                raise top._err(f"field '{f.name}': part_of '{f.part_of}' names no earlier field")
+            grouped = bool(f.group or whole.group)
+            if whole.part_of or whole.name in taken or whole.kind != f.kind or grouped:
+                raise top._err(
+                    f"field '{f.name}': part_of '{f.part_of}' must name a field of kind "
+                    f"'{f.kind}' that is not itself a part, has no other part, and is in no group"
+                )
+            taken.add(whole.name)
+        seen[f.name] = f
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
@@ -406,6 +438,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     for g in sorted({f.group for f in fields if f.group}):
         if sum(f.group == g for f in fields) < 2:
             raise top._err(f"group '{g}' has one field; a group compares two or more")
+    _check_parts(fields, top)
 
     salt = top.sub("salt")
     salt_field = salt.get("field", str, "")

@@ -584,9 +584,10 @@ def _weighted_scores(
 
 
 def comparison_names(fields: Sequence[str], comparisons: Comparisons) -> list[str]:
-    """How the summary names each column of the model: the fields, then the swaps."""
+    """How the summary names each column of the model: the fields, the swaps, the wholes."""
     swaps = [f"{fields[f]}/{fields[g]} swapped" for f, g in comparisons.crossed]
-    return [*fields, *swaps]
+    wholes = [f"{fields[f]} and {fields[g]} both exact" for f, g in comparisons.joined]
+    return [*fields, *swaps, *wholes]
 
 
 #: What ``linkage match`` writes into its output folder.

@@ -122,16 +122,56 @@ def test_unreadable_config_files(tmp_path: Path) -> None:
         load_config(bad)
 
 
-def test_the_old_hmis_config_is_the_new_one_without_its_name_group() -> None:
-    """hmis-1 is kept for stores made before names were grouped: it must encode exactly as
-    hmis did then, which is hmis with the group taken out (the new setting, when absent,
-    leaves a config's fingerprint as it was)."""
-    old, new = parse_config(_raw("hmis-1")), parse_config(_raw())
-    assert old.fingerprint != new.fingerprint and new.crossed == ((0, 1),) and not old.crossed
-    ungrouped = _raw()
+def test_each_older_hmis_config_is_the_next_one_with_its_change_taken_out() -> None:
+    """hmis-2 and hmis-1 are kept for stores made before 0.3 and 0.2: each must encode
+    exactly as hmis did then. 0.3 split the date of birth (the birthday became its own
+    field); 0.2 grouped the names. A setting added later, when absent, leaves a config's
+    fingerprint as it was."""
+    new, two, one = (parse_config(_raw(name)) for name in ("hmis", "hmis-2", "hmis-1"))
+    assert len({new.fingerprint, two.fingerprint, one.fingerprint}) == 3
+    assert new.joined == ((2, 3),) and not two.joined
+    merged = _raw()
+    fields = merged["fields"]
+    dob = next(f for f in fields if f["name"] == "dob")
+    birthday = next(f for f in fields if f["name"] == "birthday")
+    fields.remove(birthday)
+    for token in birthday["tokens"]:  # 0.2 weighted the unordered day and month at 16 bits
+        dob["tokens"].append(dict(token, weight=16) if token["part"] == "day_month" else token)
+    assert parse_config(merged).fingerprint == two.fingerprint
+    assert two.crossed == ((0, 1),) and not one.crossed
+    ungrouped = _raw("hmis-2")
     for f in ungrouped["fields"]:
         f.pop("group", None)
-    assert parse_config(ungrouped).fingerprint == old.fingerprint
+    assert parse_config(ungrouped).fingerprint == one.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"part_of": "nobody"}, "names no earlier field"),
+        ({"part_of": "first_name"}, "must name a field of kind 'date'"),
+        (
+            {
+                "kind": "text",
+                "partial": "keep",
+                "jan1": "keep",
+                "tokens": [{"type": "exact", "weight": 8}],
+            },
+            "of kind 'text'",
+        ),
+    ],
+)
+def test_a_part_must_name_an_earlier_whole_of_its_kind(change: dict[str, Any], said: str) -> None:
+    raw = _raw()
+    birthday = next(f for f in raw["fields"] if f["name"] == "birthday")
+    birthday.update(change)
+    with pytest.raises(ConfigError, match=said):
+        parse_config(raw)
+    twice = _raw()  # a whole takes one part
+    again = next(f for f in twice["fields"] if f["name"] == "birthday")
+    twice["fields"].append(dict(again, name="birthday_again"))
+    with pytest.raises(ConfigError, match="has no other part"):
+        parse_config(twice)
 
 
 def test_a_built_in_config_is_named_where_a_file_is_expected(tmp_path, monkeypatch) -> None:
@@ -140,7 +180,7 @@ def test_a_built_in_config_is_named_where_a_file_is_expected(tmp_path, monkeypat
     with pytest.raises(ConfigError) as refused:
         load_config("hmis-0")
     assert "not found" in refused.value.one_line()
-    assert "febrl, hmis, hmis-1" in refused.value.one_line()
+    assert "febrl, hmis, hmis-1, hmis-2" in refused.value.one_line()
     (tmp_path / "hmis-1").write_text('name = "x"')  # a file of that name comes first
     with pytest.raises(ConfigError, match="schema_version"):
         load_config("hmis-1")

@@ -331,20 +331,27 @@ def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
         match_uploads(loaded, keys)
 
 
-def test_uploads_of_the_hmis_config_before_names_were_grouped_still_match(
-    network, tmp_path, capsys, monkeypatch
+@pytest.mark.parametrize(
+    ("shipped", "new_column"),
+    [("hmis-1", "first_name/last_name swapped"), ("hmis-2", "dob and birthday both exact")],
+)
+def test_uploads_of_an_older_hmis_config_still_match(
+    network, tmp_path, capsys, monkeypatch, shipped: str, new_column: str
 ) -> None:
-    """Migration: files an older linkage encoded with 'hmis' (now shipped as hmis-1) name
-    'hmis' in their header, but carry the old fingerprint; match finds the built-in config
-    that encodes as they do."""
+    """Migration: files an older linkage encoded with 'hmis' (now shipped as hmis-1 from
+    before 0.2, hmis-2 from 0.2) name 'hmis' in their header, but carry the old fingerprint;
+    match finds the built-in config that encodes as they do."""
+    from linkage.compare.weights import Comparisons
     from linkage.config import load_config
     from linkage.container import read_clk
     from linkage.encoding.pipeline import encode_file
+    from linkage.match import comparison_names
 
-    old_text = builtin_config_path("hmis-1").read_text().replace('name = "hmis-1"', 'name = "hmis"')
+    old_text = builtin_config_path(shipped).read_text()
+    old_text = old_text.replace(f'name = "{shipped}"', 'name = "hmis"')
     (tmp_path / "old.toml").write_text(old_text)
     old = load_config(tmp_path / "old.toml")
-    assert old.fingerprint == load_config("hmis-1").fingerprint
+    assert old.fingerprint == load_config(shipped).fingerprint
     paths = []
     for client in network[:2]:
         paths.append(tmp_path / f"{client.parent.name}.clk")
@@ -353,7 +360,10 @@ def test_uploads_of_the_hmis_config_before_names_were_grouped_still_match(
     code, _, err = run(["match", *paths, "-o", tmp_path / "out"], capsys, monkeypatch)
     assert code == 0, err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert "first_name/last_name swapped" not in summary["model"]["fields"]
+    assert new_column not in summary["model"]["fields"]
+    current = load_config("hmis")  # which has it: the name above is the one it is given
+    names = comparison_names([f.name for f in current.fields], Comparisons.of(current))
+    assert new_column in names
     # and a file of a config no built-in encodes as is refused in one line
     other = old_text.replace("weight = 6", "weight = 7")
     (tmp_path / "other.toml").write_text(other)

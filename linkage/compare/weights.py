@@ -25,7 +25,12 @@ Weights fix both:
   see that anyway) and replaces the field's average exact-agreement rate by this value's, as
   Splink does with its term-frequency adjustments;
 * fields a config groups (first and last name) are also compared crosswise, so a swap is its
-  own agreement rather than two disagreements (:class:`Comparisons`).
+  own agreement rather than two disagreements (:class:`Comparisons`);
+* a field that is part of another's value (a birth date's day and month beside its year)
+  gets its own levels, so a swapped day and month or a year off by one is told from a
+  stranger; where both parts agree exactly the pair is weighed once, on the whole value's
+  own u and frequency, because a person's records and twins make one whole date recur far
+  more than the product of its parts' rates says.
 
 The score of a pair is its posterior match probability, in [0, 1], so the [thresholds] keep
 their meaning: links at ``upper`` and above, review from ``lower``.
@@ -33,7 +38,7 @@ their meaning: links at ``upper`` and above, review from ``lower``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +80,8 @@ class WeightModel:
     u: npt.NDArray[np.float64]
     prior_bits: float
     anchored: tuple[bool, ...]
+    #: (whole, part, column) of each joint column (see :class:`Comparisons`).
+    joined: tuple[tuple[int, int, int], ...] = ()
 
     def weights(self) -> npt.NDArray[np.float64]:
         """log2(m / u) per field and level: what agreeing at that level is worth, in bits."""
@@ -128,20 +135,32 @@ class Comparisons:
     reads as one) and better than the direct one, the
         fields take the crosswise levels and the swap column says "swapped" (level 0; "not
         swapped" is the low level). That column has its own m and u, so what a swap is worth is
-        learnt like any other agreement."""
+        learnt like any other agreement.
+
+        Last, one joint column per whole and part (a config's ``part_of``): "both exact"
+        (level 0) or not (low). Where it says both, that column's weight stands for the two
+        fields' exact weights, as if the whole value were one field."""
 
     n_fields: int
     crossed: tuple[tuple[int, int], ...] = ()
+    joined: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def of(cls, config: Config) -> Comparisons:
-        """What a config's fields make: its fields, and the pairs its groups cross."""
-        return cls(len(config.fields), config.crossed)
+        """What a config's fields make: its fields, the pairs its groups cross, its parts."""
+        return cls(len(config.fields), config.crossed, config.joined)
 
     @property
     def size(self) -> int:
-        """Columns of levels: the fields, then one swap column per crossed pair."""
-        return self.n_fields + len(self.crossed)
+        """Columns of levels: the fields, a swap column per crossed pair, a joint column per
+        whole and part."""
+        return self.n_fields + len(self.crossed) + len(self.joined)
+
+    @property
+    def joint_columns(self) -> tuple[tuple[int, int, int], ...]:
+        """(whole, part, column) of each joint column."""
+        first = self.n_fields + len(self.crossed)
+        return tuple((f, g, first + k) for k, (f, g) in enumerate(self.joined))
 
     def levels(
         self,
@@ -152,10 +171,14 @@ class Comparisons:
     ) -> npt.NDArray[np.int8]:
         """(pairs x size) levels: :func:`field_levels`, realigned where names are swapped."""
         direct = field_levels(a, b, rows_a, rows_b, self.n_fields)
-        if not self.crossed:
+        if not self.crossed and not self.joined:
             return direct
         out = np.empty((len(direct), self.size), np.int8)
         out[:, : self.n_fields] = direct
+        for f, g, c in self.joint_columns:
+            held = (direct[:, f] >= 0) & (direct[:, g] >= 0)
+            both = (direct[:, f] == 0) & (direct[:, g] == 0)
+            out[:, c] = np.where(held, np.where(both, 0, len(LEVELS)), -1)
         width = a.shape[1] // self.n_fields
         for k, (f, g) in enumerate(self.crossed):
             fa, ga = (np.ascontiguousarray(a[:, x * width : (x + 1) * width]) for x in (f, g))
@@ -171,10 +194,14 @@ class Comparisons:
 
 
 def default_m(comparisons: Comparisons) -> npt.NDArray[np.float64]:
-    """m where the data cannot say better: DEFAULT_M for each field, and for a swap column
-    that one pair of records in a hundred has its names the other way round."""
+    """m where the data cannot say better: DEFAULT_M for each field, for a swap column that
+    one pair of records in a hundred has its names the other way round, and for a joint
+    column that a whole agrees when each part does, as if they erred apart."""
     m = np.tile(np.array(DEFAULT_M), (comparisons.size, 1))
-    m[comparisons.n_fields :] = _SWAP_M
+    m[comparisons.n_fields : comparisons.n_fields + len(comparisons.crossed)] = _SWAP_M
+    both = DEFAULT_M[0] ** 2
+    for _, _, c in comparisons.joint_columns:
+        m[c] = (both, _EPS, _EPS, 1.0 - both - 2 * _EPS)
     return m
 
 
@@ -187,30 +214,37 @@ class Frequencies:
     """How common each record's value of each field is: ``share[r, f]`` is the share of the
     records holding field f whose field filter equals record r's (0 where r lacks it), and
     ``agreement[f]`` the chance that two random records holding f agree exactly (the sum of
-    squared shares), the yardstick a value's share is measured against."""
+    squared shares), the yardstick a value's share is measured against. Columns past the
+    fields are the wholes of :class:`Comparisons`' joint columns, in their order."""
 
     share: npt.NDArray[np.float64]
     agreement: npt.NDArray[np.float64]
 
 
-def value_frequencies(fields: npt.NDArray[np.uint8], n_fields: int) -> Frequencies:
+def value_frequencies(
+    fields: npt.NDArray[np.uint8], n_fields: int, joined: tuple[tuple[int, int], ...] = ()
+) -> Frequencies:
     """Count identical field filters (equal values encode to equal filters), field by field,
     through a 64-bit digest of each filter: sorting digests instead of whole filters is
     several times faster at a million records, and two of a million distinct filters share a
-    digest about once in ten million runs (merging two values' counts when they do)."""
+    digest about once in ten million runs (merging two values' counts when they do). A whole
+    and its part are counted together, over the records that hold both."""
     words = _words(fields)
     per = words.shape[1] // n_fields
     n = len(words)
-    share = np.zeros((n, n_fields), np.float64)
-    agreement = np.zeros(n_fields, np.float64)
-    for f in range(n_fields):
-        block = words[:, f * per : (f + 1) * per]
-        present = block.any(axis=1)
+    blocks = [words[:, f * per : (f + 1) * per] for f in range(n_fields)]
+    columns: list[tuple[npt.NDArray[np.uint64], ...]] = [(b,) for b in blocks]
+    columns += [(blocks[f], blocks[g]) for f, g in joined]
+    share = np.zeros((n, n_fields + len(joined)), np.float64)
+    agreement = np.zeros(n_fields + len(joined), np.float64)
+    for f, parts in enumerate(columns):
+        present = np.logical_and.reduce([p.any(axis=1) for p in parts])
         held = int(present.sum())
         if not held:
             continue
         rows = np.flatnonzero(present)
-        _, group, counts = np.unique(_digest(block[rows]), return_inverse=True, return_counts=True)
+        digest = _digest(np.concatenate([p[rows] for p in parts], axis=1))
+        _, group, counts = np.unique(digest, return_inverse=True, return_counts=True)
         sizes = counts / held
         share[rows, f] = sizes[group]
         agreement[f] = float(np.sum(sizes**2))
@@ -248,7 +282,7 @@ def population(
 ) -> Population:
     """The population statistics of all the records' field filters, for linking ``rows``
     (default: all of them)."""
-    freq = value_frequencies(fields, comparisons.n_fields)
+    freq = value_frequencies(fields, comparisons.n_fields, comparisons.joined)
     if rows is not None:
         freq = Frequencies(freq.share[rows], freq.agreement)
     return Population(records=len(fields), u=random_pair_u(fields, comparisons), frequencies=freq)
@@ -288,8 +322,10 @@ def estimate(
     distinct patterns of levels (a few thousand at most) and their counts, not on each
     pair."""
     n_fields = levels.shape[1]
+    comparisons = comparisons or Comparisons(n_fields)
+    joined = comparisons.joint_columns
     prior_bits = -float(np.log2(max(records - 1, 1)))
-    m = default_m(comparisons or Comparisons(n_fields))
+    m = default_m(comparisons)
     anchored = [False] * n_fields
     codes = _pattern_codes(levels)
     counts = np.bincount(codes, minlength=_N_PATTERNS**n_fields).astype(np.float64)
@@ -297,18 +333,30 @@ def estimate(
     table, weight = _pattern_levels(seen, n_fields), counts[seen]
     need = np.log2(_ANCHOR / (1.0 - _ANCHOR))
     for _ in range(_ROUNDS):
-        per_field = _field_weights(table, np.log2(m / u))
+        per_field = _field_weights(table, np.log2(m / u), joined)
         total = prior_bits + per_field.sum(axis=1)
         new_m = m.copy()
         for f in range(n_fields):
-            anchors = (total - per_field[:, f] >= need) & (table[:, f] >= 0)
+            own = _own_columns(f, joined)
+            anchors = (total - per_field[:, own].sum(axis=1) >= need) & (table[:, f] >= 0)
             if weight[anchors].sum() < _MIN_ANCHORS:
                 continue
             by_level = np.bincount(table[anchors, f], weight[anchors], minlength=_N_LEVELS)
             new_m[f] = _normalise(np.asarray(by_level + 0.5, np.float64)[None, :])[0]
             anchored[f] = True
         m = new_m
-    return WeightModel(m, u, prior_bits, tuple(anchored))
+    return WeightModel(m, u, prior_bits, tuple(anchored), joined)
+
+
+def _own_columns(column: int, joined: tuple[tuple[int, int, int], ...]) -> list[int]:
+    """The columns whose weight holds this column's agreement, left out when choosing the
+    anchors that estimate its m: itself, and a whole, its part and their joint column
+    together (a pair agreeing on the whole carries that weight in the joint column)."""
+    own = {column}
+    for whole, part, joint in joined:
+        if column in (whole, part, joint):
+            own |= {whole, part, joint}
+    return sorted(own)
 
 
 #: Values a field takes in a pattern: missing or one of the levels.
@@ -357,13 +405,21 @@ def _pattern_levels(codes: npt.NDArray[np.int64], n_fields: int) -> npt.NDArray[
 
 
 def _field_weights(
-    levels: npt.NDArray[np.int8], table: npt.NDArray[np.float64]
+    levels: npt.NDArray[np.int8],
+    table: npt.NDArray[np.float64],
+    joined: tuple[tuple[int, int, int], ...] = (),
 ) -> npt.NDArray[np.float64]:
-    """Each row's weight from each field (0 where the field is missing)."""
+    """Each row's weight from each column (0 where it is missing). Where a whole and its
+    part both agree exactly, the joint column carries the weight and the two fields none;
+    elsewhere the joint column adds nothing."""
     out = np.zeros(levels.shape, np.float64)
     for f in range(levels.shape[1]):
         held = levels[:, f] >= 0
         out[held, f] = table[f, levels[held, f]]
+    for whole, part, joint in joined:
+        both = levels[:, joint] == 0
+        out[both, whole] = out[both, part] = 0.0
+        out[~both, joint] = 0.0
     return out
 
 
@@ -398,13 +454,21 @@ def _evidence(
     n_fields = levels.shape[1]
     # weights per pattern of levels, then one lookup per pair: no (pairs x fields) floats
     seen, inverse, _ = _patterns(_pattern_codes(levels), n_fields)
-    by_pattern = _field_weights(_pattern_levels(seen, n_fields), model.weights()).sum(axis=1)
+    table = _pattern_levels(seen, n_fields)
+    by_pattern = _field_weights(table, model.weights(), model.joined).sum(axis=1)
     w = by_pattern[inverse]
     if freq is not None and rows is not None:
-        for f in range(freq.share.shape[1]):  # fields only: a swap column has no value
-            exact = np.flatnonzero(levels[:, f] == 0)
-            share = freq.share[rows[exact], f]
-            w[exact] += np.log2(freq.agreement[f] / np.maximum(share, 1e-12))
+        fields = freq.share.shape[1] - len(model.joined)  # a swap column has no value
+        exact = [levels[:, f] == 0 for f in range(fields)]
+        for whole, part, joint in model.joined:
+            both = levels[:, joint] == 0
+            exact[whole] &= ~both
+            exact[part] &= ~both
+            exact.append(both)
+        for f, agree in enumerate(exact):
+            hit = np.flatnonzero(agree)
+            share = freq.share[rows[hit], f]
+            w[hit] += np.log2(freq.agreement[f] / np.maximum(share, 1e-12))
     return np.asarray(w, np.float64)
 
 
@@ -449,4 +513,4 @@ def fit_prior(
         share = min(max(partners / (records - 1), 1e-12), 0.5)
         prior = float(np.log2(share / (1 - share)))
         scores = _probability(prior + evidence)
-    return WeightModel(model.m, model.u, prior, model.anchored), scores
+    return replace(model, prior_bits=prior), scores

@@ -27,8 +27,12 @@ RECORDS = [
 
 def _levels(config_name: str) -> tuple[np.ndarray, Comparisons]:
     config = load_config(builtin_config_path(config_name))
-    cols = [[first for first, _ in RECORDS], [last for _, last in RECORDS]]
-    cols += [["1984-03-07"] * len(RECORDS), [""] * len(RECORDS), [""] * len(RECORDS)]
+    by_column = {
+        "FirstName": [first for first, _ in RECORDS],
+        "LastName": [last for _, last in RECORDS],
+        "DOB": ["1984-03-07"] * len(RECORDS),
+    }
+    cols = [by_column.get(f.column, [""] * len(RECORDS)) for f in config.fields]
     quals = [["1"] * len(RECORDS) if f.quality_column else None for f in config.fields]
     chunk = Encoder(config, bytes(range(32)), today=TODAY).encode(cols, quals)
     comparisons = Comparisons.of(config)
@@ -39,8 +43,9 @@ def _levels(config_name: str) -> tuple[np.ndarray, Comparisons]:
 
 def test_a_swap_is_realigned_and_flagged() -> None:
     levels, comparisons = _levels("hmis")
-    assert comparisons.size == 6  # five fields and the first/last name swap
-    first, last, swap = 0, 1, 5
+    # six fields, the first/last name swap, the date of birth's year and birthday both exact
+    assert comparisons.size == 8
+    first, last, swap = 0, 1, 6
     # 0 vs 1: swapped exactly: both names agree crosswise, and the swap column says so
     assert levels[0, first] == 0 and levels[0, last] <= 1 and levels[0, swap] == 0
     # 0 vs 2: a typo in the swapped surname still reads as a swap, one level down

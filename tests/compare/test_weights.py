@@ -23,6 +23,8 @@ from linkage.compare.weights import (
     value_frequencies,
 )
 
+LOW = len(LEVELS)
+
 
 def _filters(rng: np.random.Generator, n: int, nbytes: int, density: float) -> np.ndarray:
     return np.packbits(rng.random((n, nbytes * 8)) < density, axis=1)
@@ -209,3 +211,39 @@ def test_the_prior_is_fitted_to_the_expected_true_pairs() -> None:
     touching = fresh[ra] | fresh[rb]
     part, _ = fit_prior(levels[touching], model, None, ra[touching], rb[touching], records, fresh)
     assert abs(part.prior_bits - fitted.prior_bits) < 0.3
+
+
+def test_a_whole_and_its_part_agreeing_are_weighed_once_on_the_whole() -> None:
+    """Year and birthday (field 0 and its part, field 1) of one date: where both agree, the
+    pair takes the joint column's weight and the whole date's frequency, not the two parts'
+    rates multiplied (a person's own records and twins make a whole date recur more)."""
+    rng = np.random.default_rng(4)
+    year, other_year, day, other_day = (_filters(rng, 1, 8, 0.4) for _ in range(4))
+    # records 0-3 share year and day (one date four times); 4-5 the year and another day;
+    # 6 another year with the first day; 7 holds the year but no day (missing)
+    years = np.concatenate([year] * 6 + [other_year, year])
+    days = np.concatenate([day] * 4 + [other_day] * 2 + [day, np.zeros_like(day)])
+    fields = np.concatenate([years, days], axis=1)
+    comparisons = Comparisons(2, joined=((0, 1),))
+    assert comparisons.size == 3 and comparisons.joint_columns == ((0, 1, 2),)
+    ra, rb = np.array([0, 0, 0, 0]), np.array([1, 4, 6, 7])
+    levels = comparisons.levels(fields, fields, ra, rb)
+    assert levels[:, 2].tolist() == [0, LOW, LOW, -1]  # both, year only, day only, missing
+    freq = value_frequencies(fields, 2, comparisons.joined)
+    assert np.allclose(freq.share[:4, 2], 4 / 7)  # the whole date: 4 of the 7 holding both
+    assert np.isclose(freq.share[4, 2], 2 / 7) and freq.share[7, 2] == 0.0
+    u = np.array([[0.2, 0.01, 0.01, 0.78], [0.05, 0.01, 0.01, 0.93], [0.002, 1e-4, 1e-4, 0.9978]])
+    m = np.array([[0.9, 0.04, 0.03, 0.03], [0.85, 0.05, 0.05, 0.05], [0.8, 1e-4, 1e-4, 0.1998]])
+    assert estimate(levels, u, 8, comparisons).joined == comparisons.joint_columns
+    model = weights.WeightModel(m, u, -10.0, (True,) * 3, comparisons.joint_columns)
+    table = model.weights()
+    bits = np.log2(match_probability(levels, model) / (1 - match_probability(levels, model)))
+    assert bits[0] == pytest.approx(-10.0 + table[2, 0])  # the joint weight alone
+    assert bits[1] == pytest.approx(-10.0 + table[0, 0] + table[1, 3])  # year exact, day low
+    assert bits[2] == pytest.approx(-10.0 + table[0, 3] + table[1, 0])  # day exact, year low
+    assert bits[3] == pytest.approx(-10.0 + table[0, 0])  # day missing: the year alone
+    # with frequencies, both agreeing is adjusted by the whole date's share, not the parts'
+    tf = match_probability(levels, model, freq, ra)
+    tf_bits = np.log2(tf / (1 - tf))
+    assert tf_bits[0] == pytest.approx(bits[0] + np.log2(freq.agreement[2] / (4 / 7)))
+    assert tf_bits[1] == pytest.approx(bits[1] + np.log2(freq.agreement[0] / freq.share[0, 0]))
