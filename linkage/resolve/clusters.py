@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 #: Why a pair above ``upper`` did not merge its two clusters.
 REFUSED_SUPPORT = "weak support"
@@ -109,7 +110,8 @@ def cluster(
     # million records, a few percent of the candidate pairs).
     ga, gb = parent[rows_a], parent[rows_b]
     strong_pairs = scores >= upper
-    component = _components(n, ga[strong_pairs], gb[strong_pairs])
+    edges = (np.ones(int(strong_pairs.sum()), np.int8), (ga[strong_pairs], gb[strong_pairs]))
+    _, component = connected_components(coo_matrix(edges, (n, n)), directed=False)
     weight = scores if probabilities else (scores >= lower).astype(np.float64)
     support = (weight > 0) & (component[ga] == component[gb]) & (ga != gb)
     ra, rb, sc = rows_a[support], rows_b[support], scores[support]
@@ -182,25 +184,3 @@ def _cross_evidence(
         links.setdefault(u, {})[v] = total
         links.setdefault(v, {})[u] = total
     return links
-
-
-@njit(cache=True)
-def _components(
-    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """The connected component (its smallest node) of each of ``n`` nodes under edges a-b:
-    union-find with path halving."""
-    root = np.arange(n)
-    for e in range(len(a)):
-        x, y = a[e], b[e]
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        while root[y] != y:
-            root[y] = root[root[y]]
-            y = root[y]
-        if x != y:
-            root[max(x, y)] = min(x, y)
-    for v in range(n):
-        root[v] = root[root[v]]
-    return root
