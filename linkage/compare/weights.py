@@ -386,7 +386,8 @@ def _patterns(
         return distinct, index[codes], counts[distinct].astype(np.float64)
     order = np.argsort(codes, kind="stable")
     ordered = codes[order]
-    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    first = np.ones(len(ordered), np.bool_)  # each pattern's first pair (none if no pairs)
+    first[1:] = ordered[1:] != ordered[:-1]
     starts = np.flatnonzero(first)
     inverse = np.empty(len(codes), np.int64)
     inverse[order] = np.cumsum(first) - 1
