@@ -27,6 +27,8 @@ KINDS = ("name", "surname", "date", "ssn", "sex", "text", "digits")
 TOKEN_TYPES = ("qgram", "phonetic", "exact", "nickname", "date_part", "digit_position")
 PHONETIC = ("soundex", "metaphone", "nysiis", "match_rating")
 DATE_PARTS = ("year", "month", "day", "day_month", "decade")
+#: Digits a digit_position tokeniser takes (all when unset): the last four, or the rest.
+DIGIT_PARTS = ("last4", "rest")
 PARTIAL_RULES = ("keep", "missing", "year_only", "last4")
 HASHING = ("random", "double")
 HARDENING = ("balance", "xor_fold", "rule90", "blip", "permute")
@@ -339,6 +341,8 @@ def _token(t: _Table, kind: str) -> TokenSpec:
         spec = TokenSpec(type=ttype, weight=weight, algorithm=t.choice("algorithm", PHONETIC))
     elif ttype == "date_part":
         spec = TokenSpec(type=ttype, weight=weight, part=t.choice("part", DATE_PARTS))
+    elif ttype == "digit_position" and "part" in t.data:
+        spec = TokenSpec(type=ttype, weight=weight, part=t.choice("part", DIGIT_PARTS))
     elif ttype == "nickname":
         spec = TokenSpec(type=ttype, weight=weight, max_canonicals=t.get("max_canonicals", int, 3))
     t.done()

@@ -123,14 +123,23 @@ def test_unreadable_config_files(tmp_path: Path) -> None:
 
 
 def test_each_older_hmis_config_is_the_next_one_with_its_change_taken_out() -> None:
-    """hmis-2 and hmis-1 are kept for stores made before 0.3 and 0.2: each must encode
-    exactly as hmis did then. 0.3 split the date of birth (the birthday became its own
-    field); 0.2 grouped the names. A setting added later, when absent, leaves a config's
+    """hmis-3, hmis-2 and hmis-1 are kept for stores made before 0.4, 0.3 and 0.2: each must
+    encode exactly as hmis did then. 0.4 split the SSN (its last 4 became their own field);
+    0.3 split the date of birth (the birthday became its
+    own field); 0.2 grouped the names. A setting added later, when absent, leaves a config's
     fingerprint as it was."""
-    new, two, one = (parse_config(_raw(name)) for name in ("hmis", "hmis-2", "hmis-1"))
-    assert len({new.fingerprint, two.fingerprint, one.fingerprint}) == 3
-    assert new.joined == ((2, 3),) and not two.joined
-    merged = _raw()
+    configs = [parse_config(_raw(name)) for name in ("hmis", "hmis-3", "hmis-2", "hmis-1")]
+    new, three, two, one = configs
+    assert len({c.fingerprint for c in configs}) == 4
+    assert new.joined == ((2, 3), (4, 5)) and three.joined == ((2, 3),) and not two.joined
+    whole = _raw()
+    fields = whole["fields"]
+    ssn = next(f for f in fields if f["name"] == "ssn")
+    last4 = next(f for f in fields if f["name"] == "ssn_last4")
+    fields.remove(last4)
+    ssn["tokens"] = [{k: v for k, v in ssn["tokens"][0].items() if k != "part"}]
+    assert parse_config(whole).fingerprint == three.fingerprint
+    merged = _raw("hmis-3")
     fields = merged["fields"]
     dob = next(f for f in fields if f["name"] == "dob")
     birthday = next(f for f in fields if f["name"] == "birthday")
@@ -143,6 +152,19 @@ def test_each_older_hmis_config_is_the_next_one_with_its_change_taken_out() -> N
     for f in ungrouped["fields"]:
         f.pop("group", None)
     assert parse_config(ungrouped).fingerprint == one.fingerprint
+
+
+def test_part_applies_to_date_and_digit_tokenisers_with_their_own_parts() -> None:
+    raw = _raw()
+    ssn = next(f for f in raw["fields"] if f["name"] == "ssn")
+    ssn["tokens"][0]["part"] = "year"
+    with pytest.raises(ConfigError, match="expected one of last4, rest"):
+        parse_config(raw)
+    raw = _raw()
+    first = next(f for f in raw["fields"] if f["name"] == "first_name")
+    first["tokens"][0]["part"] = "last4"
+    with pytest.raises(ConfigError, match="unknown key 'part'"):
+        parse_config(raw)
 
 
 @pytest.mark.parametrize(
@@ -180,7 +202,7 @@ def test_a_built_in_config_is_named_where_a_file_is_expected(tmp_path, monkeypat
     with pytest.raises(ConfigError) as refused:
         load_config("hmis-0")
     assert "not found" in refused.value.one_line()
-    assert "febrl, hmis, hmis-1, hmis-2" in refused.value.one_line()
+    assert "febrl, hmis, hmis-1, hmis-2, hmis-3" in refused.value.one_line()
     (tmp_path / "hmis-1").write_text('name = "x"')  # a file of that name comes first
     with pytest.raises(ConfigError, match="schema_version"):
         load_config("hmis-1")

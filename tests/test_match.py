@@ -333,14 +333,18 @@ def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("shipped", "new_column"),
-    [("hmis-1", "first_name/last_name swapped"), ("hmis-2", "dob and birthday both exact")],
+    [
+        ("hmis-1", "first_name/last_name swapped"),
+        ("hmis-2", "dob and birthday both exact"),
+        ("hmis-3", "ssn and ssn_last4 both exact"),
+    ],
 )
 def test_uploads_of_an_older_hmis_config_still_match(
     network, tmp_path, capsys, monkeypatch, shipped: str, new_column: str
 ) -> None:
     """Migration: files an older linkage encoded with 'hmis' (now shipped as hmis-1 from
-    before 0.2, hmis-2 from 0.2) name 'hmis' in their header, but carry the old fingerprint;
-    match finds the built-in config that encodes as they do."""
+    before 0.2, hmis-2 from 0.2, hmis-3 from 0.3) name 'hmis' in their header, but carry the
+    old fingerprint; match finds the built-in config that encodes as they do."""
     from linkage.compare.weights import Comparisons
     from linkage.config import load_config
     from linkage.container import read_clk

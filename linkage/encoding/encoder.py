@@ -23,7 +23,7 @@ from linkage.config import Config, FieldSpec, TokenSpec
 from linkage.encoding import harden
 from linkage.encoding.bloom import scatter, token_positions
 from linkage.encoding.keys import derive
-from linkage.encoding.tokens import digit_token, tokenize
+from linkage.encoding.tokens import digit_kept, digit_token, tokenize
 from linkage.normalize import Status, date_batch, date_text, normalize, ssn_digits_batch
 
 #: Distinct values remembered per field before its table is cleared and rebuilt.
@@ -101,6 +101,11 @@ def _append(table: npt.NDArray[Any], used: int, new: npt.NDArray[Any]) -> npt.ND
     return table
 
 
+def _kept_positions(width: int, part: str) -> npt.NDArray[np.bool_]:
+    """Which of ``width`` digit positions (from the right) a digit tokeniser's part keeps."""
+    return np.array([digit_kept(p, part) for p in range(width)], np.bool_)
+
+
 def _token_prefix(t_index: int, salt: str) -> str:
     """What keeps tokens of different tokenisers (and salts) of one field apart."""
     return f"{t_index}\x1f{salt}\x1f"
@@ -173,11 +178,8 @@ class Encoder:
         for state, pos in zip(self._fields, self._order, strict=True):
             if state.direct == "ssn":
                 status, digits = ssn_digits_batch(columns[pos], qualities[pos], state.spec)
-                owner, place = np.nonzero(digits >= 0)
-                table = self._digit_table(state, 0, state.spec.tokens[0].weight, 9)
-                rec_rows, fld_rows = self._filters(
-                    state, owner, table[place, digits[owner, place]], n
-                )
+                owner, tok_ids = self._ssn_tokens(state, digits)
+                rec_rows, fld_rows = self._filters(state, owner, tok_ids, n)
             elif state.direct == "date":
                 status, ymd, year_only = date_batch(
                     columns[pos], qualities[pos], state.spec, self.today
@@ -249,7 +251,7 @@ class Encoder:
         salts = [k[-1] for k in keys] if has_salt else own
         texts = [v.text for v in values]
         pairs = [
-            self._digit_tokens(state, t_index, t_spec.weight, texts)
+            self._digit_tokens(state, t_index, t_spec, texts)
             if t_spec.type == "digit_position" and not any(salts)
             else self._tokens(state, t_index, t_spec, texts, salts)
             for t_index, t_spec in enumerate(spec.tokens)
@@ -295,19 +297,34 @@ class Encoder:
         return np.array(owner, np.int64), np.array(tok_ids, np.int64)
 
     def _digit_tokens(
-        self, state: _FieldState, t_index: int, weight: int, texts: list[str]
+        self, state: _FieldState, t_index: int, t_spec: TokenSpec, texts: list[str]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The same pairs for unsalted positional digit tokens, computed with numpy: the
         vocabulary is position x digit, so every token id comes from a small table."""
         width = max(map(len, texts), default=0)
         if width == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        table = self._digit_table(state, t_index, weight, width)
+        table = self._digit_table(state, t_index, t_spec.weight, width)
         # right-align so that column 0 is the last digit
         chars = np.array([t[::-1] for t in texts], dtype=f"<U{width}").view(np.uint32)
         digits = chars.reshape(len(texts), width).astype(np.int64) - ord("0")
-        owner, pos = np.nonzero((digits >= 0) & (digits <= 9))
+        kept = _kept_positions(width, t_spec.part)
+        owner, pos = np.nonzero((digits >= 0) & (digits <= 9) & kept)
         return owner.astype(np.int64), table[pos, digits[owner, pos]]
+
+    def _ssn_tokens(
+        self, state: _FieldState, digits: npt.NDArray[np.int8]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(record, token id) pairs of an SSN field's digit tokenisers, from the digits of
+        :func:`ssn_digits_batch` (-1 where a record has none at that position)."""
+        owners: list[npt.NDArray[np.int64]] = []
+        ids: list[npt.NDArray[np.int64]] = []
+        for t_index, t_spec in enumerate(state.spec.tokens):
+            table = self._digit_table(state, t_index, t_spec.weight, 9)
+            owner, place = np.nonzero((digits >= 0) & _kept_positions(9, t_spec.part))
+            owners.append(owner.astype(np.int64))
+            ids.append(table[place, digits[owner, place]])
+        return np.concatenate(owners), np.concatenate(ids)
 
     def _date_tokens(
         self,

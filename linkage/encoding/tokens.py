@@ -97,9 +97,15 @@ def digit_token(position: int, digit: str | int) -> str:
     return f"{position}:{digit}"
 
 
-def digit_positions(text: str) -> list[str]:
-    """Position-from-the-right plus digit: ``1234`` gives ``0:4 1:3 2:2 3:1``."""
-    return [digit_token(i, c) for i, c in enumerate(reversed(text))]
+def digit_positions(text: str, part: str = "") -> list[str]:
+    """Position-from-the-right plus digit: ``1234`` gives ``0:4 1:3 2:2 3:1``; ``part`` keeps
+    the last four digits or the rest, so an SSN's last 4 can be a field of its own."""
+    return [digit_token(i, c) for i, c in enumerate(reversed(text)) if digit_kept(i, part)]
+
+
+def digit_kept(position: int, part: str) -> bool:
+    """Whether a digit ``position`` places from the right belongs to ``part`` (all if unset)."""
+    return not part or (position < 4) == (part == "last4")
 
 
 def tokenize(text: str, spec: TokenSpec) -> list[str]:
@@ -114,5 +120,5 @@ def tokenize(text: str, spec: TokenSpec) -> list[str]:
     if kind == "date_part":
         return date_part(text, spec.part)
     if kind == "digit_position":
-        return digit_positions(text)
+        return digit_positions(text, spec.part)
     return [text]

@@ -43,9 +43,10 @@ def _levels(config_name: str) -> tuple[np.ndarray, Comparisons]:
 
 def test_a_swap_is_realigned_and_flagged() -> None:
     levels, comparisons = _levels("hmis")
-    # six fields, the first/last name swap, the date of birth's year and birthday both exact
-    assert comparisons.size == 8
-    first, last, swap = 0, 1, 6
+    # seven fields, the first/last name swap, then each whole and its part both exact (the
+    # date of birth's year and birthday, the SSN's first five and last 4)
+    assert comparisons.size == 10
+    first, last, swap = 0, 1, 7
     # 0 vs 1: swapped exactly: both names agree crosswise, and the swap column says so
     assert levels[0, first] == 0 and levels[0, last] <= 1 and levels[0, swap] == 0
     # 0 vs 2: a typo in the swapped surname still reads as a swap, one level down

@@ -10,10 +10,11 @@ from linkage.config import Config
 from linkage.encoding import encoder as encoder_module
 from linkage.encoding.encoder import Encoder
 from linkage.encoding.pipeline import iter_columns
+from linkage.encoding.tokens import digit_positions
 from linkage.evaluate.synth import make_people
 
 TODAY = _dt.date(2026, 11, 1)
-FIELDS = ("first_name", "last_name", "dob", "ssn", "sex")
+FIELDS = ("first_name", "last_name", "dob", "birthday", "ssn", "ssn_last4", "sex")
 
 
 def _encode(config: Config, secret: bytes, rows: list[dict[str, str]], **kw):
@@ -120,7 +121,17 @@ def test_errors_real_records_have_keep_similarity(hmis_config) -> None:
         margins.append(_dice(names[0], names[1]) - _dice(names[0], names[2]))
     assert float(np.mean(margins)) > 0.1
     assert fd(0, 3, "last_name") > 0.5 and fd(0, 4, "last_name") > 0.5
-    assert fd(5, 6, "ssn") > 0.45  # last-4 shares four of nine positional tokens
+    # a last 4 only has no first five (missing), and its last 4 agree with the full SSN's
+    assert not _field(c, hmis_config, 5, "ssn").any()
+    assert fd(0, 5, "ssn_last4") == fd(5, 6, "ssn_last4") == 1.0
+    assert fd(0, 6, "ssn") < LEVELS[2]  # other first five: "low"
+
+
+def test_a_digit_tokeniser_takes_the_last_four_digits_or_the_rest() -> None:
+    assert digit_positions("123456789", "last4") == ["0:9", "1:8", "2:7", "3:6"]
+    assert digit_positions("123456789", "rest") == ["4:5", "5:4", "6:3", "7:2", "8:1"]
+    assert digit_positions("6789", "rest") == []
+    assert len(digit_positions("123456789")) == 9
 
 
 def _columns(config: Config, path):
