@@ -58,9 +58,9 @@ def main() -> None:
         started = time.perf_counter()
         uploads, _ = load_uploads(paths)
         (ra, rb, dice), blocking = find_candidates(uploads, config, False)
-        scores, model, _ = score_candidates(uploads, config, ra, rb, dice)
+        scores, model, scorer = score_candidates(uploads, config, ra, rb, dice)
         result = resolve_candidates(
-            uploads, config, (ra, rb, scores), blocking, model, estimate=True
+            uploads, config, (ra, rb, scores), blocking, model, estimate=True, scorer=scorer
         )
         seconds = time.perf_counter() - started
     rows = uploads.records()
@@ -78,7 +78,8 @@ def main() -> None:
     print(
         f"{args.people:,} people, {args.agencies} agencies, {len(labels):,} records, "
         f"seed {args.seed}, noise {args.noise}; {len(fate):,} true pairs; "
-        f"linked in {seconds:.1f}s"
+        f"linked in {seconds:.1f}s; {result.report.component_pairs:,} pairs scored inside "
+        "components of strong pairs"
     )
     for f, name in enumerate(FATES):
         print(f"  {name:<34} {counts[f] / len(fate):7.1%}  ({counts[f]:,})")

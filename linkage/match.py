@@ -15,7 +15,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from linkage.compare.blocking import (
 from linkage.compare.pairs import field_scores
 from linkage.compare.weights import (
     Comparisons,
+    Frequencies,
     Population,
     WeightModel,
     estimate,
@@ -52,6 +53,7 @@ from linkage.resolve import (
     people_estimate,
     review_pairs,
     threshold_warnings,
+    unscored_pairs,
 )
 
 #: The Dice a pair should be found at with LSH's target probability (see lsh_parameters).
@@ -71,6 +73,7 @@ class MatchReport:
     cross_agency_entities: int = 0
     within_agency_duplicates: int = 0
     candidates: int = 0
+    component_pairs: int = 0
     links: int = 0
     review: int = 0
     refused: dict[str, int] = field(default_factory=dict)
@@ -381,6 +384,32 @@ def _blocking_summary(stats: BlockingStats, n: int) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
+class PairScorer:
+    """Scores more pairs of the same records with the model a run fitted, so that pairs
+    found after the fit (those a merge weighs that blocking never reached) are weighed on
+    the same scale as the candidates. ``rows`` maps the rows a caller names to the rows the
+    model's records are numbered by (a by-name list links part of its table)."""
+
+    comparisons: Comparisons
+    field_clks: npt.NDArray[np.uint8]
+    model: WeightModel
+    frequencies: Frequencies
+    rows: npt.NDArray[np.int64] | None = None
+
+    def __call__(
+        self, rows_a: npt.NDArray[np.int64], rows_b: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        if self.rows is not None:
+            rows_a, rows_b = self.rows[rows_a], self.rows[rows_b]
+        levels = self.comparisons.levels(self.field_clks, self.field_clks, rows_a, rows_b)
+        return match_probability(levels, self.model, self.frequencies, rows_a)
+
+    def through(self, rows: npt.NDArray[np.int64]) -> PairScorer:
+        """The same scorer for a caller who numbers the records ``rows`` names 0, 1, ..."""
+        return replace(self, rows=rows if self.rows is None else self.rows[rows])
+
+
+@dataclass(frozen=True)
 class MatchResult:
     """Everything a run decided, in memory: entity label per global row, the scored candidate
     pairs, and which of them go to review (with why)."""
@@ -403,7 +432,7 @@ def match_uploads(
 ) -> MatchResult:
     """Find, score and resolve candidate pairs: the whole decision, with no file written."""
     (ra, rb, dice), blocking = find_candidates(uploads, config, one_to_one_mode, progress)
-    scores, model, _ = score_candidates(uploads, config, ra, rb, dice)
+    scores, model, scorer = score_candidates(uploads, config, ra, rb, dice)
     return resolve_candidates(
         uploads,
         config,
@@ -413,6 +442,7 @@ def match_uploads(
         one_to_one_mode=one_to_one_mode,
         progress=progress,
         estimate=True,
+        scorer=scorer,
     )
 
 
@@ -426,9 +456,10 @@ def score_candidates(
     population: Population | None = None,
     model: WeightModel | None = None,
     searched: npt.NDArray[np.bool_] | None = None,
-) -> tuple[npt.NDArray[np.float64], dict[str, object], WeightModel | None]:
+) -> tuple[npt.NDArray[np.float64], dict[str, object], PairScorer | None]:
     """The candidates' scores as the config asks (record Dice, mean field Dice, or match
-    probability), the weight model as the summary reports it, and the model itself.
+    probability), the weight model as the summary reports it, and (with weights) a scorer
+    for further pairs under the same model.
 
     With weights, ``population`` gives the statistics of a larger whole ``uploads`` belongs
     to, and ``model`` a model estimated before, used as it is (a by-name list scores a
@@ -462,13 +493,16 @@ def resolve_candidates(
     groups: npt.NDArray[np.int64] | None = None,
     never: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
     estimate: bool = False,
+    scorer: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
+    | None = None,
 ) -> MatchResult:
     """Scored pairs -> entities, review pairs and the run's report.
 
     ``groups`` and ``never`` (cluster mode only) carry what a by-name list already knows:
     records linked before, which stay together, and pairs a clerk ruled apart. ``estimate``
     (cluster mode, scores that are match probabilities) adds the people estimate to the
-    report."""
+    report. ``scorer`` (cluster mode, match probabilities) scores the pairs inside the
+    components of strong pairs that blocking never reached, before the merges weigh them."""
     if one_to_one_mode and (groups is not None or never is not None):
         raise ValueError("starting groups and never pairs apply to cluster mode only")
     th, settings = config.thresholds, config.match
@@ -482,9 +516,17 @@ def resolve_candidates(
         blocking=blocking,
         model=model,
     )
+    n = len(uploads.ids)
+    if scorer is not None and not one_to_one_mode and settings.score == "weights":
+        fa, fb = unscored_pairs(
+            n, ra, rb, scores, th.upper, limit=2 * settings.max_cluster, groups=groups
+        )
+        report.component_pairs = len(fa)
+        if len(fa):
+            ra, rb = np.concatenate([ra, fa]), np.concatenate([rb, fb])
+            scores = np.concatenate([scores, scorer(fa, fb)])
     if progress:
         progress(f"resolving {len(ra):,} candidate pairs into entities")
-    n = len(uploads.ids)
     if one_to_one_mode:
         accepted = one_to_one(ra, rb, scores, th.upper)
         labels = one_to_one_labels(n, ra, rb, accepted)
@@ -542,9 +584,10 @@ def _weighted_scores(
     population: Population | None = None,
     model: WeightModel | None = None,
     searched: npt.NDArray[np.bool_] | None = None,
-) -> tuple[npt.NDArray[np.float64], dict[str, object], WeightModel]:
+) -> tuple[npt.NDArray[np.float64], dict[str, object], PairScorer]:
     """Match probabilities from the Fellegi-Sunter model, the model as the summary reports
-    it (per field: m, u and the weight in bits of each agreement level), and the model."""
+    it (per field: m, u and the weight in bits of each agreement level), and a scorer under
+    the model."""
     field_clks = uploads.field_clks
     assert field_clks is not None
     levels = comparisons.levels(field_clks, field_clks, ra, rb)
@@ -580,7 +623,7 @@ def _weighted_scores(
             for f, name in enumerate(comparison_names(uploads.fields, comparisons))
         },
     }
-    return scores, described, model
+    return scores, described, PairScorer(comparisons, field_clks, model, population.frequencies)
 
 
 def comparison_names(fields: Sequence[str], comparisons: Comparisons) -> list[str]:

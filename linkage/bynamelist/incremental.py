@@ -57,6 +57,7 @@ from linkage.compare.weights import Comparisons, Population, population
 from linkage.config import Config, builtin_config_with
 from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, ClkReader, Header
 from linkage.match import (
+    PairScorer,
     Uploads,
     find_candidates,
     read_uploads,
@@ -685,7 +686,7 @@ def _link_month(
     if progress:
         progress(f"finding the candidates of {int(dirty.sum()):,} new or changed records")
     (ra, rb, dice), blocking = find_candidates(whole, config, False, progress, fresh=dirty)
-    scores, described, model = score_candidates(
+    scores, described, scorer = score_candidates(
         whole, config, ra, rb, dice, population=pop, searched=dirty
     )
     counted = scores >= config.thresholds.lower
@@ -704,6 +705,7 @@ def _link_month(
             table.take(old).uploads(store), config, False, scale=n, whole_keys=table.keys
         )
         oa, ob = old[oa], old[ob]
+        model = None if scorer is None else scorer.model
         os, _, _ = score_candidates(whole, config, oa, ob, od, population=pop, model=model)
         ra, rb, scores = (
             np.concatenate([ra, oa]),
@@ -721,7 +723,12 @@ def _link_month(
         part,
         report,
         progress,
-        scored=((at[ra], at[rb], scores), blocking, described),
+        scored=Scored(
+            (at[ra], at[rb], scores),
+            blocking,
+            described,
+            None if scorer is None else scorer.through(rows),
+        ),
     )
     return rows, part, labels, pairs, review_rows, clerical
 
@@ -746,7 +753,16 @@ def population_of(
     return population(table.field_clks, Comparisons.of(store.config), rows)
 
 
-Scored = tuple[tuple[Any, Any, Any], dict[str, object], dict[str, object]]
+@dataclass(frozen=True)
+class Scored:
+    """Pairs of the records to link, scored before linking: the pairs (rows of those
+    records), how they were found, the model as the summary reports it, and a scorer for
+    more of their pairs (None unless the config scores with weights)."""
+
+    pairs: tuple[Any, Any, Any]
+    blocking: dict[str, object]
+    model: dict[str, object]
+    scorer: PairScorer | None
 
 
 def link_rows(
@@ -823,20 +839,20 @@ def link_rows(
         (ra_, rb_, dice), blocking = find_candidates(
             uploads, store.config, False, progress, scale=scale, whole_keys=whole_keys
         )
-        scores, described, _ = score_candidates(
+        scores, described, scorer = score_candidates(
             uploads, store.config, ra_, rb_, dice, population=population
         )
-        scored = ((ra_, rb_, scores), blocking, described)
-    pairs, blocking, described = scored
+        scored = Scored((ra_, rb_, scores), blocking, described, scorer)
     result = resolve_candidates(
         uploads,
         store.config,
-        pairs,
-        blocking,
-        described,
+        scored.pairs,
+        scored.blocking,
+        scored.model,
         groups=groups,
         never=never,
         progress=progress,
+        scorer=scored.scorer,
     )
     report.warnings.extend(result.report.warnings)
     review_rows = [

@@ -2,7 +2,8 @@
 
 Public API: :func:`cluster` (multi-party linkage and within-agency deduplication),
 :func:`one_to_one` and :func:`one_to_one_labels` (the classic two-party mode), :func:`review_pairs`,
-:func:`threshold_warnings`, :func:`dense_labels` and :func:`people_estimate` (the count
+:func:`threshold_warnings`, :func:`dense_labels`, :func:`unscored_pairs` (what a merge
+could weigh that blocking left out) and :func:`people_estimate` (the count
 with its interval), and the ``REFUSED_*`` reasons a refused
 merge is queued with. Pure functions over arrays: no file, no plaintext, no secret.
 """
@@ -14,6 +15,7 @@ from linkage.resolve.clusters import (
     Clustering,
     cluster,
     dense_labels,
+    unscored_pairs,
 )
 from linkage.resolve.diagnostics import threshold_warnings
 from linkage.resolve.estimate import PeopleEstimate, people_estimate
@@ -33,4 +35,5 @@ __all__ = [
     "people_estimate",
     "review_pairs",
     "threshold_warnings",
+    "unscored_pairs",
 ]

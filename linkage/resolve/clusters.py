@@ -169,6 +169,62 @@ def cluster(
     )
 
 
+def unscored_pairs(
+    n: int,
+    rows_a: npt.NDArray[np.int64],
+    rows_b: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float64],
+    upper: float,
+    *,
+    limit: int,
+    groups: npt.NDArray[np.int64] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The record pairs a merge could weigh that were never scored: those inside one
+    connected component of the pairs at or above ``upper`` (records sharing a label in
+    ``groups`` counting as joined), of at most ``limit`` records, in different starting
+    groups and not among the given pairs. Returned low row first, in row order.
+
+    Blocking leaves out the pairs of one person whose records differ most (a swapped name, a
+    street name), and the merge rule counts a pair never compared as 0, so scoring these
+    pairs too lets a merge weigh what the records say instead of assuming they disagree. The
+    bound keeps the work linear: a component larger than a few people's records is a chain
+    through common values, whose pairs are mostly strangers."""
+    parent = np.arange(n, dtype=np.int64)
+    if groups is not None:
+        _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+        parent = first[inverse].astype(np.int64)
+    strong = scores >= upper
+    edges = (
+        np.ones(int(strong.sum()), np.int8),
+        (parent[rows_a[strong]], parent[rows_b[strong]]),
+    )
+    _, component = connected_components(coo_matrix(edges, (n, n)), directed=False)
+    component = component[parent].astype(np.int64)
+    sizes = np.bincount(component)
+    empty = np.zeros(0, np.int64)
+    pieces_a, pieces_b = [empty], [empty]
+    order = np.argsort(component, kind="stable")  # each component's rows ascending
+    by_size = sizes[component[order]]
+    for k in np.unique(sizes[(sizes >= 3) & (sizes <= limit)]).tolist():
+        members = order[by_size == k].reshape(-1, k)
+        i, j = np.triu_indices(k, 1)
+        pieces_a.append(members[:, i].ravel())
+        pieces_b.append(members[:, j].ravel())
+    fa, fb = np.concatenate(pieces_a), np.concatenate(pieces_b)
+    keep = parent[fa] != parent[fb]
+    fa, fb = fa[keep], fb[keep]
+    # only the scored pairs inside those components can be among them (a few of millions)
+    chosen = np.zeros(n, np.bool_)
+    chosen[fa] = chosen[fb] = True
+    inside = chosen[rows_a] & chosen[rows_b]
+    lo = np.minimum(rows_a[inside], rows_b[inside])
+    hi = np.maximum(rows_a[inside], rows_b[inside])
+    keep = ~np.isin(fa * np.int64(n) + fb, lo * np.int64(n) + hi)
+    fa, fb = fa[keep], fb[keep]
+    at = np.lexsort((fb, fa))
+    return fa[at], fb[at]
+
+
 def _cross_evidence(
     ga: npt.NDArray[np.int64], gb: npt.NDArray[np.int64], weight: npt.NDArray[np.float64], n: int
 ) -> dict[int, dict[int, float]]:

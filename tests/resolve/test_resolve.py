@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linkage.resolve import cluster, dense_labels, one_to_one, review_pairs, threshold_warnings
+from linkage.resolve import (
+    cluster,
+    dense_labels,
+    one_to_one,
+    review_pairs,
+    threshold_warnings,
+    unscored_pairs,
+)
 
 
 def _pairs(items: list[tuple[int, int, float]]):
@@ -152,3 +159,49 @@ def test_a_never_pair_inside_a_starting_group_is_refused() -> None:
     never = (np.array([0], np.int64), np.array([1], np.int64))
     with pytest.raises(ValueError, match="inside one of the starting groups"):
         cluster(2, *_pairs([]), 0.8, 0.7, groups=np.array([5, 5], np.int64), never=never)
+
+
+def test_the_pairs_a_merge_weighs_that_were_never_scored() -> None:
+    # 0-1-2 chained by strong pairs, 0-2 never scored: the one pair a merge would count as 0
+    ra, rb, sc = _pairs([(0, 1, 0.99), (2, 1, 0.9), (3, 4, 0.95), (5, 6, 0.2)])
+    fa, fb = unscored_pairs(7, ra, rb, sc, 0.8, limit=40)
+    assert list(zip(fa.tolist(), fb.tolist(), strict=True)) == [(0, 2)]  # 3-4: a pair, nothing
+    # a pair scored already is not scored again, whichever way round it was given
+    ra2, rb2, sc2 = _pairs([(0, 1, 0.99), (2, 1, 0.9), (2, 0, 0.1)])
+    assert len(unscored_pairs(3, ra2, rb2, sc2, 0.8, limit=40)[0]) == 0
+    # a component over the limit is a chain through common values: left alone
+    assert len(unscored_pairs(7, ra, rb, sc, 0.8, limit=2)[0]) == 0
+    # records linked before join a component and are not paired with each other
+    groups = np.array([0, 0, 2, 3, 4, 5, 6], np.int64)
+    fa, fb = unscored_pairs(7, *_pairs([(1, 2, 0.95), (2, 3, 0.9)]), 0.8, limit=40, groups=groups)
+    assert list(zip(fa.tolist(), fb.tolist(), strict=True)) == [(0, 2), (0, 3), (1, 3)]
+
+
+def test_scoring_the_unscored_pairs_lets_a_person_whose_records_differ_join() -> None:
+    # 2 matches 1 strongly; 0 and 2 differ too much for blocking to pair them. Counted as 0
+    # the merge is refused; scored, the pair's own evidence (0.4) carries it
+    ra, rb, sc = _pairs([(0, 1, 0.99), (1, 2, 0.9)])
+    apart = cluster(3, ra, rb, sc, 0.8, 0.3, probabilities=True)
+    assert apart.labels[2] != apart.labels[0] and apart.reasons == ("weak support",)
+    fa, fb = unscored_pairs(3, ra, rb, sc, 0.8, limit=40)
+    joined = cluster(
+        3,
+        np.concatenate([ra, fa]),
+        np.concatenate([rb, fb]),
+        np.append(sc, 0.4),
+        0.8,
+        0.3,
+        probabilities=True,
+    )
+    assert len(set(joined.labels.tolist())) == 1
+    # a stranger's pair scores near 0 when scored: still refused, as before
+    stranger = cluster(
+        3,
+        np.concatenate([ra, fa]),
+        np.concatenate([rb, fb]),
+        np.append(sc, 0.01),
+        0.8,
+        0.3,
+        probabilities=True,
+    )
+    assert stranger.labels[2] != stranger.labels[0]
