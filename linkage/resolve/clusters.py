@@ -90,11 +90,9 @@ def cluster(
         raise ValueError("thresholds need 0 < lower <= upper <= 1")
     if np.any(rows_a == rows_b):
         raise ValueError("a record cannot be paired with itself")
-    parent = np.arange(n, dtype=np.int64)
+    parent = _starting_roots(n, groups)
     members: dict[int, list[int]] = {}
     if groups is not None:
-        _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-        parent = first[inverse].astype(np.int64)
         for r in np.flatnonzero(parent != np.arange(n)).tolist():
             members.setdefault(int(parent[r]), [int(parent[r])]).append(r)
     forbidden: dict[int, list[int]] = {}
@@ -109,9 +107,7 @@ def cluster(
     # counted, and dropping those keeps the loop below to the pairs that matter (on a
     # million records, a few percent of the candidate pairs).
     ga, gb = parent[rows_a], parent[rows_b]
-    strong_pairs = scores >= upper
-    edges = (np.ones(int(strong_pairs.sum()), np.int8), (ga[strong_pairs], gb[strong_pairs]))
-    _, component = connected_components(coo_matrix(edges, (n, n)), directed=False)
+    component = _strong_components(n, ga, gb, scores >= upper)
     weight = scores if probabilities else (scores >= lower).astype(np.float64)
     support = (weight > 0) & (component[ga] == component[gb]) & (ga != gb)
     ra, rb, sc = rows_a[support], rows_b[support], scores[support]
@@ -189,17 +185,8 @@ def unscored_pairs(
     pairs too lets a merge weigh what the records say instead of assuming they disagree. The
     bound keeps the work linear: a component larger than a few people's records is a chain
     through common values, whose pairs are mostly strangers."""
-    parent = np.arange(n, dtype=np.int64)
-    if groups is not None:
-        _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-        parent = first[inverse].astype(np.int64)
-    strong = scores >= upper
-    edges = (
-        np.ones(int(strong.sum()), np.int8),
-        (parent[rows_a[strong]], parent[rows_b[strong]]),
-    )
-    _, component = connected_components(coo_matrix(edges, (n, n)), directed=False)
-    component = component[parent].astype(np.int64)
+    parent = _starting_roots(n, groups)
+    component = _strong_components(n, parent[rows_a], parent[rows_b], scores >= upper)[parent]
     sizes = np.bincount(component)
     empty = np.zeros(0, np.int64)
     pieces_a, pieces_b = [empty], [empty]
@@ -223,6 +210,28 @@ def unscored_pairs(
     fa, fb = fa[keep], fb[keep]
     at = np.lexsort((fb, fa))
     return fa[at], fb[at]
+
+
+def _starting_roots(n: int, groups: npt.NDArray[np.int64] | None) -> npt.NDArray[np.int64]:
+    """Each record's starting cluster, named by its first record (its own row without
+    ``groups``)."""
+    if groups is None:
+        return np.arange(n, dtype=np.int64)
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    return first[inverse].astype(np.int64)
+
+
+def _strong_components(
+    n: int,
+    ga: npt.NDArray[np.int64],
+    gb: npt.NDArray[np.int64],
+    strong: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.int64]:
+    """The connected component of each starting cluster (indexed by its root) over the
+    ``strong`` pairs between clusters ``ga`` and ``gb``: the most a run of merges can join."""
+    edges = (np.ones(int(strong.sum()), np.int8), (ga[strong], gb[strong]))
+    _, component = connected_components(coo_matrix(edges, (n, n)), directed=False)
+    return np.asarray(component, np.int64)
 
 
 def _cross_evidence(
