@@ -803,7 +803,8 @@ def _evaluation_lines(data: dict[str, Any]) -> list[str]:
 @cli.command(
     epilog=example(
         "linkage synth network --people 20000 && linkage attack network",
-        "linkage attack network --hardening none --hardening xor_fold",
+        "linkage attack network --attack pattern --hardening none --hardening xor_fold "
+        "--repeats 3 --known 30",
     )
 )
 @click.argument("source")
@@ -820,20 +821,55 @@ def _evaluation_lines(data: dict[str, Any]) -> list[str]:
     "Known: none, xor_fold, rule90, xor_fold+rule90.",
 )
 @click.option(
+    "--attack",
+    "attacks",
+    type=click.Choice(["frequency", "pattern"]),
+    multiple=True,
+    help="Attacks to run (repeatable; default: both). frequency: the most frequent filters "
+    "are the most frequent names; pattern: learn each token's bits from named filters, then "
+    "read every filter.",
+)
+@click.option(
     "--repeats",
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Encode, link and attack under this many fresh secrets; figures are means.",
+    help="Encode, link and attack under this many fresh secrets; figures are means with a "
+    "90% interval.",
 )
-def attack(source: str, config: Path | None, settings: tuple[str, ...], repeats: int) -> None:
+@click.option(
+    "--overlap",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of the encoded people in the pattern attack's public register.",
+)
+@click.option(
+    "--known",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Records whose names the pattern attacker already knows (an insider).",
+)
+def attack(
+    source: str,
+    config: Path | None,
+    settings: tuple[str, ...],
+    attacks: tuple[str, ...],
+    repeats: int,
+    overlap: float,
+    known: int,
+) -> None:
     """Attack our own encodings of a synthetic network: how many records are re-identified?
 
     Encodes SOURCE (a folder written by 'linkage synth') under each hardening setting, then
-    plays an attacker who holds the coordinator's data, the config and a public name table
-    with frequencies, but not the secret: a frequency attack aligns the most frequent
-    first-name and surname filters with the most frequent names. A record counts as
-    re-identified when both its names are recovered. F1 of each setting is shown beside.
+    plays an attacker who holds the coordinator's data, the config and public name data,
+    but not the secret. The frequency attack aligns the most frequent first-name and
+    surname filters with the most frequent names of a public table. The pattern attack
+    learns which bits each name token sets from the filters it can name (the frequent ones,
+    and the records an insider knows), then reads every filter against a public register.
+    A record counts as re-identified when both its names are recovered. F1 of each setting
+    is shown beside.
     """
     import tempfile
 
@@ -846,26 +882,51 @@ def attack(source: str, config: Path | None, settings: tuple[str, ...], repeats:
         raise InputError(
             f"unknown hardening setting '{unknown[0]}'", f"use one of {', '.join(VARIANTS)}"
         )
+    kinds = list(attacks) or ["frequency", "pattern"]
     with tempfile.TemporaryDirectory(prefix="linkage-attack-") as tmp:
         dataset = _dataset(source, Path(tmp) / "data")
         if dataset.truth is None:
             raise InputError(f"{source}: no truth.csv", "attack a folder made by 'linkage synth'")
         base = load_config(config or dataset.config)
-        rows = tradeoff(dataset, base, Path(tmp), list(settings) or None, repeats=repeats)
-    click.echo(f"{'hardening':<18}{'F1':>8}{'first names':>13}{'surnames':>10}{'records':>9}")
-    for r in rows:
-        a = r["attack"]
-        click.echo(
-            f"{r['hardening'] + (' *' if r['default'] else ''):<18}{r['f1']:>8.4f}"
-            f"{100 * a['fields']['first_name']:>12.2f}%{100 * a['fields']['last_name']:>9.2f}%"
-            f"{100 * a['reidentified']:>8.2f}%"
+        rows = tradeoff(
+            dataset,
+            base,
+            Path(tmp),
+            list(settings) or None,
+            repeats=repeats,
+            attacks=kinds,
+            overlap=overlap,
+            known=known,
         )
+    span = repeats > 1
+    width = 24 if span else 13
+    click.echo(
+        f"{'hardening':<18}{'attack':<11}{'F1':>7}"
+        + "".join(f"{h:>{width}}" for h in ("first names", "surnames", "records"))
+    )
+    for r in rows:
+        for kind in kinds:
+            a = r["attacks"][kind]
+            cells = [a["fields"]["first_name"], a["fields"]["last_name"], a["reidentified"]]
+            click.echo(
+                f"{r['hardening'] + (' *' if r['default'] else ''):<18}{kind:<11}{r['f1']:>7.4f}"
+                + "".join(f"{_rate(c, span):>{width}}" for c in cells)
+            )
+    if span:
+        click.echo(f"rates are means over {repeats} secrets, with their 90% interval")
     s = summary(rows)
     if s:
         click.echo(
-            f"* the config's own setting: {100 * s['reidentified']:.2f}% of records re-identified, "
-            f"{100 * s['f1_cost']:.2f} points of F1 against no hardening{_cost_range(s)}"
+            f"* the config's own setting: {100 * s['reidentified']:.2f}% of records re-identified "
+            f"by the frequency attack, {100 * s['f1_cost']:.2f} points of F1 against no "
+            f"hardening{_cost_range(s)}"
         )
+
+
+def _rate(cell: dict[str, float], span: bool) -> str:
+    """A rate in percent, with its interval where there are repeats."""
+    text = f"{100 * cell['mean']:.2f}%"
+    return f"{text} ({100 * cell['low']:.2f}-{100 * cell['high']:.2f})" if span else text
 
 
 def _cost_range(s: dict[str, Any]) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import fmean
 from typing import Any
 
 from linkage.config import Config, parse_config
 from linkage.encoding.keys import generate_secret
-from linkage.evaluate.attack import reidentification
+from linkage.evaluate.attack import ATTACKS, interval, reidentification
 from linkage.evaluate.datasets import Dataset
 from linkage.evaluate.experiment import link_encoded, quality_dict, truth_for
 from linkage.evaluate.names import public_tables
@@ -61,7 +61,7 @@ def plaintext_names(dataset: Dataset) -> Names:
     return values
 
 
-def _in_upload_order(values: Names, uploads: Uploads) -> dict[str, list[str]]:
+def in_upload_order(values: Names, uploads: Uploads) -> dict[str, list[str]]:
     rows = [values[record] for record in uploads.records()]
     return {"first_name": [r[0] for r in rows], "last_name": [r[1] for r in rows]}
 
@@ -73,6 +73,9 @@ def tradeoff(
     names: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     repeats: int = 1,
+    attacks: Sequence[str] = ("frequency",),
+    overlap: float = 1.0,
+    known: int = 0,
 ) -> list[dict[str, Any]]:
     """Link and attack the data set once per hardening variant and secret; one row per variant.
 
@@ -81,7 +84,16 @@ def tradeoff(
     moves F1 by a few tenths of a point from one secret to the next, as much as the gap
     between hardening settings, so one run cannot tell a 0.3-point cost from a 0.5 one.
     ``f1_runs`` keeps each secret's F1 in order, so costs can be paired secret by secret.
+
+    ``attack`` is the frequency attack's result (what the report charts); ``attacks`` holds
+    every attack asked for (``attacks``; the pattern attack's register holds ``overlap`` of
+    the people and its insider knows ``known`` records), each rate with its 90% interval
+    over the secrets.
     """
+    unknown = [a for a in attacks if a not in ATTACKS]
+    if unknown:
+        raise ValueError(f"unknown attack {unknown[0]!r}: one of {', '.join(ATTACKS)}")
+    attacks = list(dict.fromkeys(("frequency", *attacks)))
     if dataset.truth is None:
         raise ValueError("the trade-off needs a data set with truth")
     if repeats < 1:
@@ -100,11 +112,29 @@ def tradeoff(
             )
             truth = truth_for(dataset, uploads)
             assert uploads.field_clks is not None
-            attack = reidentification(
-                config, uploads.field_clks, _in_upload_order(plaintext, uploads), public_tables()
-            )
+            values = in_upload_order(plaintext, uploads)
+            people = [str(p) for p in truth.tolist()]
+            found = {
+                kind: reidentification(
+                    config,
+                    uploads.field_clks,
+                    values,
+                    public_tables(),
+                    kind,
+                    people=people,
+                    overlap=overlap,
+                    known=known,
+                    seed=rep,
+                )
+                for kind in attacks
+            }
             runs[name].append(
-                {**quality_dict(result.labels, truth), "attack": attack, "s": seconds}
+                {
+                    **quality_dict(result.labels, truth),
+                    "attack": found["frequency"],
+                    "attacks": found,
+                    "s": seconds,
+                }
             )
     base_steps = [s.step for s in base.hardening]
     return [
@@ -123,10 +153,25 @@ def tradeoff(
                 "reidentified": fmean(r["attack"]["reidentified"] for r in rs),
                 "reidentified_max": max(r["attack"]["reidentified"] for r in rs),
             },
+            "attacks": {kind: _rates([r["attacks"][kind] for r in rs]) for kind in attacks},
             "seconds": round(fmean(r["s"] for r in rs), 2),
         }
         for name, rs in runs.items()
     ]
+
+
+def _rates(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One attack's rates over the secrets: per field and for whole records, the mean and
+    its 90% interval."""
+
+    def over(values: list[float]) -> dict[str, float]:
+        low, high = interval(values)
+        return {"mean": fmean(values), "low": low, "high": high}
+
+    return {
+        "fields": {f: over([r["fields"][f] for r in runs]) for f in runs[0]["fields"]},
+        "reidentified": over([r["reidentified"] for r in runs]),
+    }
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -60,6 +60,10 @@ def test_synth_evaluate_attack_end_to_end(tmp_path: Path, capsys, monkeypatch) -
     code, out, err = run(["attack", network, "--hardening", "xor_fold"], capsys, monkeypatch)
     assert code == 0, err
     assert "xor_fold *" in out and "%" in out
+    assert {line.split()[2] for line in out.splitlines() if "xor_fold *" in line} == {
+        "frequency",
+        "pattern",
+    }
 
 
 def test_evaluate_bad_inputs_are_one_line(tmp_path: Path, capsys, monkeypatch) -> None:

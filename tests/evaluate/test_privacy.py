@@ -18,12 +18,17 @@ def test_repeats_average_over_secrets_and_pair_the_cost(tmp_path: Path) -> None:
     write_network(tmp_path / "net", people=300, agencies=2, seed=5)
     dataset = load_dataset(str(tmp_path / "net"), tmp_path / "work")
     base = load_config(dataset.config)
-    rows = tradeoff(dataset, base, tmp_path / "work", ["none", "xor_fold"], repeats=2)
+    rows = tradeoff(
+        dataset, base, tmp_path / "work", ["none", "xor_fold"], repeats=2, attacks=["pattern"]
+    )
     by = {r["hardening"]: r for r in rows}
     for r in rows:
         assert r["repeats"] == 2 and len(r["f1_runs"]) == 2
         assert r["f1"] == pytest.approx(sum(r["f1_runs"]) / 2)
         assert r["attack"]["reidentified"] <= r["attack"]["reidentified_max"]
+        assert set(r["attacks"]) == {"frequency", "pattern"}  # frequency always, for the report
+        rate = r["attacks"]["pattern"]["reidentified"]
+        assert 0.0 <= rate["low"] <= rate["mean"] <= rate["high"] <= 1.0
     assert by["xor_fold"]["default"] and not by["none"]["default"]
     s = summary(rows)
     costs = [n - x for n, x in zip(by["none"]["f1_runs"], by["xor_fold"]["f1_runs"], strict=True)]
@@ -35,8 +40,10 @@ def test_repeats_average_over_secrets_and_pair_the_cost(tmp_path: Path) -> None:
     assert "mean of 2 secrets" in page.read_text()
 
 
-def test_repeats_must_be_positive(tmp_path: Path) -> None:
+def test_repeats_must_be_positive_and_attacks_known(tmp_path: Path) -> None:
     write_network(tmp_path / "net", people=50, agencies=2, seed=5)
     dataset = load_dataset(str(tmp_path / "net"), tmp_path / "work")
     with pytest.raises(ValueError, match="at least 1"):
         tradeoff(dataset, load_config(dataset.config), tmp_path / "work", ["none"], repeats=0)
+    with pytest.raises(ValueError, match="unknown attack 'graph'"):
+        tradeoff(dataset, load_config(dataset.config), tmp_path / "w", ["none"], attacks=["graph"])
