@@ -875,6 +875,7 @@ def attack(
 
     from linkage.config import load_config
     from linkage.errors import InputError
+    from linkage.evaluate.attack import ATTACKS
     from linkage.evaluate.privacy import VARIANTS, summary, tradeoff
 
     unknown = [s for s in settings if s not in VARIANTS]
@@ -882,7 +883,7 @@ def attack(
         raise InputError(
             f"unknown hardening setting '{unknown[0]}'", f"use one of {', '.join(VARIANTS)}"
         )
-    kinds = list(attacks) or ["frequency", "pattern"]
+    kinds = list(attacks) or list(ATTACKS)
     with tempfile.TemporaryDirectory(prefix="linkage-attack-") as tmp:
         dataset = _dataset(source, Path(tmp) / "data")
         if dataset.truth is None:

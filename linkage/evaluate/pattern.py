@@ -71,10 +71,11 @@ def value_tokens(spec: FieldSpec, text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for index, token_spec in enumerate(spec.tokens):
         if spec.group:
-            tag = f"{spec.group}/{token_spec.type}/{token_spec.n}/{token_spec.algorithm}"
+            t = token_spec  # named by what it is, as the encoder keys a group's tokens
+            tag = f"{spec.group}/{t.type}/{t.n}/{int(t.padding)}/{t.algorithm}/{t.max_canonicals}"
         else:
             tag = f"{spec.name}/{index}"
-        out.extend((f"{tag}|{t}", token_spec.weight) for t in tokenize(text, token_spec))
+        out.extend((f"{tag}|{token}", token_spec.weight) for token in tokenize(text, token_spec))
     return out
 
 
