@@ -64,7 +64,8 @@ class _FieldState:
         """Forget all values (and, past the bound, all tokens) to keep memory constant."""
         self.index = {}
         self.rec_table = np.zeros((0, self.rec_bits // 8), np.uint8)
-        self.fld_table = np.zeros((0, max(self.fld_bits, 8) // 8), np.uint8)
+        # no field filters (field_length = 0) still gets one word, which the OR-reduction reads
+        self.fld_table = np.zeros((0, max(self.fld_bits, 64) // 8), np.uint8)
         self.status = np.zeros(0, np.int8)
         self.salt = []
         if not self.token_index or len(self.token_index) > MAX_CACHED_VALUES:

@@ -185,3 +185,18 @@ def test_hardening_from_config(hmis_config, secret, steps) -> None:
     if steps == ["balance"]:
         assert (np.bitwise_count(chunk.clks).sum(axis=1) == cfg.output_length // 2).all()
     assert _dice(chunk.clks[0], chunk.clks[1]) > 0.6
+
+
+def test_record_level_only_encodes_without_field_filters(hmis_config, secret) -> None:
+    # score = "record" with field_length = 0 sends no field filters (it once failed on the
+    # first name, whose values are hashed on the general path)
+    from dataclasses import replace
+
+    record_only = replace(
+        hmis_config, field_length=0, match=replace(hmis_config.match, score="record")
+    )
+    rows = [PERSON, dict(PERSON, first_name="Mary")]
+    chunk = _encode(record_only, secret, rows)
+    assert chunk.field_clks is None
+    assert chunk.clks.shape == (2, record_only.output_length // 8)
+    assert 0.6 < _dice(chunk.clks[0], chunk.clks[1]) < 1.0
