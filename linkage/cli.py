@@ -7,6 +7,7 @@ Every user mistake surfaces as one line on stderr and a non-zero exit code (see
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -616,6 +617,17 @@ def _synth_history(
         )
 
 
+def _insider_option(flag: str, who: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The option that gives an attacker an insider who knows some records' names."""
+    return click.option(
+        flag,
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help=f"Records whose names and dates of birth {who} already know (an insider).",
+    )
+
+
 def _dataset(source: str, work: Path) -> Any:
     from linkage.evaluate.datasets import load_dataset
 
@@ -666,6 +678,7 @@ def _dataset(source: str, work: Path) -> Any:
     help="Run the privacy trade-off under this many fresh secrets and report means: F1 moves "
     "by a few tenths of a point from one secret to the next.",
 )
+@_insider_option("--privacy-known", "the privacy trade-off's attackers")
 @click.option(
     "--report",
     "report_dir",
@@ -683,6 +696,7 @@ def evaluate(
     labels_path: Path | None,
     privacy: bool,
     privacy_repeats: int,
+    privacy_known: int,
     report_dir: Path | None,
     seed: int,
     quiet: bool,
@@ -725,7 +739,14 @@ def evaluate(
             from linkage.evaluate.privacy import summary, tradeoff
 
             base = load_config(config or dataset.config)
-            rows = tradeoff(dataset, base, work, progress=step, repeats=privacy_repeats)
+            rows = tradeoff(
+                dataset,
+                base,
+                work,
+                progress=step,
+                repeats=privacy_repeats,
+                known=privacy_known,
+            )
             data["privacy"] = {"rows": rows, "summary": summary(rows)}
     if report_dir is not None:
         from linkage.evaluate.report import write_report
@@ -790,13 +811,17 @@ def _evaluation_lines(data: dict[str, Any]) -> list[str]:
                 )
     if "privacy" in data:
         for r in data["privacy"]["rows"]:
+            rates = "  ".join(
+                f"{kind} {100 * a['reidentified']['mean']:.2f}%" for kind, a in r["attacks"].items()
+            )
             lines.append(
-                f"  hardening {r['hardening']:<16} F1 {r['f1']:.4f}  re-identified "
-                f"{100 * r['attack']['reidentified']:.2f}%" + ("  (config)" if r["default"] else "")
+                f"  hardening {r['hardening']:<16} F1 {r['f1']:.4f}  count "
+                f"{100 * r['count_error']:+.2f}%  re-identified by {rates}"
+                + ("  (config)" if r["default"] else "")
             )
         s = data["privacy"]["summary"]
         if s:
-            lines.append(f"  hardening costs {100 * s['f1_cost']:.2f} points of F1{_cost_range(s)}")
+            lines.append(f"  config's setting: {_goal(s)}")
     return lines
 
 
@@ -818,16 +843,18 @@ def _evaluation_lines(data: dict[str, Any]) -> list[str]:
     "settings",
     multiple=True,
     help="Hardening settings to attack (repeatable; default: all of them). "
-    "Known: none, xor_fold, rule90, xor_fold+rule90.",
+    "Known: none, xor_fold, rule90, xor_fold+rule90, salt (the year of birth salts every "
+    "field), salt+xor_fold.",
 )
 @click.option(
     "--attack",
     "attacks",
-    type=click.Choice(["frequency", "pattern"]),
+    type=click.Choice(["frequency", "pattern", "graph"]),
     multiple=True,
-    help="Attacks to run (repeatable; default: both). frequency: the most frequent filters "
-    "are the most frequent names; pattern: learn each token's bits from named filters, then "
-    "read every filter.",
+    help="Attacks to run (repeatable; default: all three). frequency: the most frequent "
+    "filters are the most frequent names; pattern: learn each token's bits from named "
+    "filters, then read every filter; graph: match the filters' similarity graph with the "
+    "register's, grown from named filters.",
 )
 @click.option(
     "--repeats",
@@ -842,15 +869,9 @@ def _evaluation_lines(data: dict[str, Any]) -> list[str]:
     type=click.FloatRange(0.0, 1.0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Share of the encoded people in the pattern attack's public register.",
+    help="Share of the encoded people in the public register the pattern and graph attacks read.",
 )
-@click.option(
-    "--known",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Records whose names the pattern attacker already knows (an insider).",
-)
+@_insider_option("--known", "the pattern and graph attackers")
 def attack(
     source: str,
     config: Path | None,
@@ -868,8 +889,10 @@ def attack(
     surname filters with the most frequent names of a public table. The pattern attack
     learns which bits each name token sets from the filters it can name (the frequent ones,
     and the records an insider knows), then reads every filter against a public register.
-    A record counts as re-identified when both its names are recovered. F1 of each setting
-    is shown beside.
+    The graph attack matches the graph of similarities between filters with the register's,
+    grown from the same named filters. Under a salted setting every attack runs per year of
+    birth. A record counts as re-identified when both its names are recovered. F1 and the
+    count's error of each setting are shown beside.
     """
     import tempfile
 
@@ -902,30 +925,42 @@ def attack(
     span = repeats > 1
     width = 24 if span else 13
     click.echo(
-        f"{'hardening':<18}{'attack':<11}{'F1':>7}"
-        + "".join(f"{h:>{width}}" for h in ("first names", "surnames", "records"))
+        f"{'hardening':<18}{'attack':<11}{'F1':>7}{'count':>8}"
+        + "".join(f"{h:>{width}}" for h in ("first names", "surnames", "DOBs", "records"))
     )
     for r in rows:
         for kind in kinds:
             a = r["attacks"][kind]
-            cells = [a["fields"]["first_name"], a["fields"]["last_name"], a["reidentified"]]
+            cells = [a["fields"]["first_name"], a["fields"]["last_name"], a.get("dates")]
+            cells.append(a["reidentified"])
             click.echo(
                 f"{r['hardening'] + (' *' if r['default'] else ''):<18}{kind:<11}{r['f1']:>7.4f}"
+                f"{100 * r['count_error']:>+7.1f}%"
                 + "".join(f"{_rate(c, span):>{width}}" for c in cells)
             )
     if span:
         click.echo(f"rates are means over {repeats} secrets, with their 90% interval")
     s = summary(rows)
     if s:
-        click.echo(
-            f"* the config's own setting: {100 * s['reidentified']:.2f}% of records re-identified "
-            f"by the frequency attack, {100 * s['f1_cost']:.2f} points of F1 against no "
-            f"hardening{_cost_range(s)}"
-        )
+        click.echo(f"* the config's own setting: {_goal(s)}")
 
 
-def _rate(cell: dict[str, float], span: bool) -> str:
-    """A rate in percent, with its interval where there are repeats."""
+def _goal(s: dict[str, Any]) -> str:
+    """The trade-off's summary in one line: the strongest attack against the config's own
+    setting, and what that setting costs."""
+    return (
+        f"the {s['strongest']} attack re-identifies {100 * s['reidentified']['mean']:.2f}% of "
+        f"records and {100 * s['first_names']['mean']:.2f}% of first names; "
+        f"{100 * s['f1_cost']:.2f} points of F1 and {100 * s['count_cost']:.2f} of count error "
+        f"against no hardening{_cost_range(s)}"
+    )
+
+
+def _rate(cell: dict[str, float] | None, span: bool) -> str:
+    """A rate in percent, with its interval where there are repeats ("n/a": none measured,
+    as for dates where the config has no date field)."""
+    if cell is None:
+        return "n/a"
     text = f"{100 * cell['mean']:.2f}%"
     return f"{text} ({100 * cell['low']:.2f}-{100 * cell['high']:.2f})" if span else text
 

@@ -113,19 +113,46 @@ def chart_clusters(data: dict[str, Any]) -> str:
 
 
 def chart_tradeoff(rows: list[dict[str, Any]]) -> str:
-    """F1 against re-identification, one point per hardening setting."""
+    """F1 against re-identification: one point per hardening setting and attack, with the
+    rate's 90% interval over secrets as a bar; the config's own setting is a star."""
     fig, ax = _figure()
-    for r in rows:
-        x, y = 100 * r["attack"]["reidentified"], r["f1"]
-        ax.scatter([x], [y], s=60, marker="*" if r["default"] else "o")
-        ax.annotate(r["hardening"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    kinds = list(rows[0]["attacks"]) if rows else []
+    for colour, kind in enumerate(kinds):
+        for r in rows:
+            rate = r["attacks"][kind]["reidentified"]
+            x, y = 100 * rate["mean"], r["f1"]
+            ax.errorbar(
+                [x],
+                [y],
+                xerr=[[x - 100 * rate["low"]], [100 * rate["high"] - x]],
+                fmt="*" if r["default"] else "o",
+                markersize=10 if r["default"] else 6,
+                color=f"C{colour}",
+                capsize=3,
+                label=kind if r is rows[0] else None,
+            )
+            ax.annotate(
+                r["hardening"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7
+            )
     ax.axvline(1.0, color="grey", linestyle="--", label="goal: under 1%")
-    ax.set_xlabel("records re-identified by the frequency attack (%)")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("records re-identified (%, 90% interval over secrets)")
     ax.set_ylabel("F1")
-    ax.set_title("Privacy against accuracy, by hardening")
+    ax.set_title("Privacy against accuracy, by hardening and attack")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def _rate(cell: dict[str, float] | None, repeats: int) -> str:
+    """A rate in percent, with its interval where there were several secrets ("n/a": not
+    measured)."""
+    if cell is None:
+        return "n/a"
+    text = _pct(cell["mean"])
+    if repeats > 1:
+        text += f" ({100 * cell['low']:.2f}–{100 * cell['high']:.2f})"
+    return text
 
 
 def _pct(x: float | None) -> str:
@@ -221,31 +248,44 @@ def render_html(data: dict[str, Any]) -> str:
         if s:
             parts.append(
                 f"<h2>Privacy</h2><p id='privacy-headline'>With its hardening "
-                f"(<code>{e(s['hardening'])}</code>) the config lets the frequency attack "
-                f"re-identify <strong>{_pct(s['reidentified'])}</strong> of records (unhardened: "
-                f"{_pct(s['unhardened_reidentified'])}), at a cost of "
-                f"<strong>{100 * s['f1_cost']:.2f} points of F1</strong> against no hardening"
+                f"(<code>{e(s['hardening'])}</code>) the config lets the strongest attack "
+                f"({e(s['strongest'])}) re-identify "
+                f"<strong>{_rate(s['reidentified'], s['repeats'])}</strong> of records and "
+                f"recover {_rate(s['first_names'], s['repeats'])} of first names (unhardened: "
+                f"{_pct(s['unhardened_reidentified']['mean'])} of records, by the "
+                f"{e(s['unhardened_strongest'])} attack), at a cost of "
+                f"<strong>{100 * s['f1_cost']:.2f} points of F1</strong> and "
+                f"{100 * s['count_cost']:.2f} points of count error against no hardening"
                 + (
-                    f" (mean of {s['repeats']} secrets; {100 * s['f1_cost_range'][0]:.2f} to "
-                    f"{100 * s['f1_cost_range'][1]:.2f})"
+                    f" (mean of {s['repeats']} secrets; F1 cost {100 * s['f1_cost_range'][0]:.2f}"
+                    f" to {100 * s['f1_cost_range'][1]:.2f})"
                     if s["repeats"] > 1
                     else ""
                 )
                 + ".</p>"
             )
         parts.append(
-            "<table><tr><th>hardening</th><th>F1</th><th>count error</th>"
+            "<table><tr><th>hardening</th><th>F1</th><th>count error</th><th>attack</th>"
             "<th>first names recovered</th><th>surnames recovered</th>"
-            "<th>records re-identified</th></tr>"
+            "<th>dates of birth recovered</th><th>records re-identified</th></tr>"
         )
         for r in p["rows"]:
-            a = r["attack"]
-            parts.append(
-                f"<tr><td>{e(r['hardening'])}{' (config)' if r['default'] else ''}</td>"
-                f"<td>{_num(r['f1'])}</td><td>{100 * r['count_error']:+.2f}%</td>"
-                f"<td>{_pct(a['fields']['first_name'])}</td><td>{_pct(a['fields']['last_name'])}"
-                f"</td><td>{_pct(a['reidentified'])}</td></tr>"
-            )
+            for kind, a in r["attacks"].items():
+                parts.append(
+                    f"<tr><td>{e(r['hardening'])}{' (config)' if r['default'] else ''}</td>"
+                    f"<td>{_num(r['f1'])}</td><td>{100 * r['count_error']:+.2f}%</td>"
+                    f"<td>{e(kind)}</td>"
+                    + "".join(
+                        f"<td>{_rate(c, r['repeats'])}</td>"
+                        for c in (
+                            a["fields"]["first_name"],
+                            a["fields"]["last_name"],
+                            a.get("dates"),
+                            a["reidentified"],
+                        )
+                    )
+                    + "</tr>"
+                )
         parts.append("</table>")
     figures = []
     if "sweep" in data:
@@ -284,7 +324,8 @@ def render_html(data: dict[str, Any]) -> str:
             (
                 chart_tradeoff(data["privacy"]["rows"]),
                 "Privacy against accuracy",
-                "Up and to the left is better; the star is the config's own setting.",
+                "Up and to the left is better; one colour per attack, the star is the config's "
+                "own setting.",
             )
         )
     parts.append("<h2>Charts</h2>")

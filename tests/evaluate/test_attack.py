@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linkage.evaluate.attack import frequency_attack
+from linkage.evaluate.attack import align, frequency_attack
 from linkage.evaluate.names import NameTable, public_tables
 
 _TABLE = NameTable(("Anna", "Bruno", "Chloe", "Denis"), np.array([0.4, 0.3, 0.2, 0.1]))
@@ -46,3 +46,12 @@ def test_public_tables_are_normalised_like_the_encoder() -> None:
     first = tables["first_name"]
     assert first.probs.sum() == pytest.approx(1.0)
     assert list(first.probs) == sorted(first.probs, reverse=True)
+
+
+def test_alignment_takes_an_insiders_values_for_every_equal_filter_first() -> None:
+    filters = np.array([[1], [1], [1], [2], [2], [3], [0]], np.uint8)
+    # by frequency alone: 1 -> a, 2 -> b, 3 -> c; an empty filter is missing
+    assert align(filters, ["a", "b", "c"]) == ["a", "a", "a", "b", "b", "c", None]
+    # the insider knows record 5 is "a": its filter is "a", the rest align with what is left
+    assert align(filters, ["a", "b", "c"], {5: "a"}) == ["b", "b", "b", "c", "c", "a", None]
+    assert align(filters, ["a"], {6: "a"}) == ["a", "a", "a", None, None, None, None]

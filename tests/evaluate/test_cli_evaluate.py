@@ -63,7 +63,13 @@ def test_synth_evaluate_attack_end_to_end(tmp_path: Path, capsys, monkeypatch) -
     assert {line.split()[2] for line in out.splitlines() if "xor_fold *" in line} == {
         "frequency",
         "pattern",
+        "graph",
     }
+    code, out, err = run(
+        ["attack", network, "--hardening", "salt", "--attack", "graph"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert [line.split()[:2] for line in out.splitlines()[1:]] == [["salt", "graph"]]
 
 
 def test_evaluate_bad_inputs_are_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
