@@ -18,7 +18,9 @@ attack it tries several starts and keeps the one whose readings fit best, which 
 truth.
 
 Hardening that preserves similarity (XOR-folding, Rule 90, a diffusion layer, random bit
-flips) cannot stop it: it stops only where filters are not comparable, across salts.
+flips) can make its start harder, since frequency's seeds are less often right, but it leaves
+the graph to be read once the seeds are right. Only where filters cannot be compared at all,
+across salts, is there no graph to read.
 """
 
 from __future__ import annotations
