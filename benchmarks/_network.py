@@ -7,10 +7,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from linkage.config import Config
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
+from linkage.formats.config import Config
+from linkage.research.synthetic.population import write_network
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from linkage.config import builtin_config_path, load_config
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.metrics import pairwise_quality
-from linkage.evaluate.synth import truth_labels, write_network
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
+from linkage.formats.config import builtin_config_path, load_config
+from linkage.research.evaluation.metrics import pairwise_quality
+from linkage.research.synthetic.population import truth_labels, write_network
 
 AGENCIES = 3
 COVERAGE = 0.5
@@ -58,8 +58,8 @@ def run_one(folder: Path, method: str) -> dict[str, object]:
     """One method, in this process: time, memory, pair completeness."""
     import dataclasses
 
-    from linkage.compare.pairs import pair_dice
-    from linkage.match import load_uploads, match_uploads
+    from linkage.matching.candidates.pairs import pair_dice
+    from linkage.matching.pipeline import load_uploads, match_uploads
 
     base = load_config(builtin_config_path("hmis"))
     config = dataclasses.replace(base, match=dataclasses.replace(base.match, blocking=method))

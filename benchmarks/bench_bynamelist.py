@@ -23,12 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
+from linkage.agency.hmis.enrollments import activity_table
 from linkage.bynamelist import build_report, create_store, estimate_month, ingest
-from linkage.config import builtin_config_path, load_config
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
-from linkage.ingest.activity import activity_table
+from linkage.formats.config import builtin_config_path, load_config
+from linkage.research.synthetic.population import write_network
 
 AGENCIES = 4
 INGEST_BOUND_S = 60.0

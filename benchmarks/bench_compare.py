@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from linkage.compare import dice_candidates
-from linkage.config import builtin_config_path, load_config
-from linkage.container import read_clk
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
+from linkage.formats.config import builtin_config_path, load_config
+from linkage.formats.container import read_clk
+from linkage.matching.candidates import dice_candidates
+from linkage.research.synthetic.population import write_network
 
 
 def encoded_network(size: int, seed: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:

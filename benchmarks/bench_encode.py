@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from linkage.config import builtin_config_path, load_config
-from linkage.encoding.encoder import Encoder
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file, iter_columns
-from linkage.evaluate.synth import write_network
+from linkage.agency.encoding.encoder import Encoder
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file, iter_columns
+from linkage.formats.config import builtin_config_path, load_config
+from linkage.research.synthetic.population import write_network
 
 
 def synthetic_export(records: int, seed: int) -> Path:
@@ -124,9 +124,9 @@ def peak_memory(path: Path, rows: int) -> tuple[int, float]:
     code = (
         "import resource, sys, tempfile, json\n"
         "from pathlib import Path\n"
-        "from linkage.config import builtin_config_path, load_config\n"
-        "from linkage.encoding.keys import generate_secret\n"
-        "from linkage.encoding.pipeline import encode_file\n"
+        "from linkage.formats.config import builtin_config_path, load_config\n"
+        "from linkage.agency.encoding.keys import generate_secret\n"
+        "from linkage.agency.encoding.pipeline import encode_file\n"
         "cfg = load_config(builtin_config_path('hmis'))\n"
         "with tempfile.TemporaryDirectory() as t:\n"
         "    r = encode_file(cfg, generate_secret(), Path(sys.argv[1]), Path(t) / 'o.clk', 'b')\n"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from _network import encoded_network
 
-from linkage.config import builtin_config_path, load_config
-from linkage.match import load_uploads, match_uploads
+from linkage.formats.config import builtin_config_path, load_config
+from linkage.matching.pipeline import load_uploads, match_uploads
 
 
 def main() -> None:

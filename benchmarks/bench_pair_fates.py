@@ -29,10 +29,15 @@ from pathlib import Path
 import numpy as np
 from _network import encoded_network
 
-from linkage.config import load_config
-from linkage.evaluate.fates import FATES, true_pair_fates
-from linkage.evaluate.metrics import pairwise_quality
-from linkage.match import find_candidates, load_uploads, resolve_candidates, score_candidates
+from linkage.formats.config import load_config
+from linkage.matching.pipeline import (
+    find_candidates,
+    load_uploads,
+    resolve_candidates,
+    score_candidates,
+)
+from linkage.research.evaluation.fates import FATES, true_pair_fates
+from linkage.research.evaluation.metrics import pairwise_quality
 
 
 def main() -> None:

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 from _network import encoded_network
 
-from linkage.config import builtin_config_path, load_config
-from linkage.match import load_uploads, match_uploads
+from linkage.formats.config import builtin_config_path, load_config
+from linkage.matching.pipeline import load_uploads, match_uploads
 
 Record = tuple[str, str]  # (agency, record id)
 #: anonlink compares every pair of the union, this many records against the rest at a time,

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from linkage.agency.encoding.keys import generate_secret, write_secret
+from linkage.agency.encoding.pipeline import encode_file
+from linkage.agency.hmis.enrollments import activity_table
 from linkage.bynamelist.store import database_url
-from linkage.config import Config, builtin_config_path, load_config
-from linkage.encoding.keys import generate_secret, write_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
-from linkage.ingest.activity import activity_table
+from linkage.formats.config import Config, builtin_config_path, load_config
+from linkage.research.synthetic.population import write_network
 
 TODAY = _dt.date(2026, 11, 1)
 

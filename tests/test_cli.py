@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from linkage.cli import cli, main
-from linkage.container import read_clk
+from linkage.formats.container import read_clk
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch) -> tuple[int, str, str]:
@@ -115,7 +115,7 @@ def test_encode_end_to_end_and_inspect(network, key_file, tmp_path, capsys, monk
 def test_encode_export_folder_adds_activity(
     network, key_file, tmp_path, capsys, monkeypatch
 ) -> None:
-    from linkage.activity import ACTIVITY, AS_OF, unpack
+    from linkage.formats.activity import ACTIVITY, AS_OF, unpack
 
     folder = network[0].parent
     out = tmp_path / "north.clk"
@@ -178,7 +178,7 @@ def test_workers_give_identical_filters(network, key_file, tmp_path, capsys, mon
 
 
 def test_secret_env_and_pseudonymous_ids(network, tmp_path, capsys, monkeypatch) -> None:
-    from linkage.encoding.keys import format_secret
+    from linkage.agency.encoding.keys import format_secret
 
     monkeypatch.setenv("LINKAGE_SECRET", format_secret(bytes(range(32))))
     src = _copy(network[0], tmp_path)

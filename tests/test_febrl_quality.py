@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.datasets import febrl_person
-from linkage.evaluate.metrics import pairwise_quality
-from linkage.match import run_match
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
+from linkage.matching.pipeline import run_match
+from linkage.research.datasets import febrl_person
+from linkage.research.evaluation.metrics import pairwise_quality
 
 
 def _unrelated(n: int, tag: str, rng: np.random.Generator) -> pd.DataFrame:

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linkage.config import builtin_config_path
-from linkage.encoding.keys import write_secret
-from linkage.evaluate.metrics import pairwise_quality
-from linkage.evaluate.synth import truth_labels
+from linkage.agency.encoding.keys import write_secret
+from linkage.formats.config import builtin_config_path
+from linkage.research.evaluation.metrics import pairwise_quality
+from linkage.research.synthetic.population import truth_labels
 from tests.conftest import TODAY
 from tests.test_cli import run
 
@@ -22,7 +22,7 @@ from tests.test_cli import run
 @pytest.fixture(scope="module")
 def uploads(network, hmis_config, tmp_path_factory) -> list[Path]:
     """The network's three agencies encoded with one shared secret."""
-    from linkage.encoding.pipeline import encode_file
+    from linkage.agency.encoding.pipeline import encode_file
 
     out = tmp_path_factory.mktemp("uploads")
     secret = bytes(range(32))  # fixed, so that blocking outcomes are the same on every run
@@ -106,13 +106,13 @@ def _refused(args, capsys, monkeypatch, out: Path) -> str:
 
 
 def test_refusals(uploads, network, hmis_config, tmp_path, capsys, monkeypatch) -> None:
-    from linkage.encoding.pipeline import encode_file
+    from linkage.agency.encoding.pipeline import encode_file
 
     out = tmp_path / "never"
     # another secret
     other = tmp_path / "other.key"
     write_secret(other)
-    from linkage.encoding.keys import read_secret
+    from linkage.agency.encoding.keys import read_secret
 
     wrong = tmp_path / "wrong.clk"
     encode_file(hmis_config, read_secret(other), network[2], wrong, "agency_9", today=TODAY)
@@ -156,7 +156,7 @@ def test_thresholds_come_from_the_config(uploads, tmp_path, capsys, monkeypatch)
 
 
 def _candidates(uploads: list[Path], config_text: str, tmp_path: Path, name: str):
-    from linkage.match import config_for, load_uploads, match_uploads
+    from linkage.matching.pipeline import config_for, load_uploads, match_uploads
 
     path = tmp_path / f"{name}.toml"
     path.write_text(config_text)
@@ -167,8 +167,8 @@ def _candidates(uploads: list[Path], config_text: str, tmp_path: Path, name: str
 
 
 def test_blocking_finds_the_pairs_all_pairs_finds(uploads, tmp_path) -> None:
-    from linkage.compare.pairs import pair_dice
-    from linkage.match import load_uploads
+    from linkage.matching.candidates.pairs import pair_dice
+    from linkage.matching.pipeline import load_uploads
 
     text = builtin_config_path("hmis").read_text()
     every, full = _candidates(uploads, text, tmp_path, "all")
@@ -215,7 +215,7 @@ def test_fresh_candidates_are_the_full_runs_pairs_touching_a_fresh_record(
     the month's new records, each once, low row first, with the same scores."""
     import dataclasses
 
-    from linkage.match import find_candidates, load_uploads
+    from linkage.matching.pipeline import find_candidates, load_uploads
 
     loaded, _ = load_uploads(uploads)
     config = dataclasses.replace(
@@ -253,8 +253,8 @@ def test_a_pair_sharing_a_specific_key_is_a_candidate_below_the_dice_floor(
 ) -> None:
     """Issue 20: at every size, a pair that shares a blocking key few records hold (a full
     DOB, an SSN's last 4) is scored from key_candidate up, not only from the Dice floor."""
-    from linkage.compare.pairs import pair_dice
-    from linkage.match import find_candidates, load_uploads
+    from linkage.matching.candidates.pairs import pair_dice
+    from linkage.matching.pipeline import find_candidates, load_uploads
 
     loaded, _ = load_uploads(uploads)
     th = hmis_config.thresholds
@@ -284,7 +284,7 @@ def test_a_part_is_searched_with_the_wholes_key_counts(uploads, hmis_config) -> 
     is judged on the whole list, so the part finds exactly the whole's pairs inside it."""
     import dataclasses
 
-    from linkage.match import find_candidates, load_uploads
+    from linkage.matching.pipeline import find_candidates, load_uploads
 
     loaded, _ = load_uploads(uploads)
     n = len(loaded.ids)
@@ -314,9 +314,9 @@ def test_a_part_is_searched_with_the_wholes_key_counts(uploads, hmis_config) -> 
 def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
     import dataclasses
 
-    from linkage.encoding.pipeline import encode_file
+    from linkage.agency.encoding.pipeline import encode_file
     from linkage.errors import InputError
-    from linkage.match import load_uploads, match_uploads
+    from linkage.matching.pipeline import load_uploads, match_uploads
 
     plain = dataclasses.replace(hmis_config, blocking=())
     paths = []
@@ -345,11 +345,11 @@ def test_uploads_of_an_older_hmis_config_still_match(
     """Migration: files an older linkage encoded with 'hmis' (now shipped as hmis-1 from
     before 0.2, hmis-2 from 0.2, hmis-3 from 0.3) name 'hmis' in their header, but carry the
     old fingerprint; match finds the built-in config that encodes as they do."""
-    from linkage.compare.weights import Comparisons
-    from linkage.config import load_config
-    from linkage.container import read_clk
-    from linkage.encoding.pipeline import encode_file
-    from linkage.match import comparison_names
+    from linkage.agency.encoding.pipeline import encode_file
+    from linkage.formats.config import load_config
+    from linkage.formats.container import read_clk
+    from linkage.matching.pipeline import comparison_names
+    from linkage.matching.scoring import Comparisons
 
     old_text = builtin_config_path(shipped).read_text()
     old_text = old_text.replace(f'name = "{shipped}"', 'name = "hmis"')

@@ -13,7 +13,7 @@ import pytest
 
 from linkage._atomic import atomic_write
 from linkage.bynamelist import create_store
-from linkage.config import builtin_config_path
+from linkage.formats.config import builtin_config_path
 from tests.test_cli import run
 
 

@@ -8,9 +8,9 @@ side: reads ``.clk`` files through the container and links them with the matcher
 imports anything that reads plaintext or a secret.
 """
 
-from linkage.bynamelist.estimate import estimate_month
 from linkage.bynamelist.export import agency_mapping, write_agency_export
 from linkage.bynamelist.incremental import IngestReport, check_upload, ingest
+from linkage.bynamelist.interval import estimate_month
 from linkage.bynamelist.report import Report, build_report, latest_month
 from linkage.bynamelist.rollback import rollback
 from linkage.bynamelist.store import Store, StoreError, create_store, open_store, upgrade_store

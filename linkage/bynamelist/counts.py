@@ -21,9 +21,9 @@ from pathlib import Path
 from sqlalchemy import Connection, delete, func, insert, select
 
 from linkage.bynamelist.monthly import check_month, refuse_before_latest
-from linkage.bynamelist.schema import counts, records
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS
 from linkage.bynamelist.store import Store, StoreError, writing
+from linkage.bynamelist.store.schema import counts, records
 
 COUNTED = tuple(m for m in MEASURES if m != "difference")
 _HINT = "columns population,measure,value; see docs/bynamelist.md"

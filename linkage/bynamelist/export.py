@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from linkage._atomic import atomic_write
-from linkage.bynamelist.schema import records
 from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.store.schema import records
 
 Row = tuple[str, str, int | None]
 

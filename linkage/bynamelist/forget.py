@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, insert, select
 
 from linkage.bynamelist.incremental import person_of
 from linkage.bynamelist.monthly import refresh_latest
-from linkage.bynamelist.schema import decisions, events, records, review, withdrawn
 from linkage.bynamelist.store import Store, StoreError, writing
+from linkage.bynamelist.store.schema import decisions, events, records, review, withdrawn
 
 
 def forget(store: Store, agency: str, record_id: str, reason: str) -> str:

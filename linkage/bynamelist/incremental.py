@@ -29,7 +29,6 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from linkage.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
 from linkage.bynamelist.bulk import insert_rows, ordinals, read_rows, update_rows
 from linkage.bynamelist.counts import is_count_only
 from linkage.bynamelist.monthly import (
@@ -40,7 +39,8 @@ from linkage.bynamelist.monthly import (
 )
 from linkage.bynamelist.packed import id_array
 from linkage.bynamelist.rollback import Undo
-from linkage.bynamelist.schema import (
+from linkage.bynamelist.store import Store, StoreError, writing
+from linkage.bynamelist.store.schema import (
     ACTIVITY_COLUMNS,
     ENCODING_COLUMNS,
     decisions,
@@ -52,11 +52,10 @@ from linkage.bynamelist.schema import (
     uploads,
     withdrawn,
 )
-from linkage.bynamelist.store import Store, StoreError, writing
-from linkage.compare.weights import Comparisons, Population, population
-from linkage.config import Config, builtin_config_with
-from linkage.container import BLOCK_KEYS, FIELD_CLKS, ClkData, ClkReader, Header
-from linkage.match import (
+from linkage.formats.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
+from linkage.formats.config import Config, builtin_config_with
+from linkage.formats.container import BLOCK_KEYS, FIELD_CLKS, ClkData, ClkReader, Header
+from linkage.matching.pipeline import (
     PairScorer,
     Uploads,
     find_candidates,
@@ -64,6 +63,7 @@ from linkage.match import (
     resolve_candidates,
     score_candidates,
 )
+from linkage.matching.scoring import Comparisons, Population, population
 
 Progress = Callable[[str], None]
 

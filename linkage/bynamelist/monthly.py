@@ -21,15 +21,6 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from linkage.bynamelist.bulk import ordinals, read_rows
 from linkage.bynamelist.packed import MonthStatuses, id_array, pack, positions, unpack
-from linkage.bynamelist.schema import (
-    coverage,
-    figures,
-    meta,
-    people,
-    records,
-    status_months,
-    uploads,
-)
 from linkage.bynamelist.status import (
     POPULATIONS,
     Month,
@@ -40,7 +31,16 @@ from linkage.bynamelist.status import (
 from linkage.bynamelist.status import figures as month_figures
 from linkage.bynamelist.status import statuses as person_statuses
 from linkage.bynamelist.store import StoreError
-from linkage.config import ByNameListSettings
+from linkage.bynamelist.store.schema import (
+    coverage,
+    figures,
+    meta,
+    people,
+    records,
+    status_months,
+    uploads,
+)
+from linkage.formats.config import ByNameListSettings
 
 #: ASCII digits only (``\d`` would take any script's digits, and ``int`` would read them).
 YYYY_MM = r"^[0-9]{4}-(0[1-9]|1[0-2])$"

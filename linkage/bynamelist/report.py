@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from linkage.bynamelist.counts import month_counts
-from linkage.bynamelist.estimate import active_sentence, stored_estimate
+from linkage.bynamelist.interval import active_sentence, stored_estimate
 from linkage.bynamelist.monthly import previous_month
-from linkage.bynamelist.schema import coverage, figures
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS, reliable
 from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.store.schema import coverage, figures
 from linkage.bynamelist.suppress import suppress
-from linkage.resolve import PeopleEstimate
+from linkage.matching.resolve import PeopleEstimate
 
 #: Consecutive reliable months that make a quality by-name list (Built for Zero).
 QUALITY_MONTHS = 3

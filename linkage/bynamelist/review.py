@@ -33,9 +33,9 @@ from linkage.bynamelist.incremental import (
     population_of,
 )
 from linkage.bynamelist.monthly import refresh_latest
-from linkage.bynamelist.schema import decisions, events, people, records, review, uploads
 from linkage.bynamelist.store import Store, StoreError, writing
-from linkage.resolve import REFUSED_NEVER, REFUSED_SIZE, REFUSED_SUPPORT
+from linkage.bynamelist.store.schema import decisions, events, people, records, review, uploads
+from linkage.matching.resolve import REFUSED_NEVER, REFUSED_SIZE, REFUSED_SUPPORT
 
 KINDS = ("same", "never")
 Record = tuple[str, str]  # (agency, record id)

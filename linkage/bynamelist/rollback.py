@@ -28,7 +28,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from linkage.bynamelist.bulk import insert_rows, ordinals, read_rows, update_rows
 from linkage.bynamelist.monthly import check_month, latest_upload_month
-from linkage.bynamelist.schema import (
+from linkage.bynamelist.store import Store, StoreError, writing
+from linkage.bynamelist.store.schema import (
     ACTIVITY_COLUMNS,
     ENCODING_COLUMNS,
     coverage,
@@ -46,7 +47,6 @@ from linkage.bynamelist.schema import (
     uploads,
     withdrawn,
 )
-from linkage.bynamelist.store import Store, StoreError, writing
 
 _CHUNK = 900
 _NONE = -1

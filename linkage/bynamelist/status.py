@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from linkage.activity import Flag, Situation
+from linkage.formats.activity import Flag, Situation
 
 
 class Status(enum.IntEnum):

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, create_engine, select
 
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
 from linkage.bynamelist.store import database_url
-from linkage.container import ClkData, read_clk
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
+from linkage.formats.container import ClkData, read_clk
 
 
 @pytest.fixture(scope="module")

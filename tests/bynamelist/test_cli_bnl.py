@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
 from linkage.bynamelist import open_store
-from linkage.bynamelist.schema import records
-from linkage.config import builtin_config_path
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
+from linkage.bynamelist.store.schema import records
+from linkage.formats.config import builtin_config_path
 from tests.test_cli import run
 
 

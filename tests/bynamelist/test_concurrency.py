@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import create_engine, select
 
 from linkage.bynamelist import open_store
-from linkage.bynamelist.schema import coverage, figures, people, records
 from linkage.bynamelist.store import database_url, writing
-from tests.coordinator.conftest import CLI, linkage
+from linkage.bynamelist.store.schema import coverage, figures, people, records
+from tests.service.conftest import CLI, linkage
 
 MONTH = "2026-10"  # the synthetic exports end on 2026-10-31
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 
+from linkage.agency.encoding.keys import generate_secret
+from linkage.agency.encoding.pipeline import encode_file
 from linkage.bynamelist import StoreError, create_store, ingest, open_store
-from linkage.bynamelist.schema import decisions, events, people, records
 from linkage.bynamelist.store import database_url
-from linkage.config import builtin_config_path
-from linkage.container import Block, ClkWriter, read_clk
-from linkage.encoding.keys import generate_secret
-from linkage.encoding.pipeline import encode_file
-from linkage.evaluate.synth import write_network
+from linkage.bynamelist.store.schema import decisions, events, people, records
+from linkage.formats.config import builtin_config_path
+from linkage.formats.container import Block, ClkWriter, read_clk
+from linkage.research.synthetic.population import write_network
 from tests.bynamelist.conftest import dump
 
 
@@ -127,7 +127,7 @@ def test_a_month_links_its_new_records_and_their_people_only(
     import numpy as np
 
     import linkage.bynamelist.incremental as module
-    from linkage.evaluate.metrics import pairwise_quality
+    from linkage.research.evaluation.metrics import pairwise_quality
 
     def labels(store) -> np.ndarray:
         persons = _persons(store)
@@ -212,7 +212,7 @@ def test_an_upload_without_the_store_records_sections_is_refused(
     container without field filters): refused in one line, nothing written."""
     import dataclasses
 
-    from linkage.container import FIELD_CLKS
+    from linkage.formats.container import FIELD_CLKS
 
     store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-09"], "2026-09")

@@ -17,26 +17,26 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, insert, select, update
 
-from linkage.activity import ACTIVITY as SECTION
-from linkage.activity import AS_OF, Activity, Flag, Situation, pack
 from linkage.bynamelist import (
     StoreError,
     build_report,
     create_store,
-    estimate,
     estimate_month,
     ingest,
+    interval,
 )
 from linkage.bynamelist.monthly import month_statuses, refresh
 from linkage.bynamelist.packed import pack as pack_statuses
 from linkage.bynamelist.report import build_reports, render_csv, render_json, render_text
-from linkage.bynamelist.schema import decisions, figures, meta, status_months
 from linkage.bynamelist.status import MEASURES, POPULATIONS, Status
-from linkage.config import builtin_config_path
-from linkage.container import Block, ClkData, ClkWriter, Section
-from linkage.evaluate.longitudinal import encode_month
-from linkage.evaluate.scenario import write_scenario
-from linkage.resolve import PeopleEstimate
+from linkage.bynamelist.store.schema import decisions, figures, meta, status_months
+from linkage.formats.activity import ACTIVITY as SECTION
+from linkage.formats.activity import AS_OF, Activity, Flag, Situation, pack
+from linkage.formats.config import builtin_config_path
+from linkage.formats.container import Block, ClkData, ClkWriter, Section
+from linkage.matching.resolve import PeopleEstimate
+from linkage.research.evaluation.longitudinal import encode_month
+from linkage.research.synthetic.scenario import write_scenario
 
 H, HOUSED, INST, DEAD = (
     Situation.HOMELESS,
@@ -386,7 +386,7 @@ def test_an_estimate_the_list_moved_past_is_not_kept(
     months = _months(tmp_path, template)
     first = next(iter(months))
     ingest(store, months[first], first)
-    computed = estimate.active_estimate
+    computed = interval.active_estimate
 
     def meanwhile(*args: Any, **kwargs: Any) -> PeopleEstimate | None:
         found = computed(*args, **kwargs)
@@ -404,7 +404,7 @@ def test_an_estimate_the_list_moved_past_is_not_kept(
             )
         return found
 
-    monkeypatch.setattr(estimate, "active_estimate", meanwhile)
+    monkeypatch.setattr(interval, "active_estimate", meanwhile)
     assert estimate_month(store, first) is None
     assert build_report(store, first).active_estimate is None
     monkeypatch.undo()

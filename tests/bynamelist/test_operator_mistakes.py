@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.bynamelist.conftest import dump
-from tests.coordinator.conftest import linkage
+from tests.service.conftest import linkage
 
 
 def test_a_month_with_a_trailing_newline_is_refused(

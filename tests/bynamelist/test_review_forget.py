@@ -11,7 +11,15 @@ from linkage.bynamelist import ingest
 from linkage.bynamelist.export import agency_mapping
 from linkage.bynamelist.forget import forget
 from linkage.bynamelist.review import decide, pending
-from linkage.bynamelist.schema import decisions, events, people, records, review, uploads, withdrawn
+from linkage.bynamelist.store.schema import (
+    decisions,
+    events,
+    people,
+    records,
+    review,
+    uploads,
+    withdrawn,
+)
 from tests.bynamelist.test_monthly import _figures, _months, _store
 from tests.test_cli import run
 

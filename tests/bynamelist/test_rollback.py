@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from linkage.agency.encoding.pipeline import encode_file
 from linkage.bynamelist import StoreError, create_store, ingest, rollback
 from linkage.bynamelist.review import decide, pending
-from linkage.bynamelist.schema import decisions, events, records
-from linkage.config import Config, builtin_config_path
-from linkage.encoding.pipeline import encode_file
+from linkage.bynamelist.store.schema import decisions, events, records
+from linkage.formats.config import Config, builtin_config_path
 from tests.bynamelist.conftest import dump
 from tests.bynamelist.test_concurrency import snapshot
-from tests.coordinator.conftest import linkage
+from tests.service.conftest import linkage
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ _SECRET: list[bytes] = []
 
 
 def _secret_of_october() -> bytes:
-    from linkage.encoding.keys import generate_secret
+    from linkage.agency.encoding.keys import generate_secret
 
     if not _SECRET:
         _SECRET.append(generate_secret())
@@ -64,7 +64,7 @@ def october(
 ) -> list[Path]:
     """October: every agency's whole export, with activity, under September's secret; agency
     1 corrected its first client's names since (a changed encoding for a known record)."""
-    from linkage.ingest.activity import activity_table
+    from linkage.agency.hmis.enrollments import activity_table
 
     out = tmp_path_factory.mktemp("october")
     paths = []

@@ -6,9 +6,9 @@ import datetime as dt
 
 import numpy as np
 
-from linkage.activity import Situation
 from linkage.bynamelist.status import Month, Status, combine, figures, statuses
 from linkage.bynamelist.suppress import suppress
+from linkage.formats.activity import Situation
 
 END = dt.date(2026, 3, 31).toordinal()
 

@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, text
 
 from linkage.bynamelist import StoreError, create_store, open_store, upgrade_store
 from linkage.bynamelist.monthly import month_statuses
-from linkage.bynamelist.schema import metadata
 from linkage.bynamelist.store import _alembic, database_url, head_revision, migrate
-from linkage.config import builtin_config_path
+from linkage.bynamelist.store.schema import metadata
+from linkage.formats.config import builtin_config_path
 
 
 def _sql(target: str, *statements: str, **params: object) -> list[list[tuple[object, ...]]]:

@@ -1,0 +1,363 @@
+"""The by-name list's commands (``linkage bnl ...``): the coordinator's longitudinal store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from linkage.cli.common import db_option, example, refuse_over_store
+
+
+@click.group(
+    epilog=example(
+        "linkage bnl init --db community.db",
+        "linkage bnl ingest --db community.db --month 2026-10 uploads/*.clk",
+    )
+)
+def bnl() -> None:
+    """The by-name list: people linked month after month, with stable ids.
+
+    The coordinator keeps one store (a SQLite file, or PostgreSQL by URL) per community.
+    Each month every agency's fresh upload is ingested; people keep their ids, and an id
+    changes only by a recorded merge.
+    """
+
+
+@bnl.command(
+    "init",
+    epilog=example(
+        "linkage bnl init --db community.db",
+        "linkage bnl init --db postgresql://coordinator@localhost/bnl --config ours.toml",
+    ),
+)
+@db_option
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="The config every agency encodes with (default: the built-in hmis config).",
+)
+def bnl_init(db: str, config: Path | None) -> None:
+    """Make a new, empty by-name-list store for uploads encoded with one config."""
+    from linkage.bynamelist import create_store
+    from linkage.formats.config import builtin_config_path
+
+    store = create_store(db, config or builtin_config_path("hmis"))
+    click.echo(
+        f"made a store at {db} for config {store.config.name} "
+        f"(fingerprint {store.config.fingerprint[:12]}...)"
+    )
+
+
+@bnl.command(
+    "ingest",
+    epilog=example("linkage bnl ingest --db community.db --month 2026-10 uploads/*.clk"),
+)
+@db_option
+@click.option("--month", required=True, help="The month the uploads are for, as YYYY-MM.")
+@click.argument(
+    "files", metavar="FILE.clk...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--past-activity",
+    is_flag=True,
+    help="Take a month later than the uploads' activity (refused otherwise: such a month is "
+    "almost always a typo, and the list cannot go back before a month it has reached).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+def bnl_ingest(
+    db: str, month: str, files: tuple[Path, ...], past_activity: bool, quiet: bool
+) -> None:
+    """Link a month's uploads (one .clk file per agency) into the list, in one transaction.
+
+    New records join the people already on the list or become new people; people linked
+    before are never split; a file already ingested is skipped. If anything fails, the store
+    is left exactly as it was. One ingest or correction writes to the store at a time: a
+    second one waits for the first, and says so. Then the month's active count is estimated
+    from the links' probabilities, with its interval (after the ingest's commit: the store is
+    not held meanwhile).
+    """
+    from linkage.bynamelist import estimate_month, ingest, open_store
+    from linkage.bynamelist.interval import active_sentence
+
+    store = open_store(db)
+    show = not quiet and sys.stderr.isatty()
+
+    def step(message: str) -> None:
+        if show:
+            click.echo(f"  {message}...", err=True)
+
+    def waiting(message: str) -> None:  # said even when piped: a wait is worth a line in a log
+        if not quiet:
+            click.echo(f"  {message}...", err=True)
+
+    report = ingest(
+        store, list(files), month, progress=step, waiting=waiting, past_activity=past_activity
+    )
+    guess = estimate_month(store, month, progress=step)
+    if quiet:
+        return
+    for f in report.files:
+        detail = (
+            f"{f['records']} records, {f['new']} new, {f['updated']} changed"
+            + (f", {f['withdrawn']} withdrawn: left out" if f["withdrawn"] else "")
+            if f["status"] == "ingested"
+            else f"{f['records']} records, already ingested: skipped"
+        )
+        click.echo(f"  {f['agency']}: {detail}")
+    click.echo(
+        f"{month}: {report.new_people} new people, {report.merges} merges; the list holds "
+        f"{report.people:,} people from {report.records:,} records; {report.review} pairs "
+        f"to review ({report.seconds:.1f}s)"
+    )
+    if guess is not None:
+        click.echo(f"  {active_sentence(guess)}")
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}")
+
+
+@bnl.command(
+    "rollback",
+    epilog=example("linkage bnl rollback --db community.db --month 2026-10"),
+)
+@db_option
+@click.option("--month", required=True, help="The list's latest month, YYYY-MM.")
+def bnl_rollback(db: str, month: str) -> None:
+    """Undo the list's latest month: every ingest of it, exactly, in one transaction.
+
+    The records, people, review queue and settings go back to what they were before the
+    month's first ingest; what the month added (its uploads, new records and people, its
+    statuses and figures) is removed. Refused for an earlier month (history is frozen),
+    and once a clerk's ruling or a withdrawal has followed the month's first ingest. The
+    undoing is recorded in the store's events. Then ingest the month again, as it should
+    have been.
+    """
+    from datetime import UTC, datetime
+
+    from linkage.bynamelist import open_store, rollback
+
+    done = rollback(open_store(db), month, datetime.now(UTC))
+    now = (
+        f"the list's latest month is now {done.now_latest}"
+        if done.now_latest
+        else "the list has no month now"
+    )
+    click.echo(
+        f"{done.month} undone: {done.uploads} upload(s), {done.records:,} new records and "
+        f"{done.people:,} new people removed; {now}"
+    )
+
+
+@bnl.command(
+    "export",
+    epilog=example("linkage bnl export --db community.db --agency shelter-north -o north.csv"),
+)
+@db_option
+@click.option("--agency", required=True, help="The agency whose records to export.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="CSV file to write."
+)
+def bnl_export(db: str, agency: str, output: Path) -> None:
+    """Write one agency's answer: record_id -> person_id for its own records only.
+
+    With [bynamelist] share_known_elsewhere = true in the store's config, a third column
+    says how many other agencies also know each person (a count, nothing more).
+    """
+    from linkage.bynamelist import open_store, write_agency_export
+
+    refuse_over_store(output, db)
+    n = write_agency_export(open_store(db), agency, output)
+    click.echo(f"wrote {n} records of {agency} to {output}")
+
+
+@bnl.command(
+    "report",
+    epilog=example(
+        "linkage bnl report --db community.db --month 2026-10",
+        "linkage bnl report --db community.db --format csv -o 2026-10.csv",
+    ),
+)
+@db_option
+@click.option("--month", help="The month to report, YYYY-MM (default: the list's latest).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "json"]),
+    default="text",
+    show_default=True,
+    help="Table for people, or data for charts.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
+def bnl_report(db: str, month: str | None, fmt: str, output: Path | None) -> None:
+    """The month's by-name-list figures, safe to publish.
+
+    Per population (all, single adults, youth, families, veterans, chronic): actively
+    homeless, inflow (newly identified, returned from housing, returned from inactive,
+    entered the population), outflow (housed, moved to inactive, no longer meets criteria),
+    the reliability check and how many reliable months in a row; per agency, its latest
+    upload and how much of the list it knows. Counts under [bynamelist] suppress_below, and
+    the cells that would reveal them, are shown as * (empty in CSV).
+    """
+    from linkage._atomic import atomic_write
+    from linkage.bynamelist import build_report, latest_month, open_store
+    from linkage.bynamelist.report import render_csv, render_json, render_text
+
+    if output is not None:
+        refuse_over_store(output, db)
+    store = open_store(db)
+    report = build_report(store, month or latest_month(store))
+    text = {"text": render_text, "csv": render_csv, "json": render_json}[fmt](report)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_write(output) as fh:
+        fh.write(text.encode())
+    click.echo(f"wrote the {report.month} report to {output}")
+
+
+@bnl.command(
+    "review",
+    epilog=example(
+        "linkage bnl review --db community.db                   # list the pairs",
+        "linkage bnl review --db community.db --decide 12 same --note 'same DOB, case notes'",
+        "linkage bnl review --db community.db --pair agency_1 1000042 agency_2 2000917 \\",
+        "    --ruling never",
+    ),
+)
+@db_option
+@click.option(
+    "--decide",
+    nargs=2,
+    type=(int, click.Choice(["same", "never"])),
+    help="Rule on a listed pair: its number, then same or never.",
+)
+@click.option(
+    "--pair",
+    nargs=4,
+    metavar="AGENCY_A RECORD_A AGENCY_B RECORD_B",
+    help="Rule on any two records (with --ruling).",
+)
+@click.option("--ruling", type=click.Choice(["same", "never"]), help="The ruling for --pair.")
+@click.option("--note", default="", help="Why, for the audit trail (never a name or a value).")
+def bnl_review(
+    db: str,
+    decide: tuple[int, str] | None,
+    pair: tuple[str, str, str, str] | None,
+    ruling: str | None,
+    note: str,
+) -> None:
+    """List the pairs the last ingest left for a person to decide, or rule on one.
+
+    A ruling is kept and honoured by every later ingest, and applied at once: "same" merges
+    two people (the older id survives); "never" on two records of one person splits that
+    person, re-linking their records without the ruled pair together. The month's figures
+    are recomputed; every merge and split is in the audit trail.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.review import decide as rule
+    from linkage.bynamelist.review import pending
+
+    store = open_store(db)
+    if decide is None and pair is None:
+        pairs = pending(store)
+        if not pairs:
+            click.echo("no pairs to review")
+            return
+        click.echo(
+            "rank   pair  records (person)  ~  records (person)  expected change of the count  "
+            "why; rule with --decide PAIR same|never"
+        )
+        for rank, p in enumerate(pairs, start=1):
+            change = -p.expected_change if p.person_a != p.person_b else p.expected_change
+            click.echo(
+                f"{rank:>4}  {p.id:>5}  {p.a[0]} {p.a[1]} ({p.person_a})  ~  {p.b[0]} {p.b[1]} "
+                f"({p.person_b})  {change:+.2f}  {p.why}"
+            )
+        return
+    if (decide is None) == (pair is None) or (pair is not None) != (ruling is not None):
+        raise click.UsageError("give either --decide N KIND, or --pair ... with --ruling")
+    if decide is not None:
+        number, kind = decide
+        found = [p for p in pending(store) if p.id == number]
+        if not found:
+            raise click.UsageError(f"no pair {number} in the review list")
+        a, b = found[0].a, found[0].b
+    else:
+        assert pair is not None and ruling is not None
+        a, b, kind = (pair[0], pair[1]), (pair[2], pair[3]), ruling
+    done = rule(store, a, b, kind, note)
+    if done.merged:
+        click.echo("ruled the same person: the two people are merged (the older id survives)")
+    elif done.split_into:
+        click.echo(
+            f"ruled never the same: the person is split, new id(s) {', '.join(done.split_into)}"
+        )
+    else:
+        click.echo(f"ruling '{kind}' recorded; every later ingest honours it")
+
+
+@bnl.command(
+    "forget",
+    epilog=example(
+        "linkage bnl forget --db community.db --agency shelter-north --record 1000042 \\",
+        "    --reason 'consent withdrawn, request 2026-11-02'",
+    ),
+)
+@db_option
+@click.option("--agency", required=True, help="The agency that holds the record.")
+@click.option("--record", "record_id", required=True, help="Its record id (or pseudonym).")
+@click.option(
+    "--reason", required=True, help="Why, for the audit trail (a reference, never a name)."
+)
+def bnl_forget(db: str, agency: str, record_id: str, reason: str) -> None:
+    """Withdraw a record (consent revoked): removed everywhere, for good, audited.
+
+    Its encodings, activity, rulings and review pairs go; later uploads still holding it are
+    skipped; the person's status this month is derived again from their other records.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.forget import forget
+
+    person = forget(open_store(db), agency, record_id, reason)
+    click.echo(f"withdrew the record; person {person}'s status was derived again")
+
+
+@bnl.command(
+    "counts",
+    epilog=example(
+        "linkage bnl counts --db community.db --month 2026-10 --agency safe-haven-dv counts.csv"
+    ),
+)
+@db_option
+@click.option("--month", required=True, help="The month the counts are for, YYYY-MM.")
+@click.option("--agency", required=True, help="The count-only agency.")
+@click.argument("file", type=click.Path(path_type=Path))
+def bnl_counts(db: str, month: str, agency: str, file: Path) -> None:
+    """Add a count-only agency's figures for a month (replacing any it sent before).
+
+    For agencies that may not share even encoded identifiers, such as domestic-violence
+    providers. FILE is a CSV with columns population,measure,value, using the report's
+    populations and measures. Reports show these counts apart, as not deduplicated.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.counts import add_counts
+
+    n = add_counts(open_store(db), agency, month, file)
+    click.echo(f"stored {n} counts of {agency} for {month} (reported as not deduplicated)")
+
+
+@bnl.command("upgrade", epilog=example("linkage bnl upgrade --db community.db"))
+@db_option
+def bnl_upgrade(db: str) -> None:
+    """Migrate a store made by an older linkage to this version's schema (back it up first)."""
+    from linkage.bynamelist import upgrade_store
+
+    before, after = upgrade_store(db)
+    if before == after:
+        click.echo(f"{db} is at schema revision {after}: nothing to do")
+    else:
+        click.echo(f"{db}: schema revision {before} -> {after}")
+
+
+COMMANDS: tuple[click.Command, ...] = (bnl,)
