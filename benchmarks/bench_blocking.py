@@ -58,8 +58,8 @@ def run_one(folder: Path, method: str) -> dict[str, object]:
     """One method, in this process: time, memory, pair completeness."""
     import dataclasses
 
+    from linkage.matching import Linker, load_uploads
     from linkage.matching.candidates.pairs import pair_dice
-    from linkage.matching.pipeline import load_uploads, match_uploads
 
     base = load_config(builtin_config_path("hmis"))
     config = dataclasses.replace(base, match=dataclasses.replace(base.match, blocking=method))
@@ -67,7 +67,7 @@ def run_one(folder: Path, method: str) -> dict[str, object]:
     started = time.perf_counter()
     uploads, _ = load_uploads(paths)
     loaded = time.perf_counter()
-    result = match_uploads(uploads, config)
+    result = Linker(config).link(uploads)
     finished = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     records = zip((uploads.agencies[p] for p in uploads.party.tolist()), uploads.ids, strict=True)

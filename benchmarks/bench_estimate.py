@@ -18,7 +18,7 @@ from pathlib import Path
 from _network import encoded_network
 
 from linkage.formats.config import builtin_config_path, load_config
-from linkage.matching.pipeline import load_uploads, match_uploads
+from linkage.matching import Linker, load_uploads
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
             network = encoded_network(folder, args.people, args.agencies, seed, args.noise, config)
             uploads, _ = load_uploads(network.uploads)
             truth = network.truth
-            result = match_uploads(uploads, config)
+            result = Linker(config).link(uploads)
         people = len({truth[record] for record in uploads.records()})
         guess = result.report.people_estimate
         assert guess is not None

@@ -30,12 +30,7 @@ import numpy as np
 from _network import encoded_network
 
 from linkage.formats.config import load_config
-from linkage.matching.pipeline import (
-    find_candidates,
-    load_uploads,
-    resolve_candidates,
-    score_candidates,
-)
+from linkage.matching import Linker, load_uploads
 from linkage.research.evaluation.fates import FATES, true_pair_fates
 from linkage.research.evaluation.metrics import pairwise_quality
 
@@ -62,11 +57,11 @@ def main() -> None:
                     plain[client.parent.name, row["PersonalID"]] = row
         started = time.perf_counter()
         uploads, _ = load_uploads(paths)
-        (ra, rb, dice), blocking = find_candidates(uploads, config, False)
-        scores, model, scorer = score_candidates(uploads, config, ra, rb, dice)
-        result = resolve_candidates(
-            uploads, config, (ra, rb, scores), blocking, model, estimate=True, scorer=scorer
-        )
+        found = Linker(config).find(uploads)
+        ra, rb = found.rows_a, found.rows_b
+        scored = Linker(config).score(uploads, found)
+        scores = scored.scores
+        result = Linker(config).resolve(uploads, scored, estimate=True)
         seconds = time.perf_counter() - started
     rows = uploads.records()
     person = np.unique([truth[record] for record in rows], return_inverse=True)[1]

@@ -36,7 +36,7 @@ import numpy as np
 from _network import encoded_network
 
 from linkage.formats.config import builtin_config_path, load_config
-from linkage.matching.pipeline import load_uploads, match_uploads
+from linkage.matching import Linker, load_uploads
 
 Record = tuple[str, str]  # (agency, record id)
 #: anonlink compares every pair of the union, this many records against the rest at a time,
@@ -58,7 +58,7 @@ def ours(paths: list[Path]) -> Result:
     config = load_config(builtin_config_path("hmis"))
     started = time.perf_counter()
     uploads, _ = load_uploads(paths)
-    result = match_uploads(uploads, config)
+    result = Linker(config).link(uploads)
     took = time.perf_counter() - started
     labels = dict(zip(uploads.records(), result.labels.tolist(), strict=True))
     guess = result.report.people_estimate

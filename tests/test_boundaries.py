@@ -22,27 +22,21 @@ _COORDINATOR = ("linkage.matching", "linkage.bynamelist", "linkage.service")
 #: to import (and hold only SQL).
 _SCRIPTS = "linkage.bynamelist.store.migrations"
 
-#: What each part of the package may import from the others (the root modules ``errors`` and
-#: ``_atomic`` are beneath everything, and the facade ``linkage`` above everything).
+#: What each part of the package may import from the others (the root modules ``errors``,
+#: ``progress`` and ``_atomic`` are beneath everything, and the facade ``linkage`` above
+#: everything).
+_BENEATH = {"errors", "progress", "_atomic"}
 _MAY_IMPORT = {
     "errors": set(),
+    "progress": set(),
     "_atomic": {"errors"},
-    "formats": {"errors", "_atomic"},
-    "agency": {"errors", "_atomic", "formats"},
-    "matching": {"errors", "_atomic", "formats"},
-    "bynamelist": {"errors", "_atomic", "formats", "matching"},
-    "service": {"errors", "_atomic", "formats", "matching", "bynamelist"},
-    "research": {"errors", "_atomic", "formats", "agency", "matching", "bynamelist", "service"},
-    "cli": {
-        "errors",
-        "_atomic",
-        "formats",
-        "agency",
-        "matching",
-        "bynamelist",
-        "service",
-        "research",
-    },
+    "formats": _BENEATH,
+    "agency": _BENEATH | {"formats"},
+    "matching": _BENEATH | {"formats"},
+    "bynamelist": _BENEATH | {"formats", "matching"},
+    "service": _BENEATH | {"formats", "matching", "bynamelist"},
+    "research": _BENEATH | {"formats", "agency", "matching", "bynamelist", "service"},
+    "cli": _BENEATH | {"formats", "agency", "matching", "bynamelist", "service", "research"},
 }
 
 _WALK = f"""
@@ -132,3 +126,18 @@ def test_the_layer_check_sees_a_crossing(tmp_path: Path) -> None:
         "from linkage import service\n"
     )
     assert _imports(crossing) == [(2, "linkage.agency.normalize"), (3, "linkage.service")]
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    """A leading underscore means "this module's own": a name another module needs is
+    public, and named so."""
+    crossings = []
+    for path in sorted((ROOT / "linkage").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("linkage"):
+                crossings += [
+                    f"{path.relative_to(ROOT)}:{node.lineno}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert crossings == []

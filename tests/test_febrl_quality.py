@@ -17,7 +17,7 @@ import pytest
 
 from linkage.agency.encoding.keys import generate_secret
 from linkage.agency.encoding.pipeline import encode_file
-from linkage.matching.pipeline import run_match
+from linkage.matching import run_match
 from linkage.research.datasets import febrl_person
 from linkage.research.evaluation.metrics import pairwise_quality
 

@@ -107,3 +107,20 @@ def test_a_command_whose_extra_is_missing_names_it(tmp_path: Path) -> None:
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and f"pip install 'linkage[{extra}]'" in lines[0], lines
     assert not (tmp_path / "list.db").exists() and not (tmp_path / "net").exists()
+
+
+def test_the_facade_serves_each_install_what_it_has() -> None:
+    import linkage
+
+    for name in linkage.__all__:
+        assert getattr(linkage, name) is not None, name
+    script = _HIDE.format(hidden=_extra_modules()) + (
+        "import linkage\n"
+        "assert callable(linkage.encode_file) and callable(linkage.read_secret)\n"
+        "try:\n"
+        "    linkage.Linker\n"
+        "except ModuleNotFoundError:\n"
+        "    print('no coordinator')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "no coordinator", done.stderr

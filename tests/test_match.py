@@ -156,19 +156,19 @@ def test_thresholds_come_from_the_config(uploads, tmp_path, capsys, monkeypatch)
 
 
 def _candidates(uploads: list[Path], config_text: str, tmp_path: Path, name: str):
-    from linkage.matching.pipeline import config_for, load_uploads, match_uploads
+    from linkage.matching import Linker, config_for, load_uploads
 
     path = tmp_path / f"{name}.toml"
     path.write_text(config_text)
     loaded, files = load_uploads(uploads)
-    result = match_uploads(loaded, config_for(files, path))
+    result = Linker(config_for(files, path)).link(loaded)
     pairs = set(zip(result.rows_a.tolist(), result.rows_b.tolist(), strict=True))
     return pairs, result
 
 
 def test_blocking_finds_the_pairs_all_pairs_finds(uploads, tmp_path) -> None:
+    from linkage.matching import load_uploads
     from linkage.matching.candidates.pairs import pair_dice
-    from linkage.matching.pipeline import load_uploads
 
     text = builtin_config_path("hmis").read_text()
     every, full = _candidates(uploads, text, tmp_path, "all")
@@ -215,15 +215,17 @@ def test_fresh_candidates_are_the_full_runs_pairs_touching_a_fresh_record(
     the month's new records, each once, low row first, with the same scores."""
     import dataclasses
 
-    from linkage.matching.pipeline import find_candidates, load_uploads
+    from linkage.matching import Linker, load_uploads
 
     loaded, _ = load_uploads(uploads)
     config = dataclasses.replace(
         hmis_config, match=dataclasses.replace(hmis_config.match, blocking=blocking)
     )
     fresh = np.random.default_rng(4).random(len(loaded.ids)) < 0.2
-    (ra, rb, sc), _ = find_candidates(loaded, config, False)
-    (fa, fb, fs), stats = find_candidates(loaded, config, False, fresh=fresh)
+    found = Linker(config).find(loaded)
+    ra, rb, sc = found.rows_a, found.rows_b, found.dice
+    found = Linker(config).find(loaded, fresh=fresh)
+    fa, fb, fs, stats = found.rows_a, found.rows_b, found.dice, found.blocking
     touching = fresh[ra] | fresh[rb]
     assert 0 < touching.sum() < len(ra)
     got = list(zip(fa.tolist(), fb.tolist(), strict=True))
@@ -253,15 +255,17 @@ def test_a_pair_sharing_a_specific_key_is_a_candidate_below_the_dice_floor(
 ) -> None:
     """Issue 20: at every size, a pair that shares a blocking key few records hold (a full
     DOB, an SSN's last 4) is scored from key_candidate up, not only from the Dice floor."""
+    from linkage.matching import Linker, load_uploads
     from linkage.matching.candidates.pairs import pair_dice
-    from linkage.matching.pipeline import find_candidates, load_uploads
 
     loaded, _ = load_uploads(uploads)
     th = hmis_config.thresholds
     assert th.key_candidate < th.candidate
     floor_only = _with(hmis_config, blocking=blocking, key_candidate=th.candidate)
-    (ra, rb, _), _ = find_candidates(loaded, floor_only, False)
-    (ka, kb, kd), stats = find_candidates(loaded, _with(hmis_config, blocking=blocking), False)
+    found = Linker(floor_only).find(loaded)
+    ra, rb, _ = found.rows_a, found.rows_b, found.dice
+    found = Linker(_with(hmis_config, blocking=blocking)).find(loaded)
+    ka, kb, kd, stats = found.rows_a, found.rows_b, found.dice, found.blocking
     base = set(zip(ra.tolist(), rb.tolist(), strict=True))
     got = list(zip(ka.tolist(), kb.tolist(), strict=True))
     assert got == sorted(set(got)) and base <= set(got)
@@ -275,7 +279,8 @@ def test_a_pair_sharing_a_specific_key_is_a_candidate_below_the_dice_floor(
     assert shared.any(axis=1).all()
     # a key held by more records than key_block is not specific: its pairs need the floor
     pairs_only = _with(hmis_config, blocking=blocking, key_block=2)
-    (sa, sb, _), _ = find_candidates(loaded, pairs_only, False)
+    found = Linker(pairs_only).find(loaded)
+    sa, sb, _ = found.rows_a, found.rows_b, found.dice
     assert base < set(zip(sa.tolist(), sb.tolist(), strict=True)) < set(got)
 
 
@@ -284,7 +289,7 @@ def test_a_part_is_searched_with_the_wholes_key_counts(uploads, hmis_config) -> 
     is judged on the whole list, so the part finds exactly the whole's pairs inside it."""
     import dataclasses
 
-    from linkage.matching.pipeline import find_candidates, load_uploads
+    from linkage.matching import Linker, load_uploads
 
     loaded, _ = load_uploads(uploads)
     n = len(loaded.ids)
@@ -301,13 +306,16 @@ def test_a_part_is_searched_with_the_wholes_key_counts(uploads, hmis_config) -> 
     at = np.full(n, -1)
     at[rows] = np.arange(len(rows))
     strict = _with(hmis_config, key_block=3)
-    (wa, wb, _), _ = find_candidates(loaded, strict, False)
+    found = Linker(strict).find(loaded)
+    wa, wb, _ = found.rows_a, found.rows_b, found.dice
     inside = (at[wa] >= 0) & (at[wb] >= 0)
     want = list(zip(at[wa[inside]].tolist(), at[wb[inside]].tolist(), strict=True))
-    (pa, pb, _), _ = find_candidates(part, strict, False, scale=n, whole_keys=loaded.block_keys)
+    found = Linker(strict).find(part, scale=n, whole_keys=loaded.block_keys)
+    pa, pb, _ = found.rows_a, found.rows_b, found.dice
     assert list(zip(pa.tolist(), pb.tolist(), strict=True)) == want
     # judged on the part alone, keys the whole holds 4 times look specific: more pairs
-    (qa, _, _), _ = find_candidates(part, strict, False, scale=n)
+    found = Linker(strict).find(part, scale=n)
+    qa, _, _ = found.rows_a, found.rows_b, found.dice
     assert len(qa) > len(pa)
 
 
@@ -316,7 +324,7 @@ def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
 
     from linkage.agency.encoding.pipeline import encode_file
     from linkage.errors import InputError
-    from linkage.matching.pipeline import load_uploads, match_uploads
+    from linkage.matching import Linker, load_uploads
 
     plain = dataclasses.replace(hmis_config, blocking=())
     paths = []
@@ -328,7 +336,7 @@ def test_keys_requested_but_missing(network, hmis_config, tmp_path) -> None:
     assert loaded.block_keys is None
     keys = dataclasses.replace(plain, match=dataclasses.replace(plain.match, blocking="keys"))
     with pytest.raises(InputError, match="blocking keys"):
-        match_uploads(loaded, keys)
+        Linker(keys).link(loaded)
 
 
 @pytest.mark.parametrize(
@@ -348,7 +356,7 @@ def test_uploads_of_an_older_hmis_config_still_match(
     from linkage.agency.encoding.pipeline import encode_file
     from linkage.formats.config import load_config
     from linkage.formats.container import read_clk
-    from linkage.matching.pipeline import comparison_names
+    from linkage.matching import comparison_names
     from linkage.matching.scoring import Comparisons
 
     old_text = builtin_config_path(shipped).read_text()

@@ -19,7 +19,7 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -55,17 +55,9 @@ from linkage.bynamelist.store.schema import (
 from linkage.formats.activity import ACTIVITY, AS_OF, NO_PROJECT, check, unpack
 from linkage.formats.config import Config, builtin_config_with
 from linkage.formats.container import BLOCK_KEYS, FIELD_CLKS, ClkData, ClkReader, Header
-from linkage.matching.pipeline import (
-    PairScorer,
-    Uploads,
-    find_candidates,
-    read_uploads,
-    resolve_candidates,
-    score_candidates,
-)
+from linkage.matching import Candidates, Linker, Scored, Uploads, read_uploads
 from linkage.matching.scoring import Comparisons, Population, population
-
-Progress = Callable[[str], None]
+from linkage.progress import Progress
 
 
 @dataclass
@@ -685,10 +677,9 @@ def _link_month(
     pop = population_of(store, table)
     if progress:
         progress(f"finding the candidates of {int(dirty.sum()):,} new or changed records")
-    (ra, rb, dice), blocking = find_candidates(whole, config, False, progress, fresh=dirty)
-    scores, described, scorer = score_candidates(
-        whole, config, ra, rb, dice, population=pop, searched=dirty
-    )
+    linker = Linker(config, progress=progress)
+    found = linker.score(whole, linker.find(whole, fresh=dirty), population=pop, searched=dirty)
+    ra, rb, scores, scorer = found.rows_a, found.rows_b, found.scores, found.scorer
     counted = scores >= config.thresholds.lower
     touched = np.unique(np.concatenate([ra[counted], rb[counted]])).tolist()
     persons = {table.person[i] for i in touched} | ruled
@@ -701,12 +692,12 @@ def _link_month(
     ra, rb, scores = ra[keep], rb[keep], scores[keep]
     old = rows[~dirty[rows]]
     if len(old) > 1:  # the old pairs inside the people brought in
-        (oa, ob, od), _ = find_candidates(
-            table.take(old).uploads(store), config, False, scale=n, whole_keys=table.keys
-        )
-        oa, ob = old[oa], old[ob]
+        inner = Linker(config).find(table.take(old).uploads(store), scale=n, whole_keys=table.keys)
+        oa, ob = old[inner.rows_a], old[inner.rows_b]
         model = None if scorer is None else scorer.model
-        os, _, _ = score_candidates(whole, config, oa, ob, od, population=pop, model=model)
+        os = linker.score(
+            whole, Candidates(oa, ob, inner.dice, {}), population=pop, model=model
+        ).scores
         ra, rb, scores = (
             np.concatenate([ra, oa]),
             np.concatenate([rb, ob]),
@@ -724,9 +715,11 @@ def _link_month(
         report,
         progress,
         scored=Scored(
-            (at[ra], at[rb], scores),
-            blocking,
-            described,
+            at[ra],
+            at[rb],
+            scores,
+            found.blocking,
+            found.model,
             None if scorer is None else scorer.through(rows),
         ),
     )
@@ -751,18 +744,6 @@ def population_of(
     if store.config.match.score != "weights" or table.field_clks is None:
         return None
     return population(table.field_clks, Comparisons.of(store.config), rows)
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Pairs of the records to link, scored before linking: the pairs (rows of those
-    records), how they were found, the model as the summary reports it, and a scorer for
-    more of their pairs (None unless the config scores with weights)."""
-
-    pairs: tuple[Any, Any, Any]
-    blocking: dict[str, object]
-    model: dict[str, object]
-    scorer: PairScorer | None
 
 
 def link_rows(
@@ -835,25 +816,14 @@ def link_rows(
         apart = np.array(never_pairs, np.int64)
         never = (apart[:, 0].copy(), apart[:, 1].copy())
     uploads = part.uploads(store)
+    linker = Linker(store.config, progress=progress)
     if scored is None:
-        (ra_, rb_, dice), blocking = find_candidates(
-            uploads, store.config, False, progress, scale=scale, whole_keys=whole_keys
+        scored = linker.score(
+            uploads,
+            linker.find(uploads, scale=scale, whole_keys=whole_keys),
+            population=population,
         )
-        scores, described, scorer = score_candidates(
-            uploads, store.config, ra_, rb_, dice, population=population
-        )
-        scored = Scored((ra_, rb_, scores), blocking, described, scorer)
-    result = resolve_candidates(
-        uploads,
-        store.config,
-        scored.pairs,
-        scored.blocking,
-        scored.model,
-        groups=groups,
-        never=never,
-        progress=progress,
-        scorer=scored.scorer,
-    )
+    result = linker.resolve(uploads, scored, groups=groups, never=never)
     report.warnings.extend(result.report.warnings)
     review_rows = [
         (int(result.rows_a[p]), int(result.rows_b[p]), float(result.scores[p]), why)

@@ -34,8 +34,9 @@ from linkage.bynamelist.status import Status, combine, statuses
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.bynamelist.store.schema import decisions, estimates, events, uploads
 from linkage.formats.config import Config
-from linkage.matching.pipeline import Progress, Uploads, find_candidates, score_candidates
+from linkage.matching import Candidates, Linker, Uploads
 from linkage.matching.resolve import PeopleEstimate, people_estimate
+from linkage.progress import Progress
 
 
 def active_estimate(
@@ -66,12 +67,13 @@ def active_estimate(
     if progress:
         progress(f"estimating the active count from {len(rows):,} records")
     part = whole.take(rows)
-    (a, b, dice), _ = find_candidates(part, config, False, scale=n, whole_keys=whole.block_keys)
-    a, b = rows[a], rows[b]
+    linker = Linker(config)
+    found = linker.find(part, scale=n, whole_keys=whole.block_keys)
+    a, b = rows[found.rows_a], rows[found.rows_b]
     searched = np.zeros(n, np.bool_)
     searched[rows] = True
-    # no population given: score_candidates takes it from every record of ``whole``
-    p, _, _ = score_candidates(whole, config, a, b, dice, searched=searched)
+    # no population given: the score takes it from every record of ``whole``
+    p = linker.score(whole, Candidates(a, b, found.dice, found.blocking), searched=searched).scores
     at = np.full(n, -1, np.int64)
     at[rows] = np.arange(len(rows))
     labels = np.unique(person[rows], return_inverse=True)[1].astype(np.int64)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from linkage.cli.common import example
+
+if TYPE_CHECKING:
+    from linkage.matching import MatchReport
 
 
 @click.command(
@@ -43,7 +47,7 @@ def match(
     person to decide) and OUTPUT/summary.json.
     """
     from linkage._atomic import refuse_overwrite
-    from linkage.matching.pipeline import OUTPUT_FILES, run_match, summary_lines
+    from linkage.matching import OUTPUT_FILES, run_match
 
     if not files:
         raise click.UsageError("give at least one .clk file")
@@ -62,6 +66,50 @@ def match(
         return
     for line in summary_lines(report, output):
         click.echo(line)
+
+
+def _estimate_lines(report: MatchReport) -> list[str]:
+    guess = report.people_estimate
+    if guess is None:
+        return []
+    return [
+        f"  people: {guess['estimate']:,.0f} estimated from the match probabilities, "
+        f"{guess['level']:.0%} interval {guess['low']:,.0f} to {guess['high']:,.0f} "
+        f"(the {report.entities:,} entities are the best single answer)"
+    ]
+
+
+def summary_lines(report: MatchReport, output: Path) -> list[str]:
+    """The one-screen summary of a match run."""
+    total = sum(report.records.values())
+    lines = [
+        f"matched {total:,} records from {len(report.records)} agencies "
+        f"({report.mode} mode) in {report.seconds:.1f}s",
+        "  records: " + ", ".join(f"{a} {n:,}" for a, n in report.records.items()),
+        f"  candidates: {report.candidates:,} pairs by {report.blocking['method']}"
+        + (
+            f" ({report.blocking['key_candidates']:,} of them through a specific blocking key "
+            "alone)"
+            if report.blocking.get("key_candidates")
+            else ""
+        ),
+        f"  entities: {report.entities:,} ({report.multi_record_entities:,} with several records, "
+        f"{report.cross_agency_entities:,} seen by several agencies, "
+        f"{report.within_agency_duplicates:,} duplicate records within an agency)",
+        *_estimate_lines(report),
+        f"  links: {report.links:,} automatic; {report.review:,} pairs to review",
+    ]
+    if "reduction_ratio" in report.blocking:
+        lines.append(
+            f"  blocking: {report.blocking['comparisons']:,} comparisons, "
+            f"reduction ratio {report.blocking['reduction_ratio']:.6f}"
+        )
+    if report.refused:
+        why = ", ".join(f"{n} {r}" for r, n in sorted(report.refused.items()))
+        lines.append(f"  merges refused (sent to review): {why}")
+    lines.extend(f"warning: {w}" for w in report.warnings)
+    lines.append(f"wrote {output / 'entities.csv'}, {output / 'review.csv'}, summary.json")
+    return lines
 
 
 COMMANDS: tuple[click.Command, ...] = (match,)

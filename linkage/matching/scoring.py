@@ -46,8 +46,8 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from linkage.formats.config import Config
-from linkage.matching.candidates.kernel import _words
-from linkage.matching.candidates.pairs import _field_counts, check_field_pairs
+from linkage.matching.candidates.kernel import as_words
+from linkage.matching.candidates.pairs import check_field_pairs, field_agreement_counts
 
 #: Lower bounds of the agreement levels on field Dice, best first: exact, high, middle; below
 #: the last is "low". Level index len(LEVELS) is low, -1 is missing. The middle bound sits
@@ -95,7 +95,7 @@ def _levels(wa: Any, wb: Any, ra: Any, rb: Any, n_fields: int, bounds: Any, out:
     for p in prange(ra.shape[0]):
         i, j = ra[p], rb[p]
         for f in range(n_fields):
-            shared, ca, cb = _field_counts(wa, i, wb, j, f * per, (f + 1) * per)
+            shared, ca, cb = field_agreement_counts(wa, i, wb, j, f * per, (f + 1) * per)
             if ca == 0 or cb == 0:
                 out[p, f] = -1
                 continue
@@ -119,7 +119,7 @@ def field_levels(
     ra, rb = check_field_pairs(a, b, rows_a, rows_b, n_fields)
     out = np.empty((len(ra), n_fields), np.int8)
     bounds = np.array(LEVELS, np.float64)
-    _levels(_words(a), _words(b), ra, rb, n_fields, bounds, out)
+    _levels(as_words(a), as_words(b), ra, rb, n_fields, bounds, out)
     return out
 
 
@@ -230,7 +230,7 @@ def value_frequencies(
     several times faster at a million records, and two of a million distinct filters share a
     digest about once in ten million runs (merging two values' counts when they do). A whole
     and its part are counted together, over the records that hold both."""
-    words = _words(fields)
+    words = as_words(fields)
     per = words.shape[1] // n_fields
     n = len(words)
     blocks = [words[:, f * per : (f + 1) * per] for f in range(n_fields)]

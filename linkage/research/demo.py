@@ -20,7 +20,7 @@ from linkage.bynamelist import build_report, create_store
 from linkage.bynamelist.report import render_text
 from linkage.formats.config import Config, builtin_config_path, load_config
 from linkage.formats.summary import summarize
-from linkage.matching.pipeline import load_uploads, match_uploads
+from linkage.matching import Linker, load_uploads
 from linkage.research.datasets import read_truth
 from linkage.research.evaluation.fates import pair_fates
 from linkage.research.evaluation.longitudinal import run_scenario, upload_path
@@ -90,7 +90,7 @@ def _count_lines(
     month = scenario.months[-1]
     paths = [upload_path(uploads, month, agency) for agency in scenario.agencies]
     loaded, _ = load_uploads(paths)
-    result = match_uploads(loaded, config)
+    result = Linker(config).link(loaded)
     guess = result.report.people_estimate
     truth = read_truth(scenario.truth)
     person = np.unique([truth[r] for r in loaded.records()], return_inverse=True)[1]

@@ -22,7 +22,7 @@ from linkage.errors import LinkageError
 from linkage.formats.config import builtin_config_path
 from linkage.formats.container import END_MAGIC, MAGIC
 from linkage.formats.summary import summarize
-from linkage.matching.pipeline import run_match
+from linkage.matching import run_match
 
 _PREAMBLE = struct.Struct("<8sHHIQ")
 

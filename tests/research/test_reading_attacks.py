@@ -13,7 +13,7 @@ import pytest
 
 from linkage.agency.encoding.harden import rule90
 from linkage.formats.config import load_config
-from linkage.matching.pipeline import load_uploads
+from linkage.matching import load_uploads
 from linkage.research.attacks.pattern import undo_rule90, value_tokens
 from linkage.research.attacks.reidentify import interval, public_reference, reidentification
 from linkage.research.datasets import load_dataset

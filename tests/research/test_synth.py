@@ -133,7 +133,7 @@ def test_population_follows_the_weighted_tables() -> None:
 
 def test_a_failure_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"n": 0}
-    real = synth._client_row
+    real = synth.client_row
 
     def failing(*args: object, **kwargs: object) -> list[str]:
         calls["n"] += 1
@@ -141,15 +141,15 @@ def test_a_failure_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
             raise RuntimeError("disk full")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(synth, "_client_row", failing)
+    monkeypatch.setattr(synth, "client_row", failing)
     with pytest.raises(RuntimeError):
         write_network(tmp_path, people=400, agencies=2, seed=1)
     assert not list(tmp_path.rglob("*.csv")) and not list(tmp_path.rglob("*.part"))
 
 
 def test_an_hmis_row_refuses_a_name_that_is_not_a_column() -> None:
-    row = synth._hmis_row(synth.FY2024_PROJECT, ProjectID="101", ProjectType="0")
+    row = synth.hmis_row(synth.FY2024_PROJECT, ProjectID="101", ProjectType="0")
     assert len(row) == len(synth.FY2024_PROJECT) and row[0] == "101"
     assert row[synth.FY2024_PROJECT.index("UserID")] == "synth"
     with pytest.raises(ValueError, match="not columns of this file: ProjectTyp"):
-        synth._hmis_row(synth.FY2024_PROJECT, ProjectTyp="0")
+        synth.hmis_row(synth.FY2024_PROJECT, ProjectTyp="0")

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from linkage.matching.candidates.kernel import _dice, _intersection, _popcounts, _words
+from linkage.matching.candidates.kernel import as_words, dice_at, intersection_count, row_popcounts
 from linkage.matching.candidates.pairs import pair_dice
 from linkage.matching.candidates.reference import Candidates
 
@@ -86,7 +86,9 @@ def _block_scores(
                 if cross_only and party[i] == party[j]:
                     out[k] = -1.0
                 else:
-                    out[k] = _dice(_intersection(words, i, words, j), pop[i] + pop[j], threshold)
+                    out[k] = dice_at(
+                        intersection_count(words, i, words, j), pop[i] + pop[j], threshold
+                    )
                 k += 1
 
 
@@ -260,9 +262,9 @@ def blocked_candidates(
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
-    words = _words(filters)
+    words = as_words(filters)
     n = len(words)
-    pop = _popcounts(words)
+    pop = row_popcounts(words)
     cross = party is not None
     parties = np.zeros(n, np.int32) if party is None else np.asarray(party, np.int32)
     stats = BlockingStats(method=method)

@@ -58,7 +58,7 @@ _LANES = 4
 
 
 @intrinsic
-def _popcount(typingctx: Any, x: Any) -> Any:
+def word_popcount(typingctx: Any, x: Any) -> Any:
     """LLVM ctpop on a uint64: one POPCNT instruction."""
     sig = types.int64(
         types.uint64
@@ -77,7 +77,7 @@ def _row_matrices(a: Any, b: Any) -> bool:
 
 
 @intrinsic
-def _intersection(typingctx: Any, a: Any, i: Any, b: Any, j: Any) -> Any:
+def intersection_count(typingctx: Any, a: Any, i: Any, b: Any, j: Any) -> Any:
     """popcount(a[i] & b[j]) over whole rows of two C-contiguous uint64 arrays, written as
     LLVM vector code: ``ctpop`` on <4 x i64> compiles to the AVX2 nibble-table popcount
     (vpshufb, vpsadbw) where the CPU has it and to scalar POPCNT elsewhere."""
@@ -254,18 +254,18 @@ def _tile_reaches(typingctx: Any, a: Any, i: Any, b: Any, j: Any, floor: Any) ->
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _popcounts(words: Any) -> Any:
+def row_popcounts(words: Any) -> Any:
     out = np.empty(words.shape[0], np.int64)
     for i in prange(words.shape[0]):
         total = 0
         for w in range(words.shape[1]):
-            total += _popcount(words[i, w])
+            total += word_popcount(words[i, w])
         out[i] = total
     return out
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dice(shared: int, denom: int, threshold: float) -> float:
+def dice_at(shared: int, denom: int, threshold: float) -> float:
     """The Dice score, or -1.0 when it surely cannot reach ``threshold``: the cheap product
     test (its margin far above rounding) spares the division for almost every pair."""
     if 2.0 * shared < _LOWER * threshold * denom or denom == 0:
@@ -310,7 +310,7 @@ def _scan_threshold(
             for row in range(first, first + _TILE):
                 if j < lo[row]:
                     continue
-                shared = _intersection(a, row, b, j)
+                shared = intersection_count(a, row, b, j)
                 denom = pa[row] + pb[j]
                 if shared >= need[denom]:
                     found = counts[row]
@@ -343,7 +343,7 @@ def _scan_topk(
         for j in range(lo[i], hi[i]):
             if j == skip[i]:
                 continue
-            score = _dice(_intersection(a, i, b, j), pa[i] + pb[j], threshold)
+            score = dice_at(intersection_count(a, i, b, j), pa[i] + pb[j], threshold)
             if score < threshold:
                 continue
             if found == k:
@@ -370,7 +370,7 @@ def _scan_topk(
         counts[i] = found
 
 
-def _words(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+def as_words(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     """Rows as uint64 words (zero-padded to whole words); popcount ignores byte order."""
     packed = np.ascontiguousarray(packed, dtype=np.uint8)
     if packed.ndim != 2:
@@ -416,8 +416,8 @@ def dice_candidates(
     if k is not None and k < 1:
         raise ValueError("k must be a positive integer")
     dedup = b is None
-    wa = _words(a)
-    wb = wa if b is None else _words(b)
+    wa = as_words(a)
+    wb = wa if b is None else as_words(b)
     if wa.shape[1] != wb.shape[1]:
         raise ValueError("a and b must hold filters of the same length")
     previous = numba.get_num_threads()
@@ -444,13 +444,13 @@ def _candidates(
 ) -> Candidates:
     # both sides sorted by popcount: each row of a scans a window of b, and consecutive rows
     # of a (one tile) have nearly the same window
-    pa_orig = _popcounts(wa)
+    pa_orig = row_popcounts(wa)
     order_a = np.argsort(pa_orig, kind="stable").astype(np.int64)
-    order_b = order_a if dedup else np.argsort(_popcounts(wb), kind="stable").astype(np.int64)
+    order_b = order_a if dedup else np.argsort(row_popcounts(wb), kind="stable").astype(np.int64)
     sorted_a = np.ascontiguousarray(wa[order_a])
     sorted_b = sorted_a if dedup else np.ascontiguousarray(wb[order_b])
     pa = pa_orig[order_a]
-    pb = pa if dedup else _popcounts(sorted_b)
+    pb = pa if dedup else row_popcounts(sorted_b)
     need = _need(threshold, pa.max(initial=0) + pb.max(initial=0))
     rows: list[npt.NDArray[np.int64]] = []
     cols: list[npt.NDArray[np.int64]] = []

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from linkage.matching.candidates.kernel import _intersection, _popcount, _words
+from linkage.matching.candidates.kernel import as_words, intersection_count, word_popcount
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -28,12 +28,14 @@ def _pair_dice(wa: Any, wb: Any, ra: Any, rb: Any, out: Any) -> None:
     for p in prange(ra.shape[0]):
         i, j = ra[p], rb[p]
         # a row's popcount is its intersection with itself: one vectorised routine for all three
-        total: int = _intersection(wa, i, wa, i) + _intersection(wb, j, wb, j)
-        out[p] = 2.0 * _intersection(wa, i, wb, j) / total if total else 0.0
+        total: int = intersection_count(wa, i, wa, i) + intersection_count(wb, j, wb, j)
+        out[p] = 2.0 * intersection_count(wa, i, wb, j) / total if total else 0.0
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _field_counts(wa: Any, i: int, wb: Any, j: int, start: int, stop: int) -> tuple[int, int, int]:
+def field_agreement_counts(
+    wa: Any, i: int, wb: Any, j: int, start: int, stop: int
+) -> tuple[int, int, int]:
     """Shared bits and each side's bits of rows i and j over words [start, stop): one field."""
     shared = 0
     ca = 0
@@ -41,9 +43,9 @@ def _field_counts(wa: Any, i: int, wb: Any, j: int, start: int, stop: int) -> tu
     for w in range(start, stop):
         x = wa[i, w]
         y = wb[j, w]
-        shared += _popcount(x & y)
-        ca += _popcount(x)
-        cb += _popcount(y)
+        shared += word_popcount(x & y)
+        ca += word_popcount(x)
+        cb += word_popcount(y)
     return shared, ca, cb
 
 
@@ -55,7 +57,7 @@ def _field_mean(wa: Any, wb: Any, ra: Any, rb: Any, n_fields: int, out: Any) -> 
         acc = 0.0
         held = 0
         for f in range(n_fields):
-            shared, ca, cb = _field_counts(wa, i, wb, j, f * per, (f + 1) * per)
+            shared, ca, cb = field_agreement_counts(wa, i, wb, j, f * per, (f + 1) * per)
             if ca and cb:
                 acc += 2.0 * shared / (ca + cb)
                 held += 1
@@ -102,7 +104,7 @@ def pair_dice(
     """Record-level Dice of each pair (a[rows_a[p]], b[rows_b[p]]); 0 for two empty filters."""
     ra, rb = _check(a, b, rows_a, rows_b)
     out = np.empty(len(ra), np.float64)
-    _pair_dice(_words(a), _words(b), ra, rb, out)
+    _pair_dice(as_words(a), as_words(b), ra, rb, out)
     return out
 
 
@@ -120,7 +122,7 @@ def field_scores(
     """
     ra, rb = check_field_pairs(a, b, rows_a, rows_b, n_fields)
     out = np.empty(len(ra), np.float64)
-    _field_mean(_words(a), _words(b), ra, rb, n_fields, out)
+    _field_mean(as_words(a), as_words(b), ra, rb, n_fields, out)
     return out
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ from linkage.agency.encoding.keys import generate_secret
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.errors import InputError
 from linkage.formats.config import Config, load_config
-from linkage.matching.pipeline import MatchResult, Uploads, load_uploads, match_uploads
-from linkage.matching.resolve import cluster, one_to_one, one_to_one_labels
+from linkage.matching import Linker, MatchResult, Uploads, load_uploads
+from linkage.progress import Progress
 from linkage.research.datasets import Dataset
 from linkage.research.evaluation.metrics import (
     bcubed,
@@ -30,8 +29,6 @@ from linkage.research.evaluation.metrics import (
     true_pair_count,
     wilson,
 )
-
-Progress = Callable[[str], None]
 
 #: Thresholds of the sweep (match probability, or Dice for record/field scores).
 SWEEP = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -58,20 +55,7 @@ def resolve(
     two_files: bool,
 ) -> npt.NDArray[np.int64]:
     """Entities from scored pairs with the matcher's own resolution step, at ``upper``."""
-    if two_files:
-        return one_to_one_labels(n, rows_a, rows_b, one_to_one(rows_a, rows_b, scores, upper))
-    lower = min(config.thresholds.lower, upper)
-    return cluster(
-        n,
-        rows_a,
-        rows_b,
-        scores,
-        upper,
-        lower,
-        max_cluster=config.match.max_cluster,
-        min_support=config.match.min_support,
-        probabilities=config.match.score == "weights",
-    ).labels
+    return Linker(config, two_files).labels_at(n, rows_a, rows_b, scores, upper)
 
 
 def quality_dict(labels: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> dict[str, Any]:
@@ -290,7 +274,7 @@ def link_encoded(
     started = time.perf_counter()
     paths = encode_dataset(dataset, config, work / "uploads", secret or generate_secret())
     uploads, _ = load_uploads(paths)
-    result = match_uploads(uploads, config, one_to_one_mode=two_files)
+    result = Linker(config, two_files).link(uploads)
     return uploads, result, time.perf_counter() - started
 
 

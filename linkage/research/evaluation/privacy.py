@@ -20,7 +20,7 @@ from typing import Any
 from linkage.agency.encoding.keys import generate_secret
 from linkage.agency.normalize import Status, normalize, normalize_name
 from linkage.formats.config import Config, parse_config
-from linkage.matching.pipeline import Uploads
+from linkage.matching import Uploads
 from linkage.research.attacks.reidentify import ATTACKS, date_part, interval, reidentification
 from linkage.research.datasets import Dataset
 from linkage.research.evaluation.experiment import link_encoded, quality_dict, truth_for

@@ -391,7 +391,7 @@ def _phonetic(rng: random.Random, text: str) -> str:
     return out.capitalize() if text[:1].isupper() else out
 
 
-class _Recorder:
+class Recorder:
     """Applies the error model to one person to produce one agency record, and counts what it
     applied (the realised rates go into the manifest)."""
 
@@ -477,8 +477,8 @@ class _Recorder:
         return digits, "1"
 
 
-def _client_row(
-    rec: _Recorder,
+def client_row(
+    rec: Recorder,
     pop: Population,
     i: int,
     personal_id: str,
@@ -530,7 +530,7 @@ def _client_row(
     ]
 
 
-def _hmis_row(columns: list[str], **values: str) -> list[str]:
+def hmis_row(columns: list[str], **values: str) -> list[str]:
     """One row of an HMIS CSV file: ``values`` in their columns, blanks elsewhere, and the
     bookkeeping every generated row carries (UserID synth, ExportID 1) where the file has
     those columns. A name outside ``columns`` is a bug, not a new column."""
@@ -552,7 +552,7 @@ def _enrollment_row(
 ) -> list[str]:
     project = rng.choices([p for p, _ in projects], [w for _, w in projects])[0]
     living = rng.choices([c for c, _ in _LIVING], [w for _, w in _LIVING])[0]
-    return _hmis_row(
+    return hmis_row(
         FY2024_ENROLLMENT,
         EnrollmentID=enrollment_id,
         PersonalID=personal_id,
@@ -572,7 +572,7 @@ _Writer = Any  # csv's writer type is private to typeshed
 
 
 @contextmanager
-def _csv_out(path: Path) -> Iterator[_Writer]:
+def csv_out(path: Path) -> Iterator[_Writer]:
     """A CSV writer onto an atomically replaced file (nothing is left if generation fails)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as raw:
@@ -582,7 +582,9 @@ def _csv_out(path: Path) -> Iterator[_Writer]:
         text.detach()
 
 
-Progress = Callable[[int], None]
+#: Told how many more rows were written (a progress bar's advance, unlike the stages' one-line
+#: :data:`linkage.progress.Progress`).
+Advance = Callable[[int], None]
 
 
 def write_network(
@@ -592,7 +594,7 @@ def write_network(
     seed: int,
     noise: float = 1.0,
     coverage: float = 0.5,
-    progress: Progress | None = None,
+    progress: Advance | None = None,
 ) -> list[Path]:
     """Write ``agency_K/Client.csv`` and ``agency_K/Enrollment.csv`` for each agency, plus
     ``truth.csv`` and ``manifest.json``; return the Client.csv paths.
@@ -611,13 +613,13 @@ def write_network(
     paths: list[Path] = []
     applied: Counter[str] = Counter()
     records: dict[str, int] = {}
-    with _csv_out(out_dir / "truth.csv") as truth:
+    with csv_out(out_dir / "truth.csv") as truth:
         truth.writerow(["agency", "record_id", "person_id"])
         for a in range(agencies):
             name = f"agency_{a + 1}"
             rng = np.random.default_rng([seed, a + 1])
             served = rng.permutation(np.flatnonzero(rng.random(people) < coverage))
-            recorder = _Recorder(random.Random(f"{seed}/{a + 1}"), noise)
+            recorder = Recorder(random.Random(f"{seed}/{a + 1}"), noise)
             kinds = _AGENCY_PROJECTS[a % len(_AGENCY_PROJECTS)]
             projects = [(f"{a + 1}{k:02d}", w) for k, w in kinds]
             count = _write_agency(
@@ -658,10 +660,10 @@ def write_project_and_export(
 ) -> None:
     """An agency's ``Project.csv`` (its projects and their HUD types) and ``Export.csv`` (the
     period the export covers, unhashed), so the folder reads as a whole HMIS export."""
-    with _csv_out(folder / "Project.csv") as out:
+    with csv_out(folder / "Project.csv") as out:
         out.writerow(FY2024_PROJECT)
         for project_id, kind in projects:
-            row = _hmis_row(
+            row = hmis_row(
                 FY2024_PROJECT,
                 ProjectID=project_id,
                 OrganizationID=str(number),
@@ -673,9 +675,9 @@ def write_project_and_export(
                 DateUpdated="2020-01-01 09:00:00",
             )
             out.writerow(row)
-    with _csv_out(folder / "Export.csv") as out:
+    with csv_out(folder / "Export.csv") as out:
         out.writerow(FY2024_EXPORT)
-        row = _hmis_row(
+        row = hmis_row(
             FY2024_EXPORT,
             SourceType="3",
             SourceName=f"agency {number}",
@@ -697,10 +699,10 @@ def _write_agency(
     number: int,
     population: Population,
     served: npt.NDArray[np.int64],
-    recorder: _Recorder,
+    recorder: Recorder,
     projects: list[tuple[str, float]],
     truth: _Writer,
-    progress: Progress | None,
+    progress: Advance | None,
 ) -> int:
     """Stream one agency's Client.csv and Enrollment.csv; return how many records it holds.
     A person with a duplicate record gets the second one after everyone else (entered later,
@@ -710,7 +712,7 @@ def _write_agency(
     first_day = EXPORT_DATE.toordinal() - span
     duplicates: list[int] = []
     written = 0
-    with _csv_out(folder / "Client.csv") as client, _csv_out(folder / "Enrollment.csv") as enrol:
+    with csv_out(folder / "Client.csv") as client, csv_out(folder / "Enrollment.csv") as enrol:
         client.writerow(FY2024_CLIENT)
         enrol.writerow(FY2024_ENROLLMENT)
 
@@ -721,7 +723,7 @@ def _write_agency(
                 pid = f"{number}{written:07d}"
                 entry = _dt.date.fromordinal(first_day + rng.randrange(span))
                 created = f"{entry.isoformat()} 09:00:00"
-                client.writerow(_client_row(recorder, population, i, pid, created))
+                client.writerow(client_row(recorder, population, i, pid, created))
                 enrol.writerow(_enrollment_row(rng, projects, f"E{pid}", pid, entry))
                 truth.writerow([name, pid, i])
                 if progress and written % 10_000 == 0:

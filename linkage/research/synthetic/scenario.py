@@ -56,14 +56,15 @@ from linkage.bynamelist.status import (
     with_difference,
 )
 from linkage.formats.activity import Flag, Situation
+from linkage.progress import Progress
 from linkage.research.synthetic.population import (
     FY2024_CLIENT,
     FY2024_ENROLLMENT,
     Population,
-    _client_row,
-    _csv_out,
-    _hmis_row,
-    _Recorder,
+    Recorder,
+    client_row,
+    csv_out,
+    hmis_row,
     make_population,
     write_project_and_export,
 )
@@ -217,7 +218,7 @@ class _Agency:
     number: int
     kind: str
     project: str
-    recorder: _Recorder
+    recorder: Recorder
     clients: list[tuple[int, list[str]]] = field(default_factory=list)  # (created, row)
     enrollments: list[_Enrollment] = field(default_factory=list)
     exits: list[tuple[int, list[str]]] = field(default_factory=list)
@@ -253,9 +254,6 @@ class Scenario:
     @property
     def statuses(self) -> Path:
         return self.folder / "statuses.csv"
-
-
-Progress = Callable[[str], None]
 
 
 def months_from(start: str, count: int) -> list[str]:
@@ -294,13 +292,13 @@ def write_scenario(
             _write_export(out / f"month_{month}" / agency.name, agency, world.history_start, end)
         if progress:
             progress(f"{month}: exports written")
-    with _csv_out(out / "truth.csv") as truth:
+    with csv_out(out / "truth.csv") as truth:
         truth.writerow(["agency", "record_id", "person_id"])
         for agency in world.agencies:
             for _, row in agency.clients:
                 truth.writerow([agency.name, row[0], world.person_of[(agency.number, row[0])]])
     counts: Counter[str] = Counter()
-    with _csv_out(out / "statuses.csv") as rows:
+    with csv_out(out / "statuses.csv") as rows:
         rows.writerow(["month", "person_id", "status", "flags"])
         for month in names:
             end = month_end(month).toordinal()
@@ -338,7 +336,7 @@ class _World:
         self.agencies = []
         for k in range(agencies):
             kind, project_type = KINDS[k % len(KINDS)]
-            recorder = _Recorder(random.Random(f"{seed}/scenario/{k + 1}"), noise)
+            recorder = Recorder(random.Random(f"{seed}/scenario/{k + 1}"), noise)
             self.agencies.append(_Agency(k + 1, kind, f"{k + 1}{project_type:02d}", recorder))
         self.street = [a for a in self.agencies if a.kind != "housing"] or self.agencies
         self.housing = [a for a in self.agencies if a.kind == "housing"]
@@ -452,7 +450,7 @@ class _World:
         if known is None or fresh:
             pid = agency.next_id("")
             created = f"{_dt.date.fromordinal(day).isoformat()} 09:00:00"
-            row = _client_row(
+            row = client_row(
                 agency.recorder, self.population, person, pid, created, self.veteran[person]
             )
             agency.clients.append((day, row))
@@ -479,7 +477,7 @@ class _World:
             pid = self._client(person, agency, day, fresh)
             head = k == 0
             enrollment_id = agency.next_id("E")
-            row = _hmis_row(
+            row = hmis_row(
                 FY2024_ENROLLMENT,
                 EnrollmentID=enrollment_id,
                 PersonalID=pid,
@@ -513,7 +511,7 @@ class _World:
     ) -> None:
         for person, enrollment in zip(household.members, enrolled, strict=True):
             pid = self._client(person, agency, day, fresh=False)
-            row = _hmis_row(
+            row = hmis_row(
                 EXIT_COLUMNS,
                 ExitID=agency.next_id("X"),
                 EnrollmentID=enrollment.id,
@@ -561,7 +559,7 @@ class _World:
             pid = self._client(person, agency, day, fresh=False)
             when = _dt.date.fromordinal(day).isoformat()
             if agency.kind == "outreach":
-                row = _hmis_row(
+                row = hmis_row(
                     CLS_COLUMNS,
                     CurrentLivingSitID=agency.next_id("C"),
                     EnrollmentID=enrollment.id,
@@ -572,7 +570,7 @@ class _World:
                 agency.contacts.append((day, row))
                 self.lives[person].event(day, Situation.HOMELESS)
             else:
-                row = _hmis_row(
+                row = hmis_row(
                     SERVICES_COLUMNS,
                     ServicesID=agency.next_id("S"),
                     EnrollmentID=enrollment.id,
@@ -628,10 +626,10 @@ def _write_export(folder: Path, agency: _Agency, start: int, end: int) -> None:
     def upto(rows: list[tuple[int, list[str]]]) -> Iterator[list[str]]:
         return (row for day, row in rows if day <= end)
 
-    with _csv_out(folder / "Client.csv") as out:
+    with csv_out(folder / "Client.csv") as out:
         out.writerow(FY2024_CLIENT)
         out.writerows(upto(agency.clients))
-    with _csv_out(folder / "Enrollment.csv") as out:
+    with csv_out(folder / "Enrollment.csv") as out:
         out.writerow(FY2024_ENROLLMENT)
         out.writerows(e.as_of(end) for e in agency.enrollments if e.entry <= end)
     for name, columns, rows in (
@@ -639,7 +637,7 @@ def _write_export(folder: Path, agency: _Agency, start: int, end: int) -> None:
         ("Services.csv", SERVICES_COLUMNS, agency.services),
         ("CurrentLivingSituation.csv", CLS_COLUMNS, agency.contacts),
     ):
-        with _csv_out(folder / name) as out:
+        with csv_out(folder / name) as out:
             out.writerow(columns)
             out.writerows(upto(rows))
     kind = dict(KINDS)[agency.kind]

@@ -14,7 +14,7 @@ import pytest
 
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.formats.config import load_config
-from linkage.matching.pipeline import config_for, load_uploads, match_uploads
+from linkage.matching import Linker, config_for, load_uploads
 from linkage.research.synthetic.population import write_network
 
 TODAY = _dt.date(2026, 11, 1)
@@ -63,7 +63,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
                 config, bytes(range(32)), client, paths[-1], client.parent.name, today=TODAY
             )
         uploads, files = load_uploads(paths)
-        result = match_uploads(uploads, config_for(files, None))
+        result = Linker(config_for(files, None)).link(uploads)
         records = uploads.records()
         found[name] = Run(
             person=np.array([truth[r] for r in records]),

@@ -70,7 +70,7 @@ def _swapped_pairs_linked(network, tmp_path, config_name: str) -> tuple[int, int
     """(true pairs with first and last names swapped, how many of them match links, the
     model as the summary reports it) for the network encoded with ``config_name``."""
     from linkage.agency.encoding.pipeline import encode_file
-    from linkage.matching.pipeline import config_for, load_uploads, match_uploads
+    from linkage.matching import Linker, config_for, load_uploads
 
     config = load_config(builtin_config_path(config_name))
     paths, names = [], {}
@@ -88,7 +88,7 @@ def _swapped_pairs_linked(network, tmp_path, config_name: str) -> tuple[int, int
     with open(network[0].parent.parent / "truth.csv", newline="") as fh:
         truth = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
     uploads, files = load_uploads(paths)
-    result = match_uploads(uploads, config_for(files, None))
+    result = Linker(config_for(files, None)).link(uploads)
     records = uploads.records()
     swapped = linked = 0
     for a in range(len(records)):

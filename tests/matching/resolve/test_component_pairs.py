@@ -13,13 +13,7 @@ from scipy.sparse.csgraph import connected_components
 
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.formats.config import load_config
-from linkage.matching.pipeline import (
-    config_for,
-    find_candidates,
-    load_uploads,
-    match_uploads,
-    score_candidates,
-)
+from linkage.matching import Linker, config_for, load_uploads
 from linkage.research.synthetic.population import write_network
 
 TODAY = _dt.date(2026, 11, 1)
@@ -43,8 +37,10 @@ def test_the_pairs_blocking_missed_inside_a_person_are_scored_before_the_merges(
     never reached are scored too, under the run's one model, and come out with the rest."""
     loaded, files = load_uploads(uploads)
     config = config_for(files, None)
-    (ra, rb, dice), _ = find_candidates(loaded, config, False)
-    scores, _, scorer = score_candidates(loaded, config, ra, rb, dice)
+    found = Linker(config).find(loaded)
+    ra, rb = found.rows_a, found.rows_b
+    scored = Linker(config).score(loaded, found)
+    scores, scorer = scored.scores, scored.scorer
     assert scorer is not None
     # the scorer is the fitted model: the candidates rescored come out as scored
     assert np.allclose(scorer(ra, rb), scores)
@@ -52,7 +48,7 @@ def test_the_pairs_blocking_missed_inside_a_person_are_scored_before_the_merges(
     assert np.allclose(
         scorer.through(part)(np.array([0]), np.array([2])), scorer(part[:1], part[2:])
     )
-    result = match_uploads(loaded, config)
+    result = Linker(config).link(loaded)
     found = set(zip(ra.tolist(), rb.tolist(), strict=True))
     extra = [
         p
