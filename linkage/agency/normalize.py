@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from anyascii import anyascii
 
+from linkage.agency.hmis.spec import MISSING_CODES
 from linkage.formats.config import FieldSpec
 
 
@@ -50,10 +51,6 @@ class Value:
 MISSING = Value(Status.MISSING)
 INVALID = Value(Status.INVALID)
 
-#: HMIS data-quality codes: 1 full, 2 partial, 8 doesn't know, 9 prefers not to answer,
-#: 99 not collected. An empty code is read as 99.
-QUALITY_CODES = frozenset({"1", "2", "8", "9", "99", ""})
-MISSING_CODES = frozenset({"8", "9", "99"})
 
 _PLACEHOLDER_NAMES = frozenset(
     {

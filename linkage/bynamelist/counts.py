@@ -1,7 +1,7 @@
 """Count-only agencies: aggregate figures from agencies that may not share even encodings.
 
 Victim-service (domestic-violence) providers may not put identifying data anywhere, encrypted
-or not (domain.md). They send, each month, a small CSV of their own figures::
+or not (docs/hmis.md). They send, each month, a small CSV of their own figures::
 
     population,measure,value
     all,active,23

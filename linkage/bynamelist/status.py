@@ -1,6 +1,6 @@
 """Statuses and monthly figures: the by-name list's logic, as pure functions on arrays.
 
-A person's status at the end of a month comes from their records' activity (domain.md):
+A person's status at the end of a month comes from their records' activity (docs/hmis.md):
 
 - the record with the latest activity says where the person is (on a tie, the most final
   situation: deceased, then housed, temporary, institution, homeless, unknown);

@@ -32,7 +32,7 @@ _EPOCH = _dt.date(1970, 1, 1).toordinal()
 
 class Situation(enum.IntEnum):
     """Where the person was at their latest situation-bearing event (HUD living situation and
-    destination families, domain.md)."""
+    destination families, docs/hmis.md)."""
 
     UNKNOWN = 0
     HOMELESS = 1  # 1xx: emergency shelter, place not meant for habitation, safe haven

@@ -162,7 +162,7 @@ class MatchSettings:
 
 @dataclass(frozen=True)
 class ByNameListSettings:
-    """How the coordinator keeps the by-name list (domain.md): when a person with no
+    """How the coordinator keeps the by-name list (docs/hmis.md): when a person with no
     activity becomes inactive, which report cells are too small to publish, and whether an
     agency's export may say how many other agencies also know each of its clients."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from linkage.agency.hmis import spec
 from linkage.research.synthetic import population as synth
 from linkage.research.synthetic.names import public_tables
 from linkage.research.synthetic.population import ERROR_RATES, make_population, write_network
@@ -50,8 +51,8 @@ def test_truth_covers_every_record_and_enrollments_match_clients(tmp_path: Path)
         ids = [r["PersonalID"] for r in clients]
         assert set(ids) == by_agency[path.parent.name] and len(set(ids)) == len(ids)
         assert [e["PersonalID"] for e in enrollments] == ids
-        assert list(clients[0]) == synth.FY2024_CLIENT
-        assert list(enrollments[0]) == synth.FY2024_ENROLLMENT
+        assert list(clients[0]) == spec.FY2024_CLIENT
+        assert list(enrollments[0]) == spec.FY2024_ENROLLMENT
         for e in enrollments:
             entry = _dt.date.fromisoformat(e["EntryDate"])
             assert synth.EXPORT_DATE - _dt.timedelta(days=366) <= entry < synth.EXPORT_DATE
@@ -148,8 +149,8 @@ def test_a_failure_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_an_hmis_row_refuses_a_name_that_is_not_a_column() -> None:
-    row = synth.hmis_row(synth.FY2024_PROJECT, ProjectID="101", ProjectType="0")
-    assert len(row) == len(synth.FY2024_PROJECT) and row[0] == "101"
-    assert row[synth.FY2024_PROJECT.index("UserID")] == "synth"
+    row = synth.hmis_row(spec.FY2024_PROJECT, ProjectID="101", ProjectType="0")
+    assert len(row) == len(spec.FY2024_PROJECT) and row[0] == "101"
+    assert row[spec.FY2024_PROJECT.index("UserID")] == "synth"
     with pytest.raises(ValueError, match="not columns of this file: ProjectTyp"):
-        synth.hmis_row(synth.FY2024_PROJECT, ProjectTyp="0")
+        synth.hmis_row(spec.FY2024_PROJECT, ProjectTyp="0")

@@ -11,10 +11,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from linkage.agency.normalize import QUALITY_CODES
-
-CLIENT_SIGNATURE = ("PersonalID", "FirstName", "LastName", "NameDataQuality", "DOB", "SSN")
-QUALITY_COLUMNS = ("NameDataQuality", "SSNDataQuality", "DOBDataQuality")
+from linkage.agency.hmis.spec import CLIENT_SIGNATURE, QUALITY_CODES, QUALITY_COLUMNS
 
 
 def looks_like_client_csv(header: Sequence[str]) -> bool:

@@ -42,24 +42,17 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.agency.csvfile import id_hashes
+from linkage.agency.hmis.spec import (
+    DECEASED,
+    HOMELESS_PROJECTS,
+    HOUSING_PROJECTS,
+    LIVING_SITUATIONS,
+    PROJECT_TYPES,
+    RESIDENTIAL_PROJECTS,
+)
 from linkage.errors import InputError
 from linkage.formats.activity import NO_PROJECT, WIDTH, Activity, Flag, Situation, pack
 
-#: HUD FY2024 living situation / destination codes (Appendix A).
-LIVING_SITUATIONS = frozenset(
-    {101, 116, 118}
-    | {204, 205, 206, 207, 215, 225}
-    | {302, 312, 313, 314, 327, 329, 332, 335, 336}
-    | {410, 411, 421, 422, 423, 426, 428, 431, 433, 434, 435, 436}
-    | {8, 9, 17, 24, 30, 37, 99}
-)
-PROJECT_TYPES = frozenset({0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14})
-#: Being enrolled in these means being homeless: ES (0, 1), TH, outreach, safe haven, day shelter.
-HOMELESS_PROJECTS = frozenset({0, 1, 2, 4, 8, 11})
-#: Residential: an open enrollment is a bed taken every night (ES entry/exit, TH, safe haven).
-RESIDENTIAL_PROJECTS = frozenset({0, 2, 8})
-#: Housed from the move-in date: PSH, PH housing only, PH with services, RRH.
-HOUSING_PROJECTS = frozenset({3, 9, 10, 13})
 #: The Enrollment.csv columns the rules read.
 ENROLLMENT_COLUMNS = (
     "EnrollmentID",
@@ -75,7 +68,6 @@ ENROLLMENT_COLUMNS = (
     "MonthsHomelessPastThreeYears",
     "MoveInDate",
 )
-_DECEASED = 24
 #: Ranks of same-day events: the higher one says where the person is.
 _ENTRY, _CONTACT, _MOVE_IN, _EXIT = range(4)
 _SKIP_HINT = "fix the row, or pass --on-error skip to skip and count such rows"
@@ -85,7 +77,7 @@ def situation_of(code: int | None) -> Situation:
     """The category of a HUD living situation or destination code."""
     if code is None:
         return Situation.UNKNOWN
-    if code == _DECEASED:
+    if code == DECEASED:
         return Situation.DECEASED
     family = code // 100
     if 1 <= family <= 4:

@@ -139,7 +139,7 @@ review = Table(
 
 #: Each person's status at the end of each month, as computed when that month was ingested
 #: and frozen from then on: late corrections are carried into the current month, never
-#: written into history (domain.md). One row per month, its people's statuses as compressed
+#: written into history (docs/hmis.md). One row per month, its people's statuses as compressed
 #: columns (:mod:`linkage.bynamelist.packed`; codes: :class:`linkage.bynamelist.status.Status`).
 #: ``listed``: the populations whose list each person was on in any earlier month, so that
 #: the next month need read only this one; a person with such bits is kept even in a month

@@ -2,9 +2,9 @@
 
 No ground truth is needed: with good thresholds, true pairs pile up near 1, unrelated pairs
 near the candidate floor, and the upper threshold sits in the trough between them. Dense
-filters (many bits set) raise every Dice score, sparse ones lower true pairs' scores (see
-references.md: anonlink's precision fell to 0.70 on dense filters once unrelated records were
-added), so the mean filter density is checked as well.
+filters (many bits set) raise every Dice score, sparse ones lower true pairs' scores
+(anonlink's published evaluation saw precision fall to 0.70 on dense filters once unrelated
+records were added), so the mean filter density is checked as well.
 """
 
 from __future__ import annotations

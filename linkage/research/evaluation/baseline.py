@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from linkage.agency.normalize import MISSING_CODES
+from linkage.agency.hmis.spec import MISSING_CODES
 from linkage.research.datasets import Dataset
 
 

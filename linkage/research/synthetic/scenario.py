@@ -46,6 +46,14 @@ import numpy as np
 
 from linkage._atomic import atomic_write
 from linkage.agency.hmis.enrollments import situation_of
+from linkage.agency.hmis.spec import (
+    CLS_COLUMNS,
+    EXIT_COLUMNS,
+    FY2024_CLIENT,
+    FY2024_ENROLLMENT,
+    SERVICES_COLUMNS,
+    STREET,
+)
 from linkage.bynamelist.monthly import month_end
 from linkage.bynamelist.status import (
     MEASURES,
@@ -58,8 +66,6 @@ from linkage.bynamelist.status import (
 from linkage.formats.activity import Flag, Situation
 from linkage.progress import Progress
 from linkage.research.synthetic.population import (
-    FY2024_CLIENT,
-    FY2024_ENROLLMENT,
     Population,
     Recorder,
     client_row,
@@ -68,61 +74,6 @@ from linkage.research.synthetic.population import (
     make_population,
     write_project_and_export,
 )
-
-EXIT_COLUMNS = [
-    "ExitID",
-    "EnrollmentID",
-    "PersonalID",
-    "ExitDate",
-    "Destination",
-    "DestinationSubsidyType",
-    "OtherDestination",
-    "DateCreated",
-    "DateUpdated",
-    "UserID",
-    "DateDeleted",
-    "ExportID",
-]
-SERVICES_COLUMNS = [
-    "ServicesID",
-    "EnrollmentID",
-    "PersonalID",
-    "DateProvided",
-    "RecordType",
-    "TypeProvided",
-    "OtherTypeProvided",
-    "MovingOnOtherType",
-    "SubTypeProvided",
-    "FAAmount",
-    "FAStartDate",
-    "FAEndDate",
-    "ReferralOutcome",
-    "DateCreated",
-    "DateUpdated",
-    "UserID",
-    "DateDeleted",
-    "ExportID",
-]
-CLS_COLUMNS = [
-    "CurrentLivingSitID",
-    "EnrollmentID",
-    "PersonalID",
-    "InformationDate",
-    "CurrentLivingSituation",
-    "CLSSubsidyType",
-    "VerifiedBy",
-    "LeaveSituation14Days",
-    "SubsequentResidence",
-    "ResourcesToObtain",
-    "LeaseOwn60Day",
-    "MovedTwoOrMore",
-    "LocationDetails",
-    "DateCreated",
-    "DateUpdated",
-    "UserID",
-    "DateDeleted",
-    "ExportID",
-]
 
 #: Agency kinds and their HUD project types, dealt round robin: emergency shelter (entry/exit),
 #: street outreach, rapid re-housing, services only.
@@ -151,7 +102,6 @@ OUTCOMES = {
     "vanished": (0.30, ()),
 }
 INACTIVE_AFTER_DAYS = 90
-_STREET = 116
 _MOVE_IN = FY2024_ENROLLMENT.index("MoveInDate")
 
 
@@ -486,7 +436,7 @@ class _World:
                 HouseholdID=household_id,
                 RelationshipToHoH="1" if head else "2",
                 EnrollmentCoC="XX-500",
-                LivingSituation=str(_STREET),
+                LivingSituation=str(STREET),
                 DisablingCondition="1" if head and household.disabled else "0",
                 DateToStreetESSH=_dt.date.fromordinal(household.began).isoformat(),
                 DateCreated=f"{when} 09:00:00",
@@ -550,7 +500,7 @@ class _World:
         service under the episode's enrollment at the agency (opened at the first)."""
         if agency.kind == "shelter":
             week = lambda: 1 + min(60, int(self.rng.expovariate(1 / 7)))  # noqa: E731
-            return self._stay(household, agency, day, week, _STREET)
+            return self._stay(household, agency, day, week, STREET)
         enrolled = opened.get(agency.number) or []
         if not enrolled:
             opened[agency.number] = self._enrol(household, agency, day)
@@ -565,7 +515,7 @@ class _World:
                     EnrollmentID=enrollment.id,
                     PersonalID=pid,
                     InformationDate=when,
-                    CurrentLivingSituation=str(_STREET),
+                    CurrentLivingSituation=str(STREET),
                 )
                 agency.contacts.append((day, row))
                 self.lives[person].event(day, Situation.HOMELESS)

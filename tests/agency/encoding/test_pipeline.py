@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from linkage.agency.encoding.pipeline import encode_file
+from linkage.agency.hmis.spec import FY2024_CLIENT
 from linkage.formats.container import read_clk
-from linkage.research.synthetic.population import FY2024_CLIENT
 from tests.conftest import TODAY
 
 
