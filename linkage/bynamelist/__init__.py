@@ -9,7 +9,7 @@ imports anything that reads plaintext or a secret.
 """
 
 from linkage.bynamelist.export import agency_mapping, write_agency_export
-from linkage.bynamelist.incremental import IngestReport, check_upload, ingest
+from linkage.bynamelist.ingestion import IngestReport, check_upload, ingest
 from linkage.bynamelist.interval import estimate_month
 from linkage.bynamelist.report import Report, build_report, latest_month
 from linkage.bynamelist.rollback import rollback

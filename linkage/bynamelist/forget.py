@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select
 
-from linkage.bynamelist.incremental import person_of
+from linkage.bynamelist.ingestion.records import person_of
 from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.bynamelist.store.schema import decisions, events, records, review, withdrawn

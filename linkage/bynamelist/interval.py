@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, insert, select
 
-from linkage.bynamelist.incremental import load_records
+from linkage.bynamelist.ingestion.records import load_records
 from linkage.bynamelist.monthly import RecordActivity, latest_upload_month, month_end
 from linkage.bynamelist.status import Status, combine, statuses
 from linkage.bynamelist.store import Store, StoreError, writing

@@ -21,17 +21,15 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
-from linkage.bynamelist.incremental import (
-    IngestReport,
+from linkage.bynamelist.ingestion.link import link_rows, population_of
+from linkage.bynamelist.ingestion.persist import (
     created_upload,
     drop_settled_pairs,
-    link_rows,
-    load_records,
     merge_people,
     new_person_id,
-    person_of,
-    population_of,
 )
+from linkage.bynamelist.ingestion.records import load_records, person_of
+from linkage.bynamelist.ingestion.report import IngestReport
 from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.bynamelist.store.schema import decisions, events, people, records, review, uploads
@@ -168,7 +166,7 @@ def _split(conn: Connection, store: Store, person: str, upload: int, now: dateti
     table = load_records(conn)
     rows = np.flatnonzero(np.fromiter((p == person for p in table.person), np.bool_, len(table)))
     part = table.take(rows)
-    labels, _, _, _ = link_rows(
+    labels = link_rows(
         conn,
         store,
         part,
@@ -178,7 +176,7 @@ def _split(conn: Connection, store: Store, person: str, upload: int, now: dateti
         population=population_of(store, table, rows),
         scale=len(table),
         whole_keys=table.keys,
-    )
+    ).labels
     keeper = labels[int(np.argmin(part.db_id))]
     taken = {p for (p,) in conn.execute(select(people.c.id))}
     new_ids: dict[int, str] = {}

@@ -126,7 +126,7 @@ def test_a_month_links_its_new_records_and_their_people_only(
     here, where the full re-link re-scored a pair month one had left apart)."""
     import numpy as np
 
-    import linkage.bynamelist.incremental as module
+    import linkage.bynamelist.ingestion as module
     from linkage.research.evaluation.metrics import pairwise_quality
 
     def labels(store) -> np.ndarray:
@@ -143,13 +143,13 @@ def test_a_month_links_its_new_records_and_their_people_only(
     assert part < whole == report.records
     assert part > sum(f["new"] for f in report.files)  # with their people's old records
 
-    original = module._link_month
+    original = module.link_month
 
     def everything(conn, store, table, report, progress):  # as if every record were new
         table.dirty[:] = True
         return original(conn, store, table, report, progress)
 
-    monkeypatch.setattr(module, "_link_month", everything)
+    monkeypatch.setattr(module, "link_month", everything)
     full = create_store(make_db(), builtin_config_path("hmis"))
     ingest(full, months["2026-09"], "2026-09")
     ingest(full, months["2026-10"], "2026-10")
@@ -194,12 +194,12 @@ def test_a_failure_mid_ingest_leaves_the_store_as_it_was(
     store = create_store(db, builtin_config_path("hmis"))
     ingest(store, months["2026-09"], "2026-09")
     snapshot = dump(db)
-    import linkage.bynamelist.incremental as module
+    import linkage.bynamelist.ingestion as module
 
     def boom(*args, **kwargs):
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(module, "_write_records", boom)  # after uploads, people, merges
+    monkeypatch.setattr(module, "write_records", boom)  # after uploads, people, merges
     with pytest.raises(RuntimeError):
         ingest(store, months["2026-10"], "2026-10")
     assert dump(db) == snapshot

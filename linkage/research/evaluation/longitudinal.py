@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.agency.hmis.enrollments import activity_table
-from linkage.bynamelist.incremental import IngestReport, ingest
+from linkage.bynamelist.ingestion import IngestReport, ingest
 from linkage.bynamelist.interval import estimate_month
 from linkage.bynamelist.monthly import month_statuses
 from linkage.bynamelist.status import Status
