@@ -10,10 +10,11 @@ server's framework, matcher or charts.
 
 from __future__ import annotations
 
-from linkage.service.app import Settings, create_app
+from linkage.service.app import create_app
 from linkage.service.auth import issue as issue_token
 from linkage.service.auth import listing as token_listing
 from linkage.service.auth import revoke as revoke_token
+from linkage.service.context import Settings
 from linkage.service.spool import Refused as UploadRefused
 from linkage.service.spool import discard as discard_upload
 from linkage.service.spool import listing as upload_listing

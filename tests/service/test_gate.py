@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-import linkage.service.app as app_module
 import linkage.service.gate as gate
+import linkage.service.routes.staff as staff_routes
 from linkage.bynamelist.store.schema import audit
 from tests.service.conftest import Service
 
@@ -89,7 +89,7 @@ def test_a_bug_is_one_line_and_audited(service: Service, monkeypatch) -> None:
     def broken(*_: object) -> None:
         raise RuntimeError("a bug holding P1234567 and more")
 
-    monkeypatch.setattr(app_module, "overview", broken)
+    monkeypatch.setattr(staff_routes, "overview", broken)
     said = service.call("GET", "/v1/dashboard", "staff")
     assert said.status_code == 500
     assert said.json() == {"detail": "internal error; the service's log has the details"}
