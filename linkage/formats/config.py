@@ -21,7 +21,15 @@ from typing import Any
 from linkage.errors import ConfigError
 from linkage.formats.container import MAX_BLOCKING_KEYS, MAX_FIELDS, MAX_FILTER_BITS
 
+#: The config document's schema. A change that an older linkage could not read bumps it,
+#: and :func:`parse_config` is then given a converter from every older version to the next
+#: (as clkhash's schemas are), so that old config files keep loading. The fingerprint does
+#: not depend on it: see :data:`FINGERPRINT_LAYOUT`.
 SCHEMA_VERSION = 1
+#: The layout of the fingerprint's canonical form, fixed at 1. A new schema version that
+#: encodes the same bits keeps every fingerprint, so the uploads and stores made before it
+#: still match the configs converted from their own.
+FINGERPRINT_LAYOUT = 1
 
 KINDS = ("name", "surname", "date", "ssn", "sex", "text", "digits")
 TOKEN_TYPES = ("qgram", "phonetic", "exact", "nickname", "date_part", "digit_position")
@@ -214,7 +222,7 @@ class Config:
             d["tokens"] = [asdict(t) for t in f.tokens]
             fields.append(d)
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": FINGERPRINT_LAYOUT,  # named so by 0.1: every print depends on it
             "filter_length": self.filter_length,
             "hashing": self.hashing,
             "field_length": self.field_length,
@@ -408,10 +416,16 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     """Validate a parsed TOML document; raise :class:`ConfigError` naming the first problem."""
     top = _Table(data, "", source)
     version = top.get("schema_version", int, required=True)
-    if version != SCHEMA_VERSION:
+    if version > SCHEMA_VERSION:
         raise ConfigError(
-            f"{source}: schema_version {version} is not supported",
-            f"this linkage reads schema_version {SCHEMA_VERSION}",
+            f"{source}: schema_version {version} is newer than this linkage reads "
+            f"({SCHEMA_VERSION})",
+            "upgrade linkage (pip install -U linkage) to read this config",
+        )
+    if version < 1:
+        raise ConfigError(
+            f"{source}: schema_version {version} was never a config schema",
+            f"set schema_version = {SCHEMA_VERSION}",
         )
     name = top.get("name", str, required=True)
     description = top.get("description", str, "")

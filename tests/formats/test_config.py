@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+import linkage.formats.config as config_module
 from linkage.errors import ConfigError
 from linkage.formats.config import builtin_config_path, load_config, parse_config
 
@@ -194,6 +195,30 @@ def test_a_part_must_name_an_earlier_whole_of_its_kind(change: dict[str, Any], s
     twice["fields"].append(dict(again, name="birthday_again"))
     with pytest.raises(ConfigError, match="has no other part"):
         parse_config(twice)
+
+
+def test_a_newer_schema_keeps_every_fingerprint(monkeypatch) -> None:
+    """A schema bump that encodes the same bits must not orphan the uploads and stores made
+    before it: the print is over the encoding, not over the document's version."""
+    before = {name: parse_config(_raw(name)).fingerprint for name in ("hmis", "hmis-1", "febrl")}
+    monkeypatch.setattr(config_module, "SCHEMA_VERSION", 2)
+    for name, print_ in before.items():
+        bumped = _raw(name)
+        bumped["schema_version"] = 2
+        assert parse_config(bumped).fingerprint == print_, name
+
+
+def test_a_schema_version_is_refused_in_words() -> None:
+    newer = _raw()
+    newer["schema_version"] = 2
+    with pytest.raises(ConfigError) as refused:
+        parse_config(newer, "agency.toml")
+    said = refused.value.one_line()
+    assert "agency.toml" in said and "newer than this linkage" in said and "upgrade" in said
+    never = _raw()
+    never["schema_version"] = 0
+    with pytest.raises(ConfigError, match="was never a config schema"):
+        parse_config(never)
 
 
 def test_a_built_in_config_is_named_where_a_file_is_expected(tmp_path, monkeypatch) -> None:
