@@ -10,7 +10,7 @@ from pathlib import Path
 from linkage.agency.encoding.keys import generate_secret
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.formats.config import Config
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 
 @dataclass(frozen=True)

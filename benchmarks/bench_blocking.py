@@ -28,7 +28,7 @@ from linkage.agency.encoding.keys import generate_secret
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.formats.config import builtin_config_path, load_config
 from linkage.research.evaluation.metrics import pairwise_quality
-from linkage.research.synthetic.population import truth_labels, write_network
+from linkage.research.synthetic.exports import truth_labels, write_network
 
 AGENCIES = 3
 COVERAGE = 0.5

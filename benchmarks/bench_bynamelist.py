@@ -28,7 +28,7 @@ from linkage.agency.encoding.pipeline import encode_file
 from linkage.agency.hmis.enrollments import activity_table
 from linkage.bynamelist import build_report, create_store, estimate_month, ingest
 from linkage.formats.config import builtin_config_path, load_config
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 AGENCIES = 4
 INGEST_BOUND_S = 60.0

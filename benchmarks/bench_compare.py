@@ -24,7 +24,7 @@ from linkage.agency.encoding.pipeline import encode_file
 from linkage.formats.config import builtin_config_path, load_config
 from linkage.formats.container import read_clk
 from linkage.matching.candidates import dice_candidates
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 
 def encoded_network(size: int, seed: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:

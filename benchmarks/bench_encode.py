@@ -24,7 +24,7 @@ from linkage.agency.encoding.encoder import Encoder
 from linkage.agency.encoding.keys import generate_secret
 from linkage.agency.encoding.pipeline import encode_file, iter_columns
 from linkage.formats.config import builtin_config_path, load_config
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 
 def synthetic_export(records: int, seed: int) -> Path:

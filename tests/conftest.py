@@ -18,7 +18,7 @@ from linkage.agency.encoding.pipeline import encode_file
 from linkage.agency.hmis.enrollments import activity_table
 from linkage.bynamelist.store import database_url
 from linkage.formats.config import Config, builtin_config_path, load_config
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 TODAY = _dt.date(2026, 11, 1)
 

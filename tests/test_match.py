@@ -14,7 +14,7 @@ import pytest
 from linkage.agency.encoding.keys import write_secret
 from linkage.formats.config import builtin_config_path
 from linkage.research.evaluation.metrics import pairwise_quality
-from linkage.research.synthetic.population import truth_labels
+from linkage.research.synthetic.exports import truth_labels
 from tests.conftest import TODAY
 from tests.test_cli import run
 

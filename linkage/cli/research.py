@@ -89,7 +89,7 @@ def synth(
     if months is not None:
         _synth_history(ctx, out, people, agencies, noise, seed, months, start, quiet)
         return
-    from linkage.research.synthetic.population import write_network
+    from linkage.research.synthetic.exports import write_network
 
     bar = progress_bar(not quiet, "generating")
     bar.unit, bar.unit_scale = " records", False

@@ -23,7 +23,7 @@ from linkage.bynamelist.store import database_url
 from linkage.bynamelist.store.schema import decisions, events, people, records
 from linkage.formats.config import builtin_config_path
 from linkage.formats.container import Block, ClkWriter, read_clk
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 from tests.bynamelist.conftest import dump
 
 

@@ -11,7 +11,7 @@ from linkage.research.datasets import load_dataset
 from linkage.research.evaluation.experiment import evaluate
 from linkage.research.evaluation.html_report import write_report
 from linkage.research.evaluation.privacy import summary, tradeoff
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 
 def test_repeats_average_over_secrets_and_pair_the_cost(tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ from linkage.research.evaluation.privacy import (
     plaintext_names,
     variant,
 )
+from linkage.research.synthetic.exports import write_network
 from linkage.research.synthetic.names import public_tables
-from linkage.research.synthetic.population import write_network
 
 
 @pytest.fixture(scope="module")

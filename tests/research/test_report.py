@@ -17,7 +17,7 @@ from linkage.research.datasets import load_dataset
 from linkage.research.evaluation.experiment import evaluate
 from linkage.research.evaluation.html_report import write_report
 from linkage.research.evaluation.privacy import summary, tradeoff
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 
 @pytest.fixture(scope="module")

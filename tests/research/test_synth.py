@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from linkage.agency.hmis import spec
-from linkage.research.synthetic import population as synth
+from linkage.research.synthetic import exports as synth
+from linkage.research.synthetic.exports import write_network
 from linkage.research.synthetic.names import public_tables
-from linkage.research.synthetic.population import ERROR_RATES, make_population, write_network
+from linkage.research.synthetic.noise import ERROR_RATES
+from linkage.research.synthetic.population import make_population
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from linkage.bynamelist.store import database_url
 from linkage.bynamelist.store.schema import jobs, received, records
 from linkage.formats.config import builtin_config_path
 from linkage.formats.container import read_clk
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 from linkage.service import issue_token
 from tests.bynamelist.conftest import dump
 from tests.service.conftest import ServeProcess, Service, linkage

@@ -1,14 +1,14 @@
 """A community's year, simulated: monthly HMIS exports from several agencies, with the truth of
 every person's status at every month's end.
 
-:mod:`linkage.research.synthetic.population` draws one snapshot: who each agency knows. This draws
-a history,
-household by household (a single person, or a parent with a child). A household becomes
-homeless on some day (some before the scenario starts), and is seen by the agencies it uses:
-shelter stays, outreach contacts, services. It sometimes drops out of sight for months, moves
-between agencies, and leaves homelessness by housing (an exit to a rental, or rapid re-housing
-with a move-in date), for an institution or a temporary stay, or by death; some come back. An
-agency that has not seen someone for half a year sometimes opens a second client record.
+:mod:`linkage.research.synthetic.exports` draws one snapshot: who each agency knows. This draws
+a history, household by household (a single person, or a parent with a child). A household
+becomes homeless on some day (some before the scenario starts), and is seen by the agencies it
+uses: shelter stays, outreach contacts, services. It sometimes drops out of sight for months,
+moves between agencies, and leaves homelessness by housing (an exit to a rental, or rapid re-
+housing with a move-in date), for an institution or a temporary stay, or by death; some come
+back. An agency that has not seen someone for half a year sometimes opens a second client
+record.
 
 At each month's end every agency writes its whole HMIS export as of that day, to
 ``month_YYYY-MM/agency_K/``: Client, Enrollment, Exit, Services, CurrentLivingSituation,
@@ -65,15 +65,14 @@ from linkage.bynamelist.status import (
 )
 from linkage.formats.activity import Flag, Situation
 from linkage.progress import Progress
-from linkage.research.synthetic.population import (
-    Population,
-    Recorder,
+from linkage.research.synthetic.exports import (
     client_row,
     csv_out,
     hmis_row,
-    make_population,
     write_project_and_export,
 )
+from linkage.research.synthetic.noise import Recorder
+from linkage.research.synthetic.population import Population, make_population
 
 #: Agency kinds and their HUD project types, dealt round robin: emergency shelter (entry/exit),
 #: street outreach, rapid re-housing, services only.

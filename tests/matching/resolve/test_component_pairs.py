@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import connected_components
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.formats.config import load_config
 from linkage.matching import Linker, config_for, load_uploads
-from linkage.research.synthetic.population import write_network
+from linkage.research.synthetic.exports import write_network
 
 TODAY = _dt.date(2026, 11, 1)
 
