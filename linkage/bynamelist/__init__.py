@@ -9,15 +9,15 @@ imports anything that reads plaintext or a secret.
 """
 
 from linkage.bynamelist.export import agency_mapping, write_agency_export
-from linkage.bynamelist.ingestion import IngestReport, check_upload, ingest
+from linkage.bynamelist.ingestion import IngestSummary, check_upload, ingest
 from linkage.bynamelist.interval import estimate_month
-from linkage.bynamelist.report import Report, build_report, latest_month
+from linkage.bynamelist.report import MonthReport, build_report, latest_month
 from linkage.bynamelist.rollback import rollback
 from linkage.bynamelist.store import Store, StoreError, create_store, open_store, upgrade_store
 
 __all__ = [
-    "IngestReport",
-    "Report",
+    "IngestSummary",
+    "MonthReport",
     "Store",
     "StoreError",
     "agency_mapping",

@@ -34,7 +34,7 @@ COLUMNS = ("active_before", *MEASURES)
 
 
 @dataclass
-class Report:
+class MonthReport:
     """One month's figures as they may be published (None: suppressed)."""
 
     month: str
@@ -83,12 +83,12 @@ def latest_month(store: Store) -> str:
     return month
 
 
-def build_report(store: Store, month: str) -> Report:
+def build_report(store: Store, month: str) -> MonthReport:
     """The suppressed report of ``month``."""
     return build_reports(store, [month])[0]
 
 
-def build_reports(store: Store, months: list[str]) -> list[Report]:
+def build_reports(store: Store, months: list[str]) -> list[MonthReport]:
     """The suppressed reports of ``months``, built once each with every earlier month's.
 
     A month's active count is the next month's "active last month": one value in two
@@ -96,11 +96,11 @@ def build_reports(store: Store, months: list[str]) -> list[Report]:
     hid and showed (:func:`linkage.bynamelist.suppress.suppress`), and that report knowing
     its own previous one, back to the list's first month.
     """
-    built: dict[str, Report] = {}
+    built: dict[str, MonthReport] = {}
     return [_build(store, month, built) for month in months]
 
 
-def _build(store: Store, month: str, built: dict[str, Report]) -> Report:
+def _build(store: Store, month: str, built: dict[str, MonthReport]) -> MonthReport:
     if month in built:
         return built[month]
     settings = store.config.bynamelist
@@ -201,7 +201,7 @@ def _build(store: Store, month: str, built: dict[str, Report]) -> Report:
         }
         for name, row in counted.items()
     }
-    built[month] = Report(
+    built[month] = MonthReport(
         month,
         previous,
         settings.suppress_below,
@@ -252,7 +252,7 @@ def _cell(value: int | None) -> str:
     return "*" if value is None else f"{value:,}"
 
 
-def render_text(report: Report) -> str:
+def render_text(report: MonthReport) -> str:
     """A plain-text table: populations across, measures down."""
     names = list(POPULATIONS)
     width = max(len(n) for n in names) + 2
@@ -307,7 +307,7 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_csv(report: Report) -> str:
+def render_csv(report: MonthReport) -> str:
     """One row per population and measure; suppressed cells are empty with ``suppressed`` 1."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -338,7 +338,7 @@ def render_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def render_json(report: Report) -> str:
+def render_json(report: MonthReport) -> str:
     data = {
         "month": report.month,
         "previous_month": report.previous,

@@ -29,7 +29,7 @@ from linkage.bynamelist.ingestion.persist import (
     new_person_id,
 )
 from linkage.bynamelist.ingestion.records import load_records, person_of
-from linkage.bynamelist.ingestion.report import IngestReport
+from linkage.bynamelist.ingestion.summary import IngestSummary
 from linkage.bynamelist.monthly import refresh_latest
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.bynamelist.store.schema import decisions, events, people, records, review, uploads
@@ -170,7 +170,7 @@ def _split(conn: Connection, store: Store, person: str, upload: int, now: dateti
         conn,
         store,
         part,
-        IngestReport(""),
+        IngestSummary(""),
         None,
         seed_groups=False,
         population=population_of(store, table, rows),

@@ -11,7 +11,7 @@ import click
 from linkage.cli.common import example
 
 if TYPE_CHECKING:
-    from linkage.matching import MatchReport
+    from linkage.matching import MatchSummary
 
 
 @click.command(
@@ -68,7 +68,7 @@ def match(
         click.echo(line)
 
 
-def _estimate_lines(report: MatchReport) -> list[str]:
+def _estimate_lines(report: MatchSummary) -> list[str]:
     guess = report.people_estimate
     if guess is None:
         return []
@@ -79,7 +79,7 @@ def _estimate_lines(report: MatchReport) -> list[str]:
     ]
 
 
-def summary_lines(report: MatchReport, output: Path) -> list[str]:
+def summary_lines(report: MatchSummary, output: Path) -> list[str]:
     """The one-screen summary of a match run."""
     total = sum(report.records.values())
     lines = [

@@ -1,8 +1,7 @@
 """Activity attributes: what the by-name list needs to know about a record besides who it is.
 
 An agency derives them locally from its HMIS export (:mod:`linkage.agency.hmis.enrollments`) and
-sends
-them in the optional ``activity`` section of the ``.clk`` container, 7 bytes a record::
+sends them in the optional ``activity`` section of the ``.clk`` container, 7 bytes a record::
 
     u32 last activity (days since 1970-01-01; 0: no activity known) | u8 situation
     | u8 project type (255: none) | u8 population flags

@@ -2,7 +2,7 @@
 
 Public API: :func:`load_uploads` (read and cross-check ``.clk`` files into :class:`Uploads`)
 and :func:`config_for`; the :class:`Linker`, whose stages return :class:`Candidates`,
-:class:`Scored` and :class:`MatchResult` (with its :class:`MatchReport`); and
+:class:`Scored` and :class:`MatchResult` (with its :class:`MatchSummary`); and
 :func:`run_match`, ``linkage match``'s run from files to an output folder.
 
 Inside: ``candidates/`` (the Dice kernel, its reference, blocking), ``scoring`` (the
@@ -13,8 +13,8 @@ stages in order), ``uploads`` and ``outputs`` (files in and out).
 from linkage.matching.linker import (
     Candidates,
     Linker,
-    MatchReport,
     MatchResult,
+    MatchSummary,
     PairScorer,
     Scored,
     comparison_names,
@@ -26,8 +26,8 @@ __all__ = [
     "OUTPUT_FILES",
     "Candidates",
     "Linker",
-    "MatchReport",
     "MatchResult",
+    "MatchSummary",
     "PairScorer",
     "Scored",
     "Uploads",

@@ -193,7 +193,7 @@ LSH_DESIGN_DICE = 0.8
 
 
 @dataclass
-class MatchReport:
+class MatchSummary:
     """What a run did, in counts only (it goes to the terminal and to summary.json)."""
 
     mode: str
@@ -251,7 +251,7 @@ class MatchResult:
     scores: npt.NDArray[np.float64]
     review: npt.NDArray[np.int64]
     review_reasons: list[str]
-    report: MatchReport
+    report: MatchSummary
 
 
 def _find(
@@ -454,7 +454,7 @@ def _resolve(
         raise ValueError("starting groups and never pairs apply to cluster mode only")
     th, settings = config.thresholds, config.match
     ra, rb, scores, scorer = scored.rows_a, scored.rows_b, scored.scores, scored.scorer
-    report = MatchReport(
+    report = MatchSummary(
         mode="one-to-one" if one_to_one_mode else "cluster",
         records={
             a: int(np.count_nonzero(uploads.party == i)) for i, a in enumerate(uploads.agencies)
@@ -582,7 +582,7 @@ def comparison_names(fields: Sequence[str], comparisons: Comparisons) -> list[st
 
 
 def _entity_counts(
-    report: MatchReport, labels: npt.NDArray[np.int64], party: npt.NDArray[np.int32]
+    report: MatchSummary, labels: npt.NDArray[np.int64], party: npt.NDArray[np.int32]
 ) -> None:
     if not len(labels):
         return

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from linkage._atomic import atomic_write
 from linkage.errors import InputError
-from linkage.matching.linker import Linker, MatchReport, MatchResult
+from linkage.matching.linker import Linker, MatchResult, MatchSummary
 from linkage.matching.uploads import Uploads, config_for, load_uploads
 from linkage.progress import Progress
 
@@ -34,7 +34,7 @@ def run_match(
     config_path: Path | None = None,
     one_to_one_mode: bool = False,
     progress: Progress | None = None,
-) -> MatchReport:
+) -> MatchSummary:
     """Link and deduplicate the uploads in ``paths``; write the results into ``out_dir``."""
     started = time.perf_counter()
     if one_to_one_mode and len(paths) != 2:

@@ -56,7 +56,7 @@ from linkage.formats.container import (
 
 
 @dataclass
-class EncodeReport:
+class EncodeSummary:
     """What happened, for the agency's eyes: counts only, never values."""
 
     output: Path
@@ -260,7 +260,7 @@ def encode_file(
     progress: Callable[[int, int], None] | None = None,
     today: _dt.date | None = None,
     activity: ActivityTable | None = None,
-) -> EncodeReport:
+) -> EncodeSummary:
     """Encode ``input_path`` into ``output``; with ``id_map`` record ids are pseudonymised and
     the pseudonym -> record id table is written there (it must stay at the agency); with
     ``activity`` each record's attributes go into the container's activity section."""
@@ -268,7 +268,7 @@ def encode_file(
         raise InputError("--agency must be a non-empty name of at most 100 characters")
     started = time.perf_counter()
     today = today or _dt.date.today()
-    report = EncodeReport(output=output, id_map=id_map)
+    report = EncodeSummary(output=output, id_map=id_map)
     as_of = activity.as_of if activity is not None else None
     header = make_header(config, secret, agency, id_map is not None, as_of)
     id_key = record_id_key(secret, agency) if id_map is not None else b""

@@ -86,7 +86,7 @@ def situation_of(code: int | None) -> Situation:
 
 
 @dataclass
-class ActivityReport:
+class ActivitySummary:
     """Counts for the agency's summary: never a value."""
 
     clients: int = 0
@@ -121,7 +121,9 @@ class _Client:
 class _Rows:
     """Rows of one export file as dicts of the wanted columns, checked and counted."""
 
-    def __init__(self, path: Path, columns: tuple[str, ...], on_error: str, report: ActivityReport):
+    def __init__(
+        self, path: Path, columns: tuple[str, ...], on_error: str, report: ActivitySummary
+    ):
         self.path = path
         self.columns = columns
         self.on_error = on_error
@@ -224,9 +226,9 @@ def _chronic(rows: _Rows, row: dict[str, str], entry: int) -> bool:
 
 def read_activity(
     folder: Path, as_of: _dt.date, on_error: str = "fail"
-) -> tuple[dict[str, Activity], ActivityReport]:
+) -> tuple[dict[str, Activity], ActivitySummary]:
     """Each client's activity attributes, by PersonalID, from the export in ``folder``."""
-    report = ActivityReport()
+    report = ActivitySummary()
     horizon = as_of.toordinal()
     clients: dict[str, _Client] = {}
     for row in _Rows(
@@ -373,7 +375,7 @@ class ActivityTable:
 
 def activity_table(
     folder: Path, as_of: _dt.date | None = None, on_error: str = "fail"
-) -> tuple[ActivityTable, ActivityReport]:
+) -> tuple[ActivityTable, ActivitySummary]:
     """The export folder's activity, ready for the encoder: as of ``as_of``, else the export's
     ``ExportEndDate``, else today (an export taken today runs to today)."""
     day = as_of or export_end_date(folder) or _dt.date.today()
@@ -387,7 +389,7 @@ def export_end_date(folder: Path) -> _dt.date | None:
     path = folder / "Export.csv"
     if not path.exists():
         return None
-    report = ActivityReport()
+    report = ActivitySummary()
     rows = _Rows(path, ("ExportEndDate",), "fail", report)
     for row in rows:
         day = rows.date(row, "ExportEndDate")

@@ -39,7 +39,7 @@ from linkage.bynamelist.ingestion.persist import (
     write_records,
 )
 from linkage.bynamelist.ingestion.records import Records, fold_upload, load_records, rows_by_record
-from linkage.bynamelist.ingestion.report import IngestReport
+from linkage.bynamelist.ingestion.summary import IngestSummary
 from linkage.bynamelist.monthly import (
     check_month,
     refresh,
@@ -59,7 +59,7 @@ from linkage.formats.container import ClkData
 from linkage.matching import read_uploads
 from linkage.progress import Progress
 
-__all__ = ["IngestReport", "check_upload", "ingest"]
+__all__ = ["IngestSummary", "check_upload", "ingest"]
 
 
 def ingest(
@@ -69,13 +69,13 @@ def ingest(
     progress: Progress | None = None,
     waiting: Progress | None = None,
     past_activity: bool = False,
-) -> IngestReport:
+) -> IngestSummary:
     """Ingest one month's uploads (one .clk file per agency) in one transaction, which holds
     the store's write lock before it reads anything (``waiting`` is told when it must wait
     for another writer; ``progress`` by default). ``past_activity``: take a month later than
     the uploads' activity (see :func:`refuse_month_past_activity`)."""
     started = time.perf_counter()
-    report = IngestReport(check_month(month))
+    report = IngestSummary(check_month(month))
     files = read_uploads(paths)
     check_against_store(store, paths, files)
     if not past_activity:
@@ -121,7 +121,7 @@ def _ingest_fresh(
     fresh: list[tuple[ClkData, str, dict[str, Any]]],
     month: str,
     now: datetime,
-    report: IngestReport,
+    report: IngestSummary,
     progress: Progress | None,
 ) -> None:
     kept = Undo.begin(conn)  # before anything changes: the month can be undone exactly

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, select
 
 from linkage.bynamelist.ingestion.records import Records
-from linkage.bynamelist.ingestion.report import IngestReport
+from linkage.bynamelist.ingestion.summary import IngestSummary
 from linkage.bynamelist.store import Store
 from linkage.bynamelist.store.schema import (
     decisions,
@@ -81,7 +81,7 @@ def link_month(
     conn: Connection,
     store: Store,
     table: Records,
-    report: IngestReport,
+    report: IngestSummary,
     progress: Progress | None,
 ) -> LinkedMonth | None:
     """Link what this ingest brought: the dirty records (new or re-encoded), with every
@@ -180,7 +180,7 @@ def link_rows(
     conn: Connection,
     store: Store,
     part: Records,
-    report: IngestReport,
+    report: IngestSummary,
     progress: Progress | None,
     *,
     seed_groups: bool = True,

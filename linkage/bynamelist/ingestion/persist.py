@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from linkage.bynamelist.bulk import insert_rows, update_rows
 from linkage.bynamelist.ingestion.link import Linked, ReviewPair
 from linkage.bynamelist.ingestion.records import NO_ACTIVITY, Records
-from linkage.bynamelist.ingestion.report import IngestReport
+from linkage.bynamelist.ingestion.summary import IngestSummary
 from linkage.bynamelist.rollback import Undo
 from linkage.bynamelist.store.schema import (
     ACTIVITY_COLUMNS,
@@ -49,7 +49,7 @@ def assign_people(
     linked: Linked,
     upload_id: int,
     now: datetime,
-    report: IngestReport,
+    report: IngestSummary,
     kept: Undo,
 ) -> None:
     """Give each entity a person id: its one existing person's, the oldest of several (the

@@ -7,7 +7,7 @@ from typing import Any
 
 
 @dataclass
-class IngestReport:
+class IngestSummary:
     """What an ingest did, in counts only."""
 
     month: str

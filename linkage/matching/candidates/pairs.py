@@ -1,13 +1,13 @@
 """Scores of given pairs: record-level Dice, and the field score that classifies candidates.
 
 Candidate pairs come from :func:`linkage.matching.candidates.dice_candidates` or from blocking;
-these
-functions score exactly those pairs (no matrix). The field score is the mean, over the fields
-that both records hold, of the Dice coefficient of their field-level filters. A field missing on
-either side is left out of the mean rather than counted as a disagreement (or, worse, as an
-agreement of two empty filters), which is what record-level Dice cannot do: there a missing SSN
-lowers the score of a true pair. On FEBRL4 with 15k unrelated records per side, the field score
-separates true from false pairs far better than record-level Dice (see docs/matching.md).
+these functions score exactly those pairs (no matrix). The field score is the mean, over the
+fields that both records hold, of the Dice coefficient of their field-level filters. A field
+missing on either side is left out of the mean rather than counted as a disagreement (or, worse,
+as an agreement of two empty filters), which is what record-level Dice cannot do: there a
+missing SSN lowers the score of a true pair. On FEBRL4 with 15k unrelated records per side, the
+field score separates true from false pairs far better than record-level Dice (see
+docs/matching.md).
 
 Numpy references beside the numba paths, as for the kernel.
 """

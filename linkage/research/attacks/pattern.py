@@ -1,15 +1,13 @@
 """The pattern attack: learn which bits each token sets, then read every field filter.
 
 Frequency alignment (:mod:`linkage.research.attacks.reidentify`) can only name the values whose
-filters
-are frequent. But a field filter is the OR of its tokens' bits, every token (a bigram, a
+filters are frequent. But a field filter is the OR of its tokens' bits, every token (a bigram, a
 Metaphone code) always sets the same bits under one secret, and the config that says which
-tokens a value has is public. So an attacker who can name a few filters can learn each
-token's bits from them, then name every filter whose tokens it has seen, however rare the
-value (Kroll and Steinmetzer 2015; Christen et al. 2018 mine the same bit patterns without
-any named filter). Names that are hashed alike (a config group, kept comparable so that a
-swapped first and last name is seen) share the tokens' bits, so each field teaches the
-other.
+tokens a value has is public. So an attacker who can name a few filters can learn each token's
+bits from them, then name every filter whose tokens it has seen, however rare the value (Kroll
+and Steinmetzer 2015; Christen et al. 2018 mine the same bit patterns without any named filter).
+Names that are hashed alike (a config group, kept comparable so that a swapped first and last
+name is seen) share the tokens' bits, so each field teaches the other.
 
 The attack here, per round:
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.agency.hmis.enrollments import activity_table
-from linkage.bynamelist.ingestion import IngestReport, ingest
+from linkage.bynamelist.ingestion import IngestSummary, ingest
 from linkage.bynamelist.interval import estimate_month
 from linkage.bynamelist.monthly import month_statuses
 from linkage.bynamelist.status import Status
@@ -88,7 +88,7 @@ def encode_month(
 
 def run_scenario(
     scenario: Scenario, store: Store, secret: bytes, uploads: Path
-) -> Iterator[tuple[IngestReport, MonthScore]]:
+) -> Iterator[tuple[IngestSummary, MonthScore]]:
     """Encode and ingest the scenario month after month, scoring each month as it lands."""
     truth = read_truth(scenario.truth)
     true_statuses = read_statuses(scenario.statuses)
