@@ -381,7 +381,7 @@ def test_demo_runs_months_of_the_list_and_again(tmp_path, capsys, monkeypatch) -
         assert "statuses right for" in stdout
         # issue 20: the count, the estimate and the truth side by side, and why
         count = re.search(
-            r"8\. the count: the list holds ([\d,]+) people; a match of \S+ uploads decides "
+            r"9\. the count: the list holds ([\d,]+) people; a match of \S+ uploads decides "
             r"([\d,]+) and, from its probabilities, estimated ([\d,]+) \(90% interval "
             r"([\d,]+) to ([\d,]+)\); truly ([\d,]+)",
             stdout,
@@ -390,6 +390,12 @@ def test_demo_runs_months_of_the_list_and_again(tmp_path, capsys, monkeypatch) -
         low, high = (int(count[i].replace(",", "")) for i in (4, 5))
         assert low <= int(count[3].replace(",", "")) <= high
         assert "   where that match's overcount comes from: of the " in stdout
+        # issue 22: a joint list, checked against the truth, and the notices sent
+        joint = re.search(r"joint participants \(linkage bnl joint\), (\d+) of its own", stdout)
+        assert joint and int(joint[1]) > 0, stdout
+        assert "record_id,person_id,status,last_activity,partners" in stdout
+        assert re.search(r"against the truth: \d+ of them are people both agencies serve", stdout)
+        assert re.search(r"notices to agency_1 \(linkage bnl notices\): \d+ events", stdout)
     uploads = sorted((tmp_path / "demo" / "uploads").rglob("*.clk"))
     assert len(uploads) == 3 * 4
     code, stdout, err = run(

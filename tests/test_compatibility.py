@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
-from linkage.bynamelist import build_report, open_store
+import pytest
+from sqlalchemy import func, select
+
+from linkage.bynamelist import StoreError, build_report, open_store
 from linkage.bynamelist.report import render_json
+from linkage.bynamelist.rollback import rollback
+from linkage.bynamelist.store import upgrade_store
+from linkage.bynamelist.store.schema import records
 from linkage.formats.container import read_clk
 from linkage.matching import Linker, config_for, load_uploads
 
@@ -32,9 +39,26 @@ def test_old_uploads_read_and_link() -> None:
     assert len(uploads.ids) == 88 and 55 <= people <= 65
 
 
-def test_an_old_store_reports_what_it_reported(tmp_path: Path) -> None:
+def test_an_old_store_upgrades_and_reports_what_it_reported(tmp_path: Path) -> None:
     db = tmp_path / "list.db"
-    shutil.copy(OLD / "list.db", db)  # never open the fixture itself: reading may migrate
+    shutil.copy(OLD / "list.db", db)  # never open the fixture itself: upgrading changes it
+    with pytest.raises(StoreError, match="has schema revision 0008"):
+        open_store(str(db))  # a later schema (0009: consent, agreements) is asked for
+    upgrade_store(str(db))
     store = open_store(str(db))
     report = json.loads(render_json(build_report(store, "2026-10")))
     assert report == json.loads((OLD / "report.json").read_text())
+
+
+def test_an_old_stores_month_rolls_back_after_the_upgrade(tmp_path: Path) -> None:
+    """Its undo row was saved before records had a consent column: what they held then
+    (no consent) is what the rollback puts back."""
+    db = tmp_path / "list.db"
+    shutil.copy(OLD / "list.db", db)
+    upgrade_store(str(db))
+    store = open_store(str(db))
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(records)).scalar() == 88
+    rollback(store, "2026-10", datetime.now(UTC))
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(records)).scalar() == 0

@@ -116,13 +116,21 @@ def make_layout(
         present=tuple(c in position for c in wanted),
         deleted_pos=position.get(deleted_column, -1) if deleted_column else -1,
         codes=tuple(
-            (position[c], c, allowed, ", ".join(sorted((a for a in allowed if a), key=int)))
+            (position[c], c, allowed, _listed(allowed))
             for c, allowed in (codes or {}).items()
             if c in position
         ),
         on_error=on_error,
         encoding=encoding,
     )
+
+
+def _listed(allowed: frozenset[str]) -> str:
+    """A column's allowed codes as an error message lists them: numbers in order, then words
+    (in lower case, once each)."""
+    numbers = sorted((a for a in allowed if a.isdigit()), key=int)
+    words = sorted({a.lower() for a in allowed if a and not a.isdigit()})
+    return ", ".join([*numbers, *words])
 
 
 def _line_breaks(data: bytes) -> int:

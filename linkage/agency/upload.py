@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -117,6 +118,10 @@ _UPLOAD_KEYS = {"id", "agency", "month", "records", "fresh"}
 RESULTS_HEADER = "record_id,person_id"
 
 
+#: How the first line of a joint-participant list begins.
+JOINT_HEADER = "record_id,person_id,status"
+
+
 def results(
     server: str,
     token: str,
@@ -126,10 +131,58 @@ def results(
 ) -> int:
     """Write the agency's results (record id, person id) to ``output``; returns the rows.
     Written only once the answer is the service's CSV; an earlier file stays otherwise."""
-    response = _send("GET", f"{server.rstrip('/')}/v1/results", token, waits, verify)
+    url = f"{server.rstrip('/')}/v1/results"
+    return _fetch_csv(url, token, output, waits, verify, RESULTS_HEADER, "results")
+
+
+def joint(
+    server: str,
+    token: str,
+    partner: str,
+    output: Path,
+    waits: tuple[float, ...] = RETRY_WAITS,
+    verify: ssl.SSLContext | None = None,
+) -> int:
+    """Write the agency's joint participants with ``partner`` (its own record ids of the
+    consented people both serve, under an agreement in force) to ``output``; returns the
+    rows. Written only once the answer is the service's CSV."""
+    url = f"{server.rstrip('/')}/v1/joint/{quote(partner, safe='')}"
+    return _fetch_csv(url, token, output, waits, verify, JOINT_HEADER, "joint list")
+
+
+#: How the first line of an agency's notices begins.
+NOTICES_HEADER = "month,record_id,person_id,event"
+
+
+def notices(
+    server: str,
+    token: str,
+    output: Path,
+    since: str | None = None,
+    waits: tuple[float, ...] = RETRY_WAITS,
+    verify: ssl.SSLContext | None = None,
+) -> int:
+    """Write the agency's notices (of ``since`` and later months) to ``output``; returns the
+    rows. Written only once the answer is the service's CSV."""
+    url = f"{server.rstrip('/')}/v1/notices"
+    if since is not None:
+        url += f"?since={quote(since, safe='')}"
+    return _fetch_csv(url, token, output, waits, verify, NOTICES_HEADER, "notices")
+
+
+def _fetch_csv(
+    url: str,
+    token: str,
+    output: Path,
+    waits: tuple[float, ...],
+    verify: ssl.SSLContext | None,
+    header: str,
+    wanted: str,
+) -> int:
+    response = _send("GET", url, token, waits, verify)
     text = response.text
-    if _content_type(response) != "text/csv" or not text.startswith(RESULTS_HEADER):
-        raise _not_the_service(response, "results")
+    if _content_type(response) != "text/csv" or not text.startswith(header):
+        raise _not_the_service(response, wanted)
     with atomic_write(output) as fh:
         fh.write(text.encode("utf-8"))
     return max(text.count("\n") - 1, 0)

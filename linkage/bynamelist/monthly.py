@@ -20,6 +20,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, insert, select
 
 from linkage.bynamelist.bulk import ordinals, read_rows
+from linkage.bynamelist.notices import write_notices
 from linkage.bynamelist.packed import MonthStatuses, id_array, pack, positions, unpack
 from linkage.bynamelist.status import (
     POPULATIONS,
@@ -132,9 +133,11 @@ def refresh(
     month: str,
     settings: ByNameListSettings,
     activity: RecordActivity | None = None,
+    today: _dt.date | None = None,
 ) -> None:
-    """Recompute and store ``month``'s statuses, figures and coverage (from ``activity``
-    where the caller holds every record's, else from the store)."""
+    """Recompute and store ``month``'s statuses, figures, coverage and notices (from
+    ``activity`` where the caller holds every record's, else from the store; notices under
+    the agreements in force ``today``)."""
     before_month = previous_month(conn, month)
     people_now = _People.read(conn)
     held = read_activity(conn) if activity is None else activity
@@ -183,6 +186,14 @@ def refresh(
         ],
     )
     _write_coverage(conn, month, held.agency, person, status_now)
+    write_notices(
+        conn,
+        month,
+        people_now.live,
+        before.status if before_month is not None else None,
+        status_now,
+        today or _dt.date.today(),
+    )
 
 
 #: The meta key of the first month whose statuses carry ``listed`` bits.

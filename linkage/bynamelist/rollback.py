@@ -3,14 +3,14 @@
 An ingest changes rows that were there before it: the records an upload holds (their person,
 last upload, activity, and encodings where they changed), the people it merges, the review
 queue, the store's settings (the secret's key check value, on the first upload). Before it
-writes, it keeps what those rows held in one ``undo`` row for the month (compressed columns,
-a few bytes a record); what it adds (uploads, records, people, events, the month's statuses
-and figures) carries the month's upload ids and is simply deleted. ``linkage bnl rollback
---month M`` applies the month's undo rows, latest first, and leaves the store as it was
-before the month's first ingest. Only the latest month can be undone (history is frozen),
-and only while no clerk's ruling or withdrawal has touched the list since its first ingest
-(those are not undone, so the store would not be as it was). Undo rows of earlier months are
-dropped when a new month begins.
+writes, it keeps what those rows held in one ``undo`` row for the month (compressed columns, a
+few bytes a record); what it adds (uploads, records, people, events, the month's statuses,
+figures and notices) carries the month's upload ids or its month and is simply deleted.
+``linkage bnl rollback --month M`` applies the month's undo rows, latest first, and leaves the
+store as it was before the month's first ingest. Only the latest month can be undone (history is
+frozen), and only while no clerk's ruling or withdrawal has touched the list since its first
+ingest (those are not undone, so the store would not be as it was). Undo rows of earlier months
+are dropped when a new month begins.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from linkage.bynamelist.bulk import insert_rows, ordinals, read_rows, update_row
 from linkage.bynamelist.monthly import check_month, latest_upload_month
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.bynamelist.store.schema import (
-    ACTIVITY_COLUMNS,
+    ATTRIBUTE_COLUMNS,
     ENCODING_COLUMNS,
     coverage,
     decisions,
@@ -38,6 +38,7 @@ from linkage.bynamelist.store.schema import (
     events,
     figures,
     meta,
+    notices,
     people,
     received,
     records,
@@ -50,7 +51,10 @@ from linkage.bynamelist.store.schema import (
 
 _CHUNK = 900
 _NONE = -1
-_CODES = ACTIVITY_COLUMNS[1:]  # the activity codes; last_activity, a date, read apart
+_CODES = ATTRIBUTE_COLUMNS[1:]  # the codes and consent; last_activity, a date, read apart
+#: What a code was before its column existed, for an undo row saved before (consent: schema
+#: 0009 gave every record 0, so that is what they held).
+_BEFORE_COLUMN = {"consent": 0}
 _REVIEW = (
     "id",
     "agency_a",
@@ -201,7 +205,7 @@ def rollback(store: Store, month: str, now: datetime) -> Rollback:
         ).scalar_one()
         for row in saved:  # the month's last ingest first
             _apply(conn, json.loads(row.uploads), row.records_before, json.loads(row.other_before))
-        for table in (status_months, figures, estimates, coverage, undo):
+        for table in (status_months, figures, estimates, coverage, notices, undo):
             conn.execute(delete(table).where(table.c.month == month))
         conn.execute(delete(uploads).where(uploads.c.id.in_(ids)))
         conn.execute(  # the service's uploads for the month wait again, to be discarded or
@@ -238,6 +242,13 @@ def _refuse_corrections_since(conn: Connection, month: str, since: datetime) -> 
         )
 
 
+def _saved_codes(columns: dict[str, npt.NDArray[Any]], name: str, n: int) -> list[Any]:
+    """A code column of an undo row as the store holds it (null for -1)."""
+    if name not in columns:
+        return [_BEFORE_COLUMN[name]] * n
+    return [None if v == _NONE else v for v in columns[name].tolist()]
+
+
 def _apply(
     conn: Connection, upload_ids: list[int], records_before: bytes, other: dict[str, Any]
 ) -> None:
@@ -256,7 +267,7 @@ def _apply(
             columns["person"].tolist(),
             columns["last_upload"].tolist(),
             [date.fromordinal(d) if d else None for d in days],
-            *([None if v == _NONE else v for v in columns[c].tolist()] for c in _CODES),
+            *(_saved_codes(columns, c, len(days)) for c in _CODES),
             columns["id"].tolist(),
             strict=True,
         ),

@@ -163,6 +163,17 @@ def _resolve_config(config: Path | None, input_path: Path) -> Any:
     callback=lambda _ctx, _param, value: _known_encoding(value),
     help="Text encoding of INPUT.",
 )
+@click.option(
+    "--consent-column",
+    metavar="COLUMN",
+    help="A column of INPUT saying, yes or no, whether each client consented to be named to "
+    "partner agencies under a sharing agreement (blank: no).",
+)
+@click.option(
+    "--consent-ids",
+    type=click.Path(path_type=Path),
+    help="Instead of --consent-column: a file of the consenting clients' record ids, one a line.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def encode(
     input_path: Path,
@@ -176,6 +187,8 @@ def encode(
     id_map: Path | None,
     workers: int,
     input_encoding: str,
+    consent_column: str | None,
+    consent_ids: Path | None,
     quiet: bool,
 ) -> None:
     """Encode a client export into privacy-preserving Bloom filters (a .clk file).
@@ -188,6 +201,10 @@ def encode(
     and each record also carries, for the by-name list, its last activity date, situation,
     project type and population flags, derived here from Enrollment.csv, Project.csv,
     Exit.csv, Services.csv and CurrentLivingSituation.csv.
+
+    With --consent-column or --consent-ids each record also carries one bit: whether its
+    client consented to be named to a partner agency (joint-participant lists, notices). A
+    record without consent is never named to anyone but you.
     """
     from linkage._atomic import refuse_overwrite
     from linkage.agency.encoding.keys import exposure, read_secret
@@ -220,6 +237,14 @@ def encode(
             refuse_overwrite(written, exports, "export")
     if id_map is not None:
         refuse_overwrite(id_map, [output], "output")
+    if consent_column is not None and consent_ids is not None:
+        raise click.UsageError("give --consent-column or --consent-ids, not both")
+    consent_list = None
+    if consent_ids is not None:
+        from linkage.agency.consent import read_consent_list
+
+        refuse_overwrite(output, [consent_ids], "consent list")
+        consent_list = read_consent_list(consent_ids, cfg.id_column)
     activity = None
     if folder is not None:
         from linkage.agency.hmis.enrollments import activity_table
@@ -245,6 +270,8 @@ def encode(
             input_encoding=input_encoding,
             progress=tick,
             activity=activity,
+            consent_column=consent_column,
+            consent_list=consent_list,
         )
     finally:
         bar.close()
@@ -265,6 +292,16 @@ def encode(
         click.echo(f"  record ids pseudonymised; keep {report.id_map} here, do not upload it")
     if activity is not None:
         _echo_activity(activity.as_of, activity_report)
+    if report.consented is not None:
+        click.echo(
+            f"  {report.consented} of {report.records} records consent to be named to "
+            "partners under an agreement"
+        )
+    if report.consent_unmatched:
+        click.echo(
+            f"  warning: {report.consent_unmatched} id(s) of {consent_ids} match no record "
+            "of the export (left out)"
+        )
     click.echo("data quality (records per field):")
     click.echo(f"  {'field':<14}{'present':>9}{'partial':>9}{'missing':>9}{'invalid':>9}")
     for name, c in report.quality.items():
@@ -387,24 +424,77 @@ def upload(
 @click.command(
     "results",
     epilog=example(
-        "linkage results --server https://linkage.example.org --token-file north.token -o ids.csv"
+        "linkage results --server https://linkage.example.org --token-file north.token -o ids.csv",
+        "linkage results --token-file north.token --joint-with outreach-east -o joint.csv",
+        "linkage results --token-file north.token --notices --since 2026-10 -o notices.csv",
     ),
 )
 @_server_option
 @click.option("--token-file", type=click.Path(path_type=Path), help=_TOKEN_HELP)
 @click.option(
+    "--joint-with",
+    metavar="AGENCY",
+    help="Instead: your consented clients that this partner also serves (case conferencing, "
+    "under an agreement in force).",
+)
+@click.option(
+    "--notices",
+    "want_notices",
+    is_flag=True,
+    help="Instead: events on the clients you serve with a partner under a notification agreement.",
+)
+@click.option("--since", help="With --notices: only notices of this month (YYYY-MM) and later.")
+@click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="Write the CSV here."
 )
-def results(server: str, ca_file: Path | None, token_file: Path | None, output: Path) -> None:
-    """Fetch your agency's records and the person id the list gives each (CSV)."""
+def results(
+    server: str,
+    ca_file: Path | None,
+    token_file: Path | None,
+    joint_with: str | None,
+    want_notices: bool,
+    since: str | None,
+    output: Path,
+) -> None:
+    """Fetch your agency's records and the person id the list gives each (CSV).
+
+    With --joint-with, fetch your joint participants with a partner instead: your own record
+    ids of the people you both serve whose clients consented at both agencies, with the
+    list's person id, status and last activity; never the partner's ids. With --notices,
+    fetch the events on such people (reappeared, returned from housing, went inactive,
+    housed), each under your own record id.
+    """
     from linkage._atomic import refuse_overwrite
-    from linkage.agency.upload import read_token, trust
+    from linkage.agency.upload import joint, notices, read_token, trust
     from linkage.agency.upload import results as fetch
 
+    if joint_with is not None and want_notices:
+        raise click.UsageError("give --joint-with or --notices, not both")
+    if since is not None and not want_notices:
+        raise click.UsageError("--since needs --notices")
+    if since is not None and not _is_month(since):
+        raise click.UsageError(f"--since takes a month as YYYY-MM, not {since[:20]!r}")
     refuse_overwrite(output, [token_file], "token file")
     refuse_overwrite(output, [ca_file], "certificate authority file")
-    count = fetch(server, read_token(token_file), output, verify=trust(ca_file))
-    click.echo(f"wrote {count:,} records to {output}", err=not sys.stdout.isatty())
+    token, verify = read_token(token_file), trust(ca_file)
+    if want_notices:
+        count = notices(server, token, output, since, verify=verify)
+        said = f"wrote {count:,} notices to {output}"
+    elif joint_with is not None:
+        count = joint(server, token, joint_with, output, verify=verify)
+        said = f"wrote {count:,} of your records of people {joint_with} also serves to {output}"
+    else:
+        count = fetch(server, token, output, verify=verify)
+        said = f"wrote {count:,} records to {output}"
+    click.echo(said, err=not sys.stdout.isatty())
+
+
+def _is_month(text: str) -> bool:
+    """Whether ``text`` is a month as YYYY-MM (the agency's install has no store to ask)."""
+    return len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:] in _MONTHS
+
+
+_MONTHS = {f"{m:02d}" for m in range(1, 13)}
 
 
 COMMANDS: tuple[click.Command, ...] = (

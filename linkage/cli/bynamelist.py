@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from linkage.cli.common import db_option, example, refuse_over_store
+
+#: The CSV file a command writes (never over the store: see refuse_over_store).
+_csv_output = click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="CSV file to write."
+)
 
 
 @click.group(
@@ -155,9 +161,7 @@ def bnl_rollback(db: str, month: str) -> None:
 )
 @db_option
 @click.option("--agency", required=True, help="The agency whose records to export.")
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="CSV file to write."
-)
+@_csv_output
 def bnl_export(db: str, agency: str, output: Path) -> None:
     """Write one agency's answer: record_id -> person_id for its own records only.
 
@@ -321,6 +325,248 @@ def bnl_forget(db: str, agency: str, record_id: str, reason: str) -> None:
 
     person = forget(open_store(db), agency, record_id, reason)
     click.echo(f"withdrew the record; person {person}'s status was derived again")
+
+
+@bnl.group(
+    "agreement",
+    epilog=example(
+        "linkage bnl agreement add --db community.db --agencies shelter-north,outreach-east \\",
+        "    --purpose case-conferencing --start 2026-11-01 --end 2027-10-31 --note 'MOU 2026-14'",
+        "linkage bnl agreement list --db community.db",
+        "linkage bnl agreement end --db community.db --id 3 --reason 'MOU withdrawn'",
+    ),
+)
+def bnl_agreement() -> None:
+    """Sharing agreements between agencies: nothing is named to a partner without one.
+
+    An agreement names two or more agencies, a purpose (case-conferencing: joint-participant
+    lists and agendas; notification: notices of events on shared clients) and a term. Only
+    clients who consented (linkage encode --consent-column or --consent-ids) are ever named,
+    and only to the agencies of an agreement in force.
+    """
+
+
+_DAY = click.DateTime(["%Y-%m-%d"])
+
+
+@bnl_agreement.command(
+    "add",
+    epilog=example(
+        "linkage bnl agreement add --db community.db --agencies shelter-north,outreach-east \\",
+        "    --purpose case-conferencing --start 2026-11-01 --end 2027-10-31 --note 'MOU 2026-14'",
+    ),
+)
+@db_option
+@click.option("--agencies", required=True, help="The agencies party to it, comma-separated.")
+@click.option(
+    "--purpose",
+    required=True,
+    type=click.Choice(["case-conferencing", "notification"]),
+    help="What it allows.",
+)
+@click.option("--start", required=True, type=_DAY, help="Its first day, YYYY-MM-DD.")
+@click.option("--end", required=True, type=_DAY, help="Its last day, YYYY-MM-DD.")
+@click.option(
+    "--note", default="", help="A reference for the audit trail (the MOU's number; never a name)."
+)
+def bnl_agreement_add(
+    db: str, agencies: str, purpose: str, start: Any, end: Any, note: str
+) -> None:
+    """Record a sharing agreement (audited)."""
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.agreements import add_agreement
+
+    made = add_agreement(
+        open_store(db), agencies.split(","), purpose, start.date(), end.date(), note
+    )
+    click.echo(
+        f"agreement {made.id} ({made.purpose.replace('_', '-')}) between "
+        f"{', '.join(made.agencies)} from {made.starts} to {made.ends} recorded"
+    )
+
+
+@bnl_agreement.command("list", epilog=example("linkage bnl agreement list --db community.db"))
+@db_option
+def bnl_agreement_list(db: str) -> None:
+    """Every agreement, ended ones too, with whether it is in force today."""
+    from datetime import date
+
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.agreements import list_agreements
+
+    found = list_agreements(open_store(db))
+    if not found:
+        click.echo("no agreements")
+        return
+    today = date.today()
+    for a in found:
+        note = f"  ({a.note})" if a.note else ""
+        click.echo(
+            f"{a.id:>4}  {a.purpose.replace('_', '-'):<17} {a.starts} to {a.ends}  "
+            f"{a.state(today):<17} {', '.join(a.agencies)}{note}"
+        )
+
+
+@bnl_agreement.command(
+    "end",
+    epilog=example("linkage bnl agreement end --db community.db --id 3 --reason 'MOU withdrawn'"),
+)
+@db_option
+@click.option("--id", "agreement_id", required=True, type=click.IntRange(1), help="Its number.")
+@click.option("--reason", required=True, help="Why, for the audit trail (never a name).")
+def bnl_agreement_end(db: str, agreement_id: int, reason: str) -> None:
+    """End an agreement before its term: from today nothing is shared under it (audited)."""
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.agreements import end_agreement
+
+    end_agreement(open_store(db), agreement_id, reason)
+    click.echo(f"agreement {agreement_id} ended; nothing is shared under it from today")
+
+
+@bnl.command(
+    "joint",
+    epilog=example(
+        "linkage bnl joint --db community.db --agency shelter-north --with outreach-east \\",
+        "    -o north-with-east.csv",
+    ),
+)
+@db_option
+@click.option("--agency", required=True, help="The agency the list is for (its own ids).")
+@click.option("--with", "partner", required=True, help="The partner agency.")
+@_csv_output
+def bnl_joint(db: str, agency: str, partner: str, output: Path) -> None:
+    """Joint participants: the agency's own clients that a partner also serves.
+
+    Lists the agency's own record ids of people both agencies serve, where both records'
+    clients consented and a case-conferencing agreement between the two is in force today:
+    each with the list's person id, status and last activity. Nothing of the partner's
+    record ids; the partner asking gets the same people under its own ids.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.joint import joint_list, write_joint
+
+    refuse_over_store(output, db)
+    rows = joint_list(open_store(db), agency, partner)
+    write_joint(rows, output)
+    click.echo(f"wrote {len(rows)} of {agency}'s records of people it shares with {partner}")
+
+
+@bnl.command(
+    "agenda",
+    epilog=example(
+        "linkage bnl agenda --db community.db \\",
+        "    --agencies shelter-north,outreach-east,clinic-west -o conference-2026-11/",
+    ),
+)
+@db_option
+@click.option("--agencies", required=True, help="The agencies at the meeting, comma-separated.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write one CSV an agency into (AGENCY.csv, its own ids only).",
+)
+def bnl_agenda(db: str, agencies: str, output: Path) -> None:
+    """A case conference's agenda: for each agency at the meeting, its own clients that any
+    other attendee also serves under an agreement, the most shared first.
+
+    Each agency gets its own file, with only its own record ids; the person ids are the
+    list's, the same in every file, so the partners can speak of one person without naming
+    them.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.joint import agenda, write_joint
+
+    lists = agenda(open_store(db), agencies.split(","))
+    targets = {agency: output / f"{_file_name(agency)}.csv" for agency in lists}
+    if len(set(targets.values())) < len(targets):
+        raise click.UsageError("two agencies' names make the same file name; run them apart")
+    for target in targets.values():
+        refuse_over_store(target, db)
+    output.mkdir(parents=True, exist_ok=True)
+    for agency, rows in lists.items():
+        target = targets[agency]
+        write_joint(rows, target)
+        click.echo(f"{target}: {len(rows)} records of {agency}")
+
+
+@bnl.command(
+    "notices",
+    epilog=example(
+        "linkage bnl notices --db community.db --agency shelter-north --since 2026-10 \\",
+        "    -o north-notices.csv",
+    ),
+)
+@db_option
+@click.option("--agency", required=True, help="The agency told (its own record ids).")
+@click.option("--since", help="Only notices of this month (YYYY-MM) and later.")
+@_csv_output
+def bnl_notices(db: str, agency: str, since: str | None, output: Path) -> None:
+    """Notices for an agency: events on people it serves with a partner under a notification
+    agreement (reappeared, returned from housing, went inactive, housed).
+
+    Each row is one of the agency's own records, with the month, the list's person id and the
+    event; only people whose clients consented at both agencies, never a partner's ids.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.monthly import check_month
+    from linkage.bynamelist.notices import notices_for, write_notices_csv
+
+    refuse_over_store(output, db)
+    found = notices_for(open_store(db), agency, check_month(since) if since else None)
+    write_notices_csv(found, output)
+    click.echo(f"wrote {len(found)} notices for {agency} to {output}")
+
+
+@bnl.command(
+    "review-list",
+    epilog=example(
+        "linkage bnl review-list --db community.db --agency shelter-north --quarter 2026Q4 \\",
+        "    -o north-2026Q4.csv",
+        "linkage bnl review-list --db community.db --quarter 2026Q4 --counts -o task-force.csv",
+    ),
+)
+@db_option
+@click.option("--quarter", required=True, help="The quarter, as YYYYQn (2026Q4).")
+@click.option("--agency", help="The agency whose own clients to list.")
+@click.option("--counts", is_flag=True, help="Instead: the task force's counts by status.")
+@_csv_output
+def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, output: Path) -> None:
+    """The quarterly review: an agency's own clients on the list, with their status at each
+    month's end of the quarter, what changed, and months on the list.
+
+    With --counts, the task force's table instead: people by status at each month's end,
+    small cells suppressed as in the monthly report; never an identity.
+    """
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.quarterly import (
+        counts_csv,
+        quarter_months,
+        review_csv,
+        review_list,
+        task_force_counts,
+        write_text,
+    )
+
+    if (agency is None) == (not counts):
+        raise click.UsageError("give --agency A or --counts")
+    months = quarter_months(quarter)
+    refuse_over_store(output, db)
+    store = open_store(db)
+    if agency is not None:
+        rows = review_list(store, agency, quarter)
+        write_text(review_csv(rows, months), output)
+        click.echo(f"wrote {len(rows)} of {agency}'s records of people on the list in {quarter}")
+    else:
+        table = task_force_counts(store, quarter)
+        write_text(counts_csv(table), output)
+        click.echo(f"wrote the counts by status of {len(table)} months of {quarter} to {output}")
+
+
+def _file_name(agency: str) -> str:
+    """An agency's name as a file name: letters, digits, dot, dash and underscore."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in agency).strip(".") or "_"
 
 
 @bnl.command(

@@ -37,6 +37,8 @@ from linkage._atomic import atomic_write
 from linkage.errors import ContainerError
 from linkage.formats.activity import ACTIVITY
 from linkage.formats.activity import WIDTH as ACTIVITY_WIDTH
+from linkage.formats.consent import CONSENT
+from linkage.formats.consent import WIDTH as CONSENT_WIDTH
 
 MAGIC = b"LNKCLK\r\n"
 END_MAGIC = b"LNKEND\r\n"
@@ -62,7 +64,7 @@ MAX_FIELDS = 64
 MAX_BLOCKING_KEYS = 64
 MAX_AGENCY = 100
 #: Optional sections this version writes, by the width their records must have.
-_KNOWN_WIDTHS = {ACTIVITY: ACTIVITY_WIDTH}
+_KNOWN_WIDTHS = {ACTIVITY: ACTIVITY_WIDTH, CONSENT: CONSENT_WIDTH}
 
 
 @dataclass(frozen=True)

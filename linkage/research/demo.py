@@ -10,21 +10,27 @@ would, compares the list with the truth.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from linkage.agency.encoding.keys import read_secret, write_secret
 from linkage.bynamelist import build_report, create_store
+from linkage.bynamelist.agreements import add_agreement
+from linkage.bynamelist.joint import joint_csv, joint_list
+from linkage.bynamelist.notices import notices_csv, notices_for
 from linkage.bynamelist.report import render_text
+from linkage.bynamelist.store import Store
 from linkage.formats.config import Config, builtin_config_path, load_config
 from linkage.formats.summary import summarize
 from linkage.matching import Linker, load_uploads
 from linkage.research.datasets import read_truth
 from linkage.research.evaluation.fates import pair_fates
-from linkage.research.evaluation.longitudinal import run_scenario, upload_path
-from linkage.research.synthetic.scenario import Scenario, write_scenario
+from linkage.research.evaluation.longitudinal import MonthScore, run_scenario, upload_path
+from linkage.research.synthetic.scenario import CONSENT_FILE, Scenario, write_scenario
 
 STORE = "bynamelist.db"
 
@@ -49,8 +55,10 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
     store = create_store(str(db), config_path)
     yield f"4. each month, every agency encodes its export; the coordinator ingests them into {db}"
     uploads = out / "uploads"
-    scores = []
+    scores: list[MonthScore] = []
     for report, score in run_scenario(scenario, store, read_secret(key), uploads):
+        if not scores:  # every agency has uploaded once: the partners sign their agreements
+            _agree(store, scenario)
         scores.append(score)
         found, true = score.found["all"]["active"], score.true["all"]["active"]
         guess = score.active_estimate
@@ -67,10 +75,11 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
     yield "6. the by-name list report (linkage bnl report):"
     for line in render_text(build_report(store, scenario.months[-1])).splitlines():
         yield "   " + line
+    yield from _joint_lines(store, scenario)
     last = scores[-1]
     quality = last.linkage
     yield (
-        f"7. against the truth: linkage precision {quality.precision:.3f}, recall "
+        f"8. against the truth: linkage precision {quality.precision:.3f}, recall "
         f"{quality.recall:.3f}, F1 {quality.f1:.3f}; {quality.entities} people found for "
         f"{quality.true_entities} real ({quality.count_error:+.1%}); statuses right for "
         f"{last.statuses_right} of {len(last.exact)} people the list holds exactly"
@@ -80,6 +89,62 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
         f"done: exports in {scenario.folder}, uploads in {uploads}; see the list with "
         f"'linkage bnl report --db {db}'"
     )
+
+
+def _agree(store: Store, scenario: Scenario) -> None:
+    """The first two agencies agree to case conferencing and to notices, for a year."""
+    if len(scenario.agencies) < 2:
+        return
+    today = date.today()
+    for purpose in ("case-conferencing", "notification"):
+        add_agreement(
+            store, scenario.agencies[:2], purpose, today, today + timedelta(days=364), "demo"
+        )
+
+
+def _joint_lines(store: Store, scenario: Scenario) -> Iterator[str]:
+    """Case conferencing between the first two agencies: the first one's joint participants
+    (as ``linkage bnl joint`` writes them), how they fare against the truth and the agencies'
+    consent lists, and the notices it was sent month by month."""
+    if len(scenario.agencies) < 2:
+        return
+    ours, theirs = scenario.agencies[:2]
+    rows = joint_list(store, ours, theirs)
+    yield (
+        f"7. case conferencing between {ours} and {theirs} (agreements since the first month; "
+        f"clients' consent from each export's {CONSENT_FILE}): {ours}'s joint participants "
+        f"(linkage bnl joint), {len(rows)} of its own records, e.g."
+    )
+    for line in joint_csv(rows[:3]).splitlines():
+        yield "   " + line
+    month = scenario.months[-1]
+    truth = read_truth(scenario.truth)
+    consented = {
+        agency: set(_listed(folder / CONSENT_FILE))
+        for agency, folder in zip(scenario.agencies, scenario.exports(month), strict=True)
+    }
+    served = {truth[(theirs, r)] for r in consented[theirs]}
+    expected = {r for r in consented[ours] if truth[(ours, r)] in served}
+    listed = {r.record_id for r in rows}
+    yield (
+        f"   against the truth: {len(listed & expected)} of them are people both agencies serve "
+        f"with consent at both, {len(listed - expected)} are not; {len(expected - listed)} "
+        f"such records were missed"
+    )
+    told = notices_for(store, ours)
+    kinds = Counter(n.event for n in told)
+    said = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
+    yield (
+        f"   notices to {ours} (linkage bnl notices): {len(told)} events on people it "
+        f"serves with {theirs}" + (f" ({said}), e.g." if told else "")
+    )
+    for line in notices_csv(told[-3:]).splitlines() if told else []:
+        yield "   " + line
+
+
+def _listed(path: Path) -> list[str]:
+    """The record ids of a scenario's consent list."""
+    return [line.strip() for line in path.read_text().splitlines()[1:] if line.strip()]
 
 
 def _count_lines(
@@ -105,7 +170,7 @@ def _count_lines(
         else "no estimate (the config does not score with weights)"
     )
     yield (
-        f"8. the count: the list holds {listed:,} people; a match of {month}'s uploads decides "
+        f"9. the count: the list holds {listed:,} people; a match of {month}'s uploads decides "
         f"{result.report.entities:,} and, from its probabilities, {estimate}; truly {true:,}"
     )
     yield f"   where that match's overcount comes from: {fates.sentence()}"

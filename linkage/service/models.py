@@ -17,6 +17,8 @@ from linkage.bynamelist.monthly import YYYY_MM
 #: larger number is no row, and would overflow the query).
 RowId = Annotated[int, PathParam(ge=1, le=(1 << 31) - 1)]
 Month = Annotated[str, PathParam(pattern=YYYY_MM, description="YYYY-MM", examples=["2026-10"])]
+#: An agency's name as it uploads (``linkage encode --agency``: at most 100 characters).
+AgencyName = Annotated[str, PathParam(min_length=1, max_length=100, examples=["outreach-east"])]
 MonthOrLatest = Annotated[
     str,
     PathParam(

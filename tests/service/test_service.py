@@ -106,6 +106,20 @@ def test_every_endpoint_answers_only_whom_it_should(service: Service, uploads: l
             "agency_2": 404,
         },
         ("GET", "/v1/reports/latest", None): {None: 401, bogus: 401},
+        ("GET", "/v1/notices", None): {
+            None: 401,
+            bogus: 401,
+            revoked: 401,
+            "staff": 403,
+            "agency_1": 200,
+        },
+        ("GET", "/v1/joint/agency_2", None): {
+            None: 401,
+            bogus: 401,
+            revoked: 401,
+            "staff": 403,
+            "agency_1": 409,  # no agreement
+        },
         ("GET", "/v1/health", None): {None: 200, bogus: 200},
     }
     described = service.call("GET", "/openapi.json", None).json()["paths"]

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from linkage import __version__
 from linkage._atomic import atomic_write
+from linkage.agency.consent import ConsentList, consent_bytes, consent_codes
 from linkage.agency.csvfile import (
     BlockReader,
     Chunk,
@@ -43,6 +44,8 @@ from linkage.agency.normalize import Status
 from linkage.errors import InputError
 from linkage.formats.activity import ACTIVITY, AS_OF, WIDTH
 from linkage.formats.config import Config
+from linkage.formats.consent import CONSENT
+from linkage.formats.consent import WIDTH as CONSENT_WIDTH
 from linkage.formats.container import (
     BLOCK_KEYS,
     CLKS,
@@ -69,6 +72,10 @@ class EncodeSummary:
     quality: dict[str, dict[str, int]] = field(default_factory=dict)
     seconds: float = 0.0
     id_map: Path | None = None
+    #: records marked as consenting to be named to partners (None: no consent was given)
+    consented: int | None = None
+    #: ids a consent list names that no record of the export has
+    consent_unmatched: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,18 +84,22 @@ class _FieldPos:
 
     value_pos: tuple[int, ...]
     quality_pos: tuple[int | None, ...]
+    consent_pos: int | None = None
 
 
 def _open_source(
-    config: Config, path: Path, on_error: str, encoding: str
+    config: Config, path: Path, on_error: str, encoding: str, consent_column: str | None = None
 ) -> tuple[BlockReader, Layout, _FieldPos]:
-    """Open ``path`` and check its header against the columns ``config`` reads."""
+    """Open ``path`` and check its header against the columns ``config`` reads (and the
+    consent column, when consent is read from one)."""
     required: list[str] = []
     optional: list[str] = []
     for f in config.fields:
         (optional if f.optional else required).append(f.column)
         if f.quality_column:
             required.append(f.quality_column)
+    if consent_column is not None:
+        required.append(consent_column)
     required = list(dict.fromkeys(required))
     optional = [c for c in dict.fromkeys(optional) if c not in required]
     reader = BlockReader(path, encoding)
@@ -99,7 +110,10 @@ def _open_source(
             id_column=config.id_column,
             columns=required,
             optional=optional,
-            codes=quality_codes(required),
+            codes={
+                **quality_codes(required),
+                **({consent_column: consent_codes()} if consent_column else {}),
+            },
             deleted_column=config.deleted_column,
             on_error=on_error,
             encoding=reader.block_encoding,
@@ -113,6 +127,7 @@ def _open_source(
         quality_pos=tuple(
             names.index(f.quality_column) if f.quality_column else None for f in config.fields
         ),
+        consent_pos=names.index(consent_column) if consent_column else None,
     )
     return reader, layout, positions
 
@@ -157,6 +172,7 @@ class _Done:
     id_map: bytes
     encoded: EncodedChunk
     block_keys: npt.NDArray[np.uint8] | None
+    consent: npt.NDArray[np.uint8] | None  # from the export's consent column, if it has one
     stats: ReadStats
 
 
@@ -200,6 +216,11 @@ def _work(block: bytes, line: int, ctx: _Context | None = None) -> _Done:
         id_map=id_map,
         encoded=encoded,
         block_keys=block_keys,
+        consent=(
+            None
+            if ctx.positions.consent_pos is None
+            else consent_bytes(chunk.columns[ctx.positions.consent_pos])
+        ),
         stats=stats,
     )
 
@@ -216,9 +237,10 @@ def make_header(
     agency: str,
     pseudonymous: bool,
     activity_as_of: _dt.date | None = None,
+    consent: bool = False,
 ) -> Header:
-    """The container header for this config, secret and agency (and the activity section when
-    there is activity to send)."""
+    """The container header for this config, secret and agency (and the activity and consent
+    sections when there is activity or consent to send)."""
     sections = [Section(IDS, 0), Section(CLKS, config.output_length // 8)]
     if config.field_length:
         sections.append(Section(FIELD_CLKS, len(config.fields) * config.output_field_length // 8))
@@ -230,6 +252,9 @@ def make_header(
         # optional: linking does not need it, only the by-name list does
         sections.append(Section(ACTIVITY, WIDTH, required=False))
         extra[AS_OF] = activity_as_of.isoformat()
+    if consent:
+        # optional: only the by-name list's sharing reads it
+        sections.append(Section(CONSENT, CONSENT_WIDTH, required=False))
     return Header(
         config_fingerprint=config.fingerprint,
         config_name=config.name,
@@ -260,23 +285,33 @@ def encode_file(
     progress: Callable[[int, int], None] | None = None,
     today: _dt.date | None = None,
     activity: ActivityTable | None = None,
+    consent_column: str | None = None,
+    consent_list: ConsentList | None = None,
 ) -> EncodeSummary:
     """Encode ``input_path`` into ``output``; with ``id_map`` record ids are pseudonymised and
     the pseudonym -> record id table is written there (it must stay at the agency); with
-    ``activity`` each record's attributes go into the container's activity section."""
+    ``activity`` each record's attributes go into the container's activity section; with a
+    ``consent_column`` or a ``consent_list``, each record's consent into its consent section."""
     if not agency.strip() or len(agency) > 100:
         raise InputError("--agency must be a non-empty name of at most 100 characters")
+    if consent_column is not None and consent_list is not None:
+        raise InputError("consent comes from a column or from a list of ids, not both")
     started = time.perf_counter()
     today = today or _dt.date.today()
     report = EncodeSummary(output=output, id_map=id_map)
     as_of = activity.as_of if activity is not None else None
-    header = make_header(config, secret, agency, id_map is not None, as_of)
+    with_consent = consent_column is not None or consent_list is not None
+    header = make_header(config, secret, agency, id_map is not None, as_of, with_consent)
+    report.consented = 0 if with_consent else None
+    listed_seen = np.zeros(0 if consent_list is None else len(consent_list.keys), np.bool_)
     id_key = record_id_key(secret, agency) if id_map is not None else b""
     totals = {f.name: np.zeros(len(Status), np.int64) for f in config.fields}
 
     stats = ReadStats()
     with ExitStack() as stack:
-        reader, layout, positions = _open_source(config, input_path, on_error, input_encoding)
+        reader, layout, positions = _open_source(
+            config, input_path, on_error, input_encoding, consent_column
+        )
         stack.enter_context(reader)
         report.hmis_version = detect_version(reader.header)
         duplicates = DuplicateIds(input_path, config.id_column)
@@ -298,6 +333,13 @@ def encode_file(
                 sections[BLOCK_KEYS] = done.block_keys
             if activity is not None:
                 sections[ACTIVITY] = activity.lookup(done.id_hashes)
+            consent = done.consent
+            if consent_list is not None:
+                consent = consent_list.lookup(done.id_hashes)
+                listed_seen |= np.isin(consent_list.keys, done.id_hashes)
+            if consent is not None:
+                sections[CONSENT] = consent.reshape(-1, CONSENT_WIDTH)
+                report.consented = (report.consented or 0) + int(consent.sum())
             writer.write_encoded(done.n, done.ids_payload, sections)
             for name, counts in done.encoded.status_counts.items():
                 totals[name] += counts
@@ -308,6 +350,7 @@ def encode_file(
             raise _nothing_to_encode(input_path, stats)
         duplicates.check()
 
+    report.consent_unmatched = int(np.count_nonzero(~listed_seen))
     report.rows, report.skipped, report.deleted = stats.rows, stats.skipped, stats.deleted
     report.skipped_reasons = dict(stats.skipped_reasons)
     report.quality = {

@@ -1,5 +1,5 @@
 """An upload checked before anything of it is written: its file, its header against the store's
-config and secret, its activity section, and its month against the store's latest.
+config and secret, its activity and consent sections, and its month against the store's latest.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from linkage.bynamelist.store.schema import (
 )
 from linkage.formats.activity import ACTIVITY, AS_OF, check, unpack
 from linkage.formats.config import Config, builtin_config_with
+from linkage.formats.consent import CONSENT
+from linkage.formats.consent import check as check_consent
 from linkage.formats.container import ClkData, ClkReader, Header
 
 
@@ -33,6 +35,7 @@ def check_against_store(store: Store, paths: Sequence[Path], files: list[ClkData
         if len(set(data.ids)) != len(data.ids):
             raise _twice(path)
         _check_activity(path, data.header, data.sections.get(ACTIVITY))
+        _check_consent(path, data.sections.get(CONSENT))
 
 
 def _check_header(store: Store, path: Path, header: Header) -> None:
@@ -69,6 +72,15 @@ def _check_activity(path: Path, header: Header, section: npt.NDArray[np.uint8] |
         )
 
 
+def _check_consent(path: Path, section: npt.NDArray[np.uint8] | None) -> None:
+    problem = None if section is None else check_consent(section)
+    if problem is not None:
+        raise StoreError(
+            f"{path}: its consent section holds {problem}",
+            "re-encode the agency's export with this version of linkage",
+        )
+
+
 @dataclass(frozen=True)
 class CheckedUpload:
     """What checking an upload found: its header, how many records it holds, its digest."""
@@ -95,6 +107,7 @@ def check_upload(store: Store, path: Path, month: str) -> CheckedUpload:
     digests: list[npt.NDArray[np.uint64]] = []
     for block in reader:
         _check_activity(path, header, block.sections.get(ACTIVITY))
+        _check_consent(path, block.sections.get(CONSENT))
         digests.append(id_digests(block.ids))
     digest = reader.digest
     ids = np.concatenate(digests) if digests else np.zeros(0, np.uint64)

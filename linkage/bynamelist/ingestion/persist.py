@@ -20,7 +20,7 @@ from linkage.bynamelist.ingestion.records import NO_ACTIVITY, Records
 from linkage.bynamelist.ingestion.summary import IngestSummary
 from linkage.bynamelist.rollback import Undo
 from linkage.bynamelist.store.schema import (
-    ACTIVITY_COLUMNS,
+    ATTRIBUTE_COLUMNS,
     ENCODING_COLUMNS,
     events,
     people,
@@ -211,7 +211,7 @@ def write_records(conn: Connection, table: Records) -> None:
         columns = [
             "person_id",
             "last_upload",
-            *ACTIVITY_COLUMNS,
+            *ATTRIBUTE_COLUMNS,
             *(ENCODING_COLUMNS if encodings else ()),
         ]
         update_rows(
@@ -223,7 +223,7 @@ def write_records(conn: Connection, table: Records) -> None:
                 (
                     table.person[i],
                     int(table.upload[i]),
-                    *_activity_values(table.activity[i]),
+                    *_attribute_values(table.attributes[i]),
                     *(_encoding_values(table, i) if encodings else ()),
                     int(table.db_id[i]),
                 )
@@ -238,7 +238,7 @@ def write_records(conn: Connection, table: Records) -> None:
     insert_rows(
         conn,
         records,
-        [*_KEYS, *ENCODING_COLUMNS, *ACTIVITY_COLUMNS],
+        [*_KEYS, *ENCODING_COLUMNS, *ATTRIBUTE_COLUMNS],
         (
             (
                 table.agency[i],
@@ -247,7 +247,7 @@ def write_records(conn: Connection, table: Records) -> None:
                 int(table.upload[i]),
                 int(table.upload[i]),
                 *_encoding_values(table, i),
-                *_activity_values(table.activity[i]),
+                *_attribute_values(table.attributes[i]),
             )
             for i in new
         ),
@@ -262,6 +262,9 @@ def _encoding_values(table: Records, i: int) -> tuple[bytes | None, ...]:
     return tuple(None if column is None else column[i].tobytes() for column in columns)
 
 
-def _activity_values(row: npt.NDArray[np.int64]) -> tuple[Any, ...]:
-    day, situation, project, flags = (None if v == NO_ACTIVITY else int(v) for v in row.tolist())
-    return (None if day is None else date.fromordinal(day), situation, project, flags)
+def _attribute_values(row: npt.NDArray[np.int64]) -> tuple[Any, ...]:
+    """A record's attributes as the store's columns hold them (null for no activity)."""
+    day, situation, project, flags, consent = (
+        None if v == NO_ACTIVITY else int(v) for v in row.tolist()
+    )
+    return (None if day is None else date.fromordinal(day), situation, project, flags, consent)

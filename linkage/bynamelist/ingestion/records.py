@@ -19,16 +19,19 @@ from linkage.bynamelist.monthly import (
 from linkage.bynamelist.packed import id_array
 from linkage.bynamelist.store import Store, StoreError
 from linkage.bynamelist.store.schema import (
-    ACTIVITY_COLUMNS,
+    ATTRIBUTE_COLUMNS,
     records,
 )
 from linkage.formats.activity import ACTIVITY, NO_PROJECT, unpack
+from linkage.formats.consent import CONSENT, consented
 from linkage.formats.container import BLOCK_KEYS, FIELD_CLKS, ClkData
 from linkage.matching import Uploads
 
-#: A record's activity as the ingest holds it: last activity (ordinal day), situation, project
-#: type, flags; -1 where the store keeps null.
+#: A record's attributes as the ingest holds them: last activity (ordinal day), situation,
+#: project type, flags (-1 where the store keeps null: no activity known), and consent (0 or 1).
 NO_ACTIVITY = -1
+#: The attributes' columns, in the order :data:`ATTRIBUTE_COLUMNS` names them.
+DAY, SITUATION, PROJECT, FLAGS, CONSENT_AT = range(5)
 
 
 def id_digests(ids: list[str]) -> npt.NDArray[np.uint64]:
@@ -45,7 +48,7 @@ class Records:
     an ingest's new ones (``db_id`` 0). Whole columns of encodings, not a Python object per
     record: a million records load in seconds and are linked in place.
 
-    ``upload`` and ``activity`` are set where an upload of this ingest holds the record;
+    ``upload`` and ``attributes`` are set where an upload of this ingest holds the record;
     ``dirty`` marks records whose encoding is new or changed (they must be linked), ``moved``
     those whose person changed (they must be written)."""
 
@@ -57,7 +60,7 @@ class Records:
     field_clks: npt.NDArray[np.uint8] | None
     block_keys: npt.NDArray[np.uint8] | None
     upload: npt.NDArray[np.int64]
-    activity: npt.NDArray[np.int64]
+    attributes: npt.NDArray[np.int64]
     dirty: npt.NDArray[np.bool_]
     moved: npt.NDArray[np.bool_]
 
@@ -73,7 +76,7 @@ class Records:
         field_clks: npt.NDArray[np.uint8] | None,
         block_keys: npt.NDArray[np.uint8] | None,
         upload: int,
-        activity: npt.NDArray[np.int64],
+        attributes: npt.NDArray[np.int64],
     ) -> Records:
         """An upload's new records: no person yet, all to be linked."""
         n = len(ids)
@@ -86,7 +89,7 @@ class Records:
             field_clks=field_clks,
             block_keys=block_keys,
             upload=np.full(n, upload, np.int64),
-            activity=activity,
+            attributes=attributes,
             dirty=np.ones(n, np.bool_),
             moved=np.zeros(n, np.bool_),
         )
@@ -103,7 +106,7 @@ class Records:
             field_clks=None if self.field_clks is None else self.field_clks[rows],
             block_keys=None if self.block_keys is None else self.block_keys[rows],
             upload=self.upload[rows],
-            activity=self.activity[rows],
+            attributes=self.attributes[rows],
             dirty=self.dirty[rows],
             moved=self.moved[rows],
         )
@@ -130,7 +133,7 @@ class Records:
             field_clks=joined("field_clks"),
             block_keys=joined("block_keys"),
             upload=joined("upload"),
-            activity=joined("activity"),
+            attributes=joined("attributes"),
             dirty=joined("dirty"),
             moved=joined("moved"),
         )
@@ -144,9 +147,9 @@ class Records:
 
     def activity_now(self) -> RecordActivity:
         """Every record's person and activity as the store now holds them (once written)."""
-        known = np.where(self.activity == NO_ACTIVITY, 0, self.activity)
+        known = np.where(self.attributes == NO_ACTIVITY, 0, self.attributes)
         return RecordActivity(
-            id_array(self.person), self.agency, known[:, 0], known[:, 1], known[:, 3]
+            id_array(self.person), self.agency, known[:, DAY], known[:, SITUATION], known[:, FLAGS]
         )
 
     @property
@@ -173,15 +176,16 @@ def load_records(conn: Connection) -> Records:
     """The store's records, in id order, as columns (their stored activity too, so that the
     month's statuses need not read the records again)."""
     columns = ["id", "agency", "record_id", "person_id", "clk", "field_clks", "block_keys"]
-    found = read_rows(conn, records, [*columns, *ACTIVITY_COLUMNS], order_by="id")
+    wanted = [*columns, *ATTRIBUTE_COLUMNS]
+    found = read_rows(conn, records, wanted, order_by="id")
     n = len(found)
-    values: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * 11
-    db_id, agency, record_id, persons, clk, field_clks, block_keys = values[:7]
-    activity = np.full((n, 4), NO_ACTIVITY, np.int64)
-    days = ordinals(values[7])
-    activity[:, 0] = np.where(days > 0, days, NO_ACTIVITY)
-    for k, column in enumerate(values[8:], start=1):
-        activity[:, k] = [NO_ACTIVITY if v is None else v for v in column]
+    values: list[Any] = [list(c) for c in zip(*found, strict=True)] if n else [[]] * len(wanted)
+    db_id, agency, record_id, persons, clk, field_clks, block_keys = values[: len(columns)]
+    attributes = np.full((n, len(ATTRIBUTE_COLUMNS)), NO_ACTIVITY, np.int64)
+    days = ordinals(values[len(columns)])
+    attributes[:, DAY] = np.where(days > 0, days, NO_ACTIVITY)
+    for k, column in enumerate(values[len(columns) + 1 :], start=SITUATION):
+        attributes[:, k] = [NO_ACTIVITY if v is None else v for v in column]
     return Records(
         db_id=np.array(db_id, np.int64),
         agency=agency,
@@ -191,7 +195,7 @@ def load_records(conn: Connection) -> Records:
         field_clks=_blobs(field_clks) if n else None,
         block_keys=_blobs(block_keys) if n else None,
         upload=np.zeros(n, np.int64),
-        activity=activity,
+        attributes=attributes,
         dirty=np.zeros(n, np.bool_),
         moved=np.zeros(n, np.bool_),
     )
@@ -238,7 +242,7 @@ def fold_upload(
             f"the upload of {agency} carries other sections than the store's records",
             "re-encode the agency's export with this version of linkage",
         )
-    activity = _activity_array(data)
+    attributes = _attribute_array(data)
     kept = np.array([p for p, rid in enumerate(data.ids) if (agency, rid) not in gone], np.int64)
     at = np.array([known.get(data.ids[p], -1) for p in kept.tolist()], np.int64)
     old_pos, old_rows = kept[at >= 0], at[at >= 0]
@@ -257,7 +261,7 @@ def fold_upload(
             table.block_keys[rows] = keys[pos]
         table.dirty[rows] = True
         table.upload[old_rows] = upload_id
-        table.activity[old_rows] = activity[old_pos]
+        table.attributes[old_rows] = attributes[old_pos]
     new = kept[at < 0]
     part = Records.fresh(
         agency,
@@ -266,7 +270,7 @@ def fold_upload(
         None if fields is None else np.ascontiguousarray(fields[new]),
         None if keys is None else np.ascontiguousarray(keys[new]),
         upload_id,
-        activity[new],
+        attributes[new],
     )
     return part, int(changed.sum()), len(data.ids) - len(kept)
 
@@ -275,17 +279,20 @@ def _same_rows(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArra
     return np.asarray(np.all(a == b, axis=1), np.bool_)
 
 
-def _activity_array(data: ClkData) -> npt.NDArray[np.int64]:
-    """Each record's activity as the ingest holds it (all -1 without a section)."""
-    out = np.full((len(data.ids), 4), NO_ACTIVITY, np.int64)
+def _attribute_array(data: ClkData) -> npt.NDArray[np.int64]:
+    """Each record's attributes as the ingest holds them: activity all -1 without an activity
+    section, consent 0 without a consent section."""
+    n = len(data.ids)
+    out = np.full((n, len(ATTRIBUTE_COLUMNS)), NO_ACTIVITY, np.int64)
+    out[:, CONSENT_AT] = consented(data.sections.get(CONSENT), n)
     section = data.sections.get(ACTIVITY)
     if section is None:
         return out
     cols = unpack(section)
-    out[:, 0] = np.where(cols.last_activity > 0, cols.last_activity, NO_ACTIVITY)
-    out[:, 1] = cols.situation
-    out[:, 2] = np.where(cols.project_type == NO_PROJECT, NO_ACTIVITY, cols.project_type)
-    out[:, 3] = cols.flags
+    out[:, DAY] = np.where(cols.last_activity > 0, cols.last_activity, NO_ACTIVITY)
+    out[:, SITUATION] = cols.situation
+    out[:, PROJECT] = np.where(cols.project_type == NO_PROJECT, NO_ACTIVITY, cols.project_type)
+    out[:, FLAGS] = cols.flags
     return out
 
 

@@ -85,6 +85,9 @@ records = Table(
     Column("situation", SmallInteger, nullable=True),
     Column("project_type", SmallInteger, nullable=True),
     Column("flags", SmallInteger, nullable=True),
+    # 1 where the record's latest upload says its client consented to be named to partners
+    # under an agreement (:mod:`linkage.formats.consent`), else 0
+    Column("consent", SmallInteger, nullable=False, server_default="0"),
     UniqueConstraint("agency", "record_id", name="uq_records_agency_record"),
     Index("ix_records_person", "person_id"),
 )
@@ -92,6 +95,8 @@ records = Table(
 ENCODING_COLUMNS = ("clk", "field_clks", "block_keys")
 #: A record's activity: its last day of service (a date) and three codes.
 ACTIVITY_COLUMNS = ("last_activity", "situation", "project_type", "flags")
+#: What a record's latest upload says of it besides its encodings: its activity and consent.
+ATTRIBUTE_COLUMNS = (*ACTIVITY_COLUMNS, "consent")
 
 #: The audit trail: people made, merged and split, records forgotten, decisions taken, each
 #: with why. Reasons name records and scores, never values.
@@ -299,4 +304,44 @@ undo = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("records_before", LargeBinary, nullable=False),
     Column("other_before", Text, nullable=False),
+)
+
+#: Sharing agreements between named agencies, for a purpose (``case_conferencing``: each may
+#: see which of its own consented clients the others serve; ``notification``: each is told
+#: of events on the consented clients they share), from ``starts`` to ``ends`` (both days
+#: included) or until ended early (``ended_at``). Nothing is shared without one in force.
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("purpose", String(24), nullable=False),
+    Column("starts", Date, nullable=False),
+    Column("ends", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+)
+
+#: The agencies party to each agreement (two or more).
+agreement_agencies = Table(
+    "agreement_agencies",
+    metadata,
+    Column("agreement_id", Integer, ForeignKey("agreements.id"), nullable=False),
+    Column("agency", String(200), nullable=False),
+    PrimaryKeyConstraint("agreement_id", "agency", name="pk_agreement_agencies"),
+)
+
+#: What agencies under a notification agreement are told: an event on a person they share
+#: (both records' clients consented), in the month the list saw it, one row for each of the
+#: agency's own records of the person. Recomputed with the month's statuses, so an event is
+#: told once however often the month is recomputed.
+notices = Table(
+    "notices",
+    metadata,
+    Column("month", String(7), nullable=False),
+    Column("agency", String(200), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("person_id", String(16), nullable=False),
+    Column("event", String(24), nullable=False),
+    PrimaryKeyConstraint("month", "agency", "record_id", "event", name="pk_notices"),
 )

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from linkage.agency.consent import read_consent_list
 from linkage.agency.encoding.pipeline import encode_file
 from linkage.agency.hmis.enrollments import activity_table
 from linkage.bynamelist.ingestion import IngestSummary, ingest
@@ -36,7 +37,12 @@ from linkage.formats.config import Config
 from linkage.matching.resolve import PeopleEstimate
 from linkage.research.datasets import read_truth
 from linkage.research.evaluation.metrics import Quality, pairwise_quality
-from linkage.research.synthetic.scenario import Scenario, read_statuses, true_figures
+from linkage.research.synthetic.scenario import (
+    CONSENT_FILE,
+    Scenario,
+    read_statuses,
+    true_figures,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,16 @@ def encode_month(
         table, _ = activity_table(folder)
         target = upload_path(uploads, month, folder.name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        encode_file(config, secret, folder / "Client.csv", target, folder.name, activity=table)
+        consent = read_consent_list(folder / CONSENT_FILE, config.id_column)
+        encode_file(
+            config,
+            secret,
+            folder / "Client.csv",
+            target,
+            folder.name,
+            activity=table,
+            consent_list=consent,
+        )
         paths.append(target)
     return paths
 

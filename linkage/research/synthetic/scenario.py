@@ -12,7 +12,8 @@ record.
 
 At each month's end every agency writes its whole HMIS export as of that day, to
 ``month_YYYY-MM/agency_K/``: Client, Enrollment, Exit, Services, CurrentLivingSituation,
-Project and Export. Beside them:
+Project and Export, and ``consent.txt`` (the record ids of the clients who consented to be
+named to partner agencies). Beside them:
 
 - ``truth.csv``: each (agency, PersonalID) and its true person;
 - ``statuses.csv``: each person's status and population flags at each month's end, taken from
@@ -91,6 +92,7 @@ RATES = {
     "return": 0.3,  # after housing, an institution or a temporary stay: homeless again
     "duplicate": 0.3,  # an agency that has not seen someone for 180 days opens a new record
     "rrh_exit": 0.4,  # rapid re-housing closed after the move-in (to the same housing)
+    "consent": 0.7,  # per client record: a release of information for partner agencies
 }
 #: How episodes end: weight and HUD destination codes.
 OUTCOMES = {
@@ -101,6 +103,10 @@ OUTCOMES = {
     "vanished": (0.30, ()),
 }
 INACTIVE_AFTER_DAYS = 90
+#: Each export folder's list of the clients who consented to be named to partner agencies
+#: (``linkage encode --consent-ids``), beside the HUD files: HMIS keeps releases of
+#: information apart from the CSV export.
+CONSENT_FILE = "consent.txt"
 _MOVE_IN = FY2024_ENROLLMENT.index("MoveInDate")
 
 
@@ -173,6 +179,7 @@ class _Agency:
     exits: list[tuple[int, list[str]]] = field(default_factory=list)
     services: list[tuple[int, list[str]]] = field(default_factory=list)
     contacts: list[tuple[int, list[str]]] = field(default_factory=list)
+    consented: set[str] = field(default_factory=set)  # record ids whose client consented
     serial: int = 0
 
     @property
@@ -294,6 +301,8 @@ class _World:
         self.family = [False] * len(self.population)
         self.chronic_from: list[int | None] = [None] * len(self.population)
         self.person_of: dict[tuple[int, str], int] = {}
+        # consent is drawn apart, so that adding it left every other draw of a seed as it was
+        self.consent_rng = random.Random(f"{seed}/scenario/consent")
         self._record: dict[tuple[int, int], tuple[str, int]] = {}  # (person, agency) -> id, seen
 
     def _households(
@@ -404,6 +413,8 @@ class _World:
             )
             agency.clients.append((day, row))
             self.person_of[(agency.number, pid)] = person
+            if self.consent_rng.random() < RATES["consent"]:
+                agency.consented.add(pid)
         else:
             pid = known[0]
         self._record[(person, agency.number)] = (pid, day)
@@ -578,6 +589,9 @@ def _write_export(folder: Path, agency: _Agency, start: int, end: int) -> None:
     with csv_out(folder / "Client.csv") as out:
         out.writerow(FY2024_CLIENT)
         out.writerows(upto(agency.clients))
+    with csv_out(folder / CONSENT_FILE) as out:  # the agency's releases of information
+        out.writerow(["PersonalID"])
+        out.writerows([row[0]] for row in upto(agency.clients) if row[0] in agency.consented)
     with csv_out(folder / "Enrollment.csv") as out:
         out.writerow(FY2024_ENROLLMENT)
         out.writerows(e.as_of(end) for e in agency.enrollments if e.entry <= end)

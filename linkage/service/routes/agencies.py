@@ -1,15 +1,22 @@
-"""An agency's routes: send the month's ``.clk`` file, see what became of its uploads, and
-fetch its own records' person ids. An agency never sees another agency's records."""
+"""An agency's routes: send the month's ``.clk`` file, see what became of its uploads, fetch
+its own records' person ids, and its joint participants with a partner. An agency never sees
+another agency's record ids."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from linkage.bynamelist import StoreError
+from linkage.bynamelist.agreements import UnknownAgency
 from linkage.bynamelist.export import agency_csv
+from linkage.bynamelist.joint import joint_csv, joint_list
+from linkage.bynamelist.monthly import YYYY_MM
+from linkage.bynamelist.notices import notices_csv, notices_for
 from linkage.service.context import Caller, Current, agency_of
-from linkage.service.models import ERRORS, Month, ReceivedOut, UploadOut, refusal
+from linkage.service.models import ERRORS, AgencyName, Month, ReceivedOut, UploadOut, refusal
 from linkage.service.spool import Refused, listing, receive
 
 router = APIRouter(tags=["agencies"])
@@ -72,7 +79,7 @@ def uploads(who: Caller, service: Current) -> list[ReceivedOut]:
 
 @router.get(
     "/v1/results",
-    response_class=PlainTextResponse,
+    response_class=Response,  # CSV when it answers; its refusals are JSON
     responses={
         **ERRORS,
         200: {
@@ -91,3 +98,57 @@ def results(who: Caller, service: Current) -> PlainTextResponse:
     except StoreError as err:
         raise HTTPException(404, err.one_line()) from None
     return PlainTextResponse(text, media_type="text/csv")
+
+
+@router.get(
+    "/v1/joint/{partner}",
+    response_class=Response,  # CSV when it answers; its refusals are JSON
+    responses={
+        **ERRORS,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "record_id,person_id,status,last_activity,partners for each of the "
+            "agency's own consented records of people the partner also serves with consent",
+        },
+        404: refusal("no such agency"),
+        409: refusal("no case-conferencing agreement with the partner is in force"),
+    },
+)
+def joint(partner: AgencyName, who: Caller, service: Current) -> PlainTextResponse:
+    """The agency's joint participants with a partner, under a case-conferencing agreement
+    in force today: its own record ids only, as ``linkage bnl joint`` writes them."""
+    agency = agency_of(who)
+    try:
+        rows = joint_list(service.store, agency, partner)
+    except UnknownAgency as err:
+        raise HTTPException(404, err.one_line()) from None
+    except StoreError as err:  # no agreement in force, or the agency itself as partner
+        raise HTTPException(409, err.one_line()) from None
+    return PlainTextResponse(joint_csv(rows), media_type="text/csv")
+
+
+@router.get(
+    "/v1/notices",
+    response_class=Response,  # CSV when it answers; its refusals are JSON
+    responses={
+        **ERRORS,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "month,record_id,person_id,event for each event on a person the "
+            "agency serves with a partner under a notification agreement",
+        },
+    },
+)
+def agency_notices(
+    who: Caller,
+    service: Current,
+    since: Annotated[str | None, Query(pattern=YYYY_MM, description="YYYY-MM")] = None,
+) -> PlainTextResponse:
+    """The agency's notices (of ``since`` and later months), as ``linkage bnl notices``
+    writes them: its own record ids only."""
+    agency = agency_of(who)
+    try:
+        found = notices_for(service.store, agency, since)
+    except StoreError as err:
+        raise HTTPException(404, err.one_line()) from None
+    return PlainTextResponse(notices_csv(found), media_type="text/csv")

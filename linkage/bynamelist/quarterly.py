@@ -1,0 +1,211 @@
+"""The quarterly review: the housing status of every person on the list, month by month.
+
+A task force reviews the list at least quarterly. Each agency brings its own clients: for
+every record of its that names a person on the list during the quarter, the person's status
+at each month's end, what changed within the quarter, and how many months the person has
+been on the list (active or inactive) up to the quarter's end. Statuses are the list's (over
+all the person's records, as the monthly figures use them); the agency sees only its own
+record ids. The task force itself gets counts only: people by status at each month's end,
+suppressed like the monthly report (no count from 1 to ``suppress_below - 1``, and the cells
+that would give one away), with the report's own active counts hidden or shown as it hid or
+showed them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, select
+
+from linkage._atomic import atomic_write
+from linkage.bynamelist.agreements import refuse_unknown
+from linkage.bynamelist.monthly import month_statuses
+from linkage.bynamelist.report import build_report
+from linkage.bynamelist.status import Status
+from linkage.bynamelist.store import Store, StoreError
+from linkage.bynamelist.store.schema import people, records, status_months
+from linkage.bynamelist.suppress import suppress
+
+#: A quarter as ``YYYYQn``.
+QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+#: The statuses that put a person on the list.
+ON_LIST = frozenset({Status.ACTIVE, Status.INACTIVE})
+#: The statuses the task force's counts give, in order.
+COUNTED = (Status.ACTIVE, Status.INACTIVE, Status.HOUSED, Status.NOT_HOMELESS, Status.DECEASED)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One of the agency's records of a person on the list during the quarter."""
+
+    record_id: str
+    person_id: str
+    statuses: tuple[str, ...]  # at each month's end of the quarter ("" before the list had it)
+    changes: str  # "active to housed (2026-11)"; "" when nothing changed
+    months_on_list: int
+
+
+def quarter_months(quarter: str) -> list[str]:
+    """The three months of ``YYYYQn``; refused in one line otherwise."""
+    found = QUARTER.match(quarter.strip())
+    if found is None:
+        raise StoreError(
+            f"'{quarter[:20]}' is not a quarter", "give it as YYYYQn with n from 1 to 4: 2026Q4"
+        )
+    year, q = int(found[1]), int(found[2])
+    return [f"{year:04d}-{3 * (q - 1) + k:02d}" for k in (1, 2, 3)]
+
+
+def review_list(store: Store, agency: str, quarter: str) -> list[ReviewRow]:
+    """``agency``'s records of people on the list during ``quarter``, in record-id order."""
+    months = quarter_months(quarter)
+    with store.engine.connect() as conn:
+        refuse_unknown(conn, [agency])
+        now_is = _survivors(conn)
+        by_month = {m: _statuses(conn, m, now_is) for m in months}
+        own = conn.execute(
+            select(records.c.record_id, records.c.person_id)
+            .where(records.c.agency == agency)
+            .order_by(records.c.record_id)
+        ).all()
+        on_list = _months_on_list(conn, months[-1], {pid for _, pid in own}, now_is)
+    rows = []
+    for record_id, person in own:
+        seen = [by_month[m].get(person) for m in months]
+        if not any(s in ON_LIST for s in seen):
+            continue
+        rows.append(
+            ReviewRow(
+                record_id,
+                person,
+                tuple("" if s is None else s.name.lower() for s in seen),
+                _changes(months, seen),
+                on_list.get(person, 0),
+            )
+        )
+    return rows
+
+
+def task_force_counts(store: Store, quarter: str) -> dict[str, dict[str, int | None]]:
+    """People by status at each month's end of ``quarter`` (None: suppressed), for the
+    months the list has; the total is of everyone with a status."""
+    months = quarter_months(quarter)
+    threshold = store.config.bynamelist.suppress_below
+    with store.engine.connect() as conn:
+        now_is = _survivors(conn)
+        by_month = {m: _statuses(conn, m, now_is) for m in months}
+        have = {m for (m,) in conn.execute(select(status_months.c.month))}
+    out: dict[str, dict[str, int | None]] = {}
+    for month in months:
+        if month not in have:
+            continue
+        cells = {s.name.lower(): 0 for s in COUNTED}
+        for status in by_month[month].values():
+            if status in COUNTED:
+                cells[status.name.lower()] += 1
+        cells["total"] = sum(cells.values())
+        published = build_report(store, month).rows["all"]["active"]
+        hidden = suppress(
+            cells,
+            [frozenset(cells)],
+            threshold,
+            [s.name.lower() for s in COUNTED] + ["total"],
+            hidden_before=["active"] if published is None else [],
+            published=["active"] if published is not None else [],
+        )
+        out[month] = {name: None if name in hidden else value for name, value in cells.items()}
+    if not out:
+        raise StoreError(f"the list has no month of {quarter}", "ingest the quarter's months first")
+    return out
+
+
+def review_csv(rows: Sequence[ReviewRow], months: Sequence[str]) -> str:
+    """An agency's review list as CSV text."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["record_id", "person_id", *months, "changes", "months_on_list"])
+    for r in rows:
+        writer.writerow([r.record_id, r.person_id, *r.statuses, r.changes, r.months_on_list])
+    return text.getvalue()
+
+
+def counts_csv(counts: dict[str, dict[str, int | None]]) -> str:
+    """The task force's counts as CSV text (a suppressed cell is ``*``)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    names = [*(s.name.lower() for s in COUNTED), "total"]
+    writer.writerow(["month", *names])
+    for month, cells in counts.items():
+        writer.writerow([month, *("*" if cells[n] is None else cells[n] for n in names)])
+    return text.getvalue()
+
+
+def write_text(text: str, output: Path) -> None:
+    """Write a CSV text (atomically)."""
+    with atomic_write(output) as fh:
+        fh.write(text.encode("utf-8"))
+
+
+def _survivors(conn: Connection) -> dict[str, str]:
+    """Where every person id ever given now lives (an absorbed person, in its survivor)."""
+    into = dict(conn.execute(select(people.c.id, people.c.merged_into)).all())
+    out: dict[str, str] = {}
+    for pid in into:
+        final, hops = pid, 0
+        while into.get(final) is not None and hops < len(into):
+            final, hops = into[final], hops + 1
+        out[pid] = final
+    return out
+
+
+def _statuses(conn: Connection, month: str, now_is: dict[str, str]) -> dict[str, Status]:
+    """A month's statuses by today's person ids (empty for a month the list does not have).
+    Two people merged since then are one: on the list if either was, active first."""
+    stored = month_statuses(conn, month)
+    out: dict[str, Status] = {}
+    if stored is None:
+        return out
+    for pid, code in zip(stored.person_ids(), stored.status.tolist(), strict=True):
+        if code == Status.UNKNOWN:
+            continue
+        person, status = now_is.get(pid, pid), Status(code)
+        held = out.get(person)
+        if held is None or _RANK[status] < _RANK[held]:
+            out[person] = status
+    return out
+
+
+#: Which status stands for two people merged since: being on the list first.
+_RANK = {s: k for k, s in enumerate((Status.ACTIVE, Status.INACTIVE, *COUNTED[2:]))}
+
+
+def _months_on_list(
+    conn: Connection, last: str, wanted: set[str], now_is: dict[str, str]
+) -> dict[str, int]:
+    """For each of ``wanted`` (today's ids): the months up to ``last`` whose statuses put
+    them on the list."""
+    out: dict[str, int] = {}
+    months = conn.execute(select(status_months.c.month).where(status_months.c.month <= last))
+    for (month,) in months.all():
+        for person, status in _statuses(conn, month, now_is).items():
+            if person in wanted and status in ON_LIST:
+                out[person] = out.get(person, 0) + 1
+    return out
+
+
+def _changes(months: list[str], seen: list[Status | None]) -> str:
+    """What changed within the quarter, in words (from one known status to the next)."""
+    said = []
+    last: Status | None = None
+    for month, now in zip(months, seen, strict=True):
+        if now is None:
+            continue
+        if last is not None and now != last:
+            said.append(f"{last.name.lower()} to {now.name.lower()} ({month})")
+        last = now
+    return "; ".join(said)
