@@ -78,6 +78,12 @@ def atomic_write(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
 _ABANDONED_AFTER = 60.0
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically: a CSV a command writes whole."""
+    with atomic_write(path) as fh:
+        fh.write(text.encode("utf-8"))
+
+
 def _remove_abandoned_parts(directory: Path, name: str) -> None:
     for part in directory.glob(f".{glob.escape(name)}.*.part"):
         try:

@@ -20,11 +20,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import Connection, func, select
 
-from linkage._atomic import atomic_write
 from linkage.bynamelist.agreements import NotAgreed, partners, refuse_unknown
 from linkage.bynamelist.monthly import latest_upload_month, month_statuses
 from linkage.bynamelist.status import Status
@@ -104,12 +102,6 @@ def joint_csv(rows: Sequence[JointRow]) -> str:
         day = r.last_activity.isoformat() if r.last_activity else ""
         writer.writerow([r.record_id, r.person_id, r.status, day, r.partners])
     return text.getvalue()
-
-
-def write_joint(rows: Sequence[JointRow], output: Path) -> None:
-    """Write a joint list as CSV (atomically)."""
-    with atomic_write(output) as fh:
-        fh.write(joint_csv(rows).encode("utf-8"))
 
 
 def _shared(conn: Connection, agency: str, others: set[str]) -> list[JointRow]:

@@ -21,13 +21,11 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, insert, select
 
-from linkage._atomic import atomic_write
 from linkage.bynamelist.agreements import Agreement, read_agreements, refuse_unknown
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store
@@ -123,12 +121,6 @@ def notices_csv(found: Sequence[Notice]) -> str:
     for n in found:
         writer.writerow([n.month, n.record_id, n.person_id, n.event])
     return text.getvalue()
-
-
-def write_notices_csv(found: Sequence[Notice], output: Path) -> None:
-    """Write notices as CSV (atomically)."""
-    with atomic_write(output) as fh:
-        fh.write(notices_csv(found).encode("utf-8"))
 
 
 def _partners(agreed: list[Agreement], agency: str) -> set[str]:

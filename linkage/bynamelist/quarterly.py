@@ -18,11 +18,9 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from linkage._atomic import atomic_write
 from linkage.bynamelist.agreements import refuse_unknown
 from linkage.bynamelist.monthly import month_statuses
 from linkage.bynamelist.report import build_report
@@ -143,12 +141,6 @@ def counts_csv(counts: dict[str, dict[str, int | None]]) -> str:
     for month, cells in counts.items():
         writer.writerow([month, *("*" if cells[n] is None else cells[n] for n in names)])
     return text.getvalue()
-
-
-def write_text(text: str, output: Path) -> None:
-    """Write a CSV text (atomically)."""
-    with atomic_write(output) as fh:
-        fh.write(text.encode("utf-8"))
 
 
 def _survivors(conn: Connection) -> dict[str, str]:

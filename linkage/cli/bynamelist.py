@@ -442,12 +442,13 @@ def bnl_joint(db: str, agency: str, partner: str, output: Path) -> None:
     each with the list's person id, status and last activity. Nothing of the partner's
     record ids; the partner asking gets the same people under its own ids.
     """
+    from linkage._atomic import write_text
     from linkage.bynamelist import open_store
-    from linkage.bynamelist.joint import joint_list, write_joint
+    from linkage.bynamelist.joint import joint_csv, joint_list
 
     refuse_over_store(output, db)
     rows = joint_list(open_store(db), agency, partner)
-    write_joint(rows, output)
+    write_text(output, joint_csv(rows))
     click.echo(f"wrote {len(rows)} of {agency}'s records of people it shares with {partner}")
 
 
@@ -475,8 +476,9 @@ def bnl_agenda(db: str, agencies: str, output: Path) -> None:
     list's, the same in every file, so the partners can speak of one person without naming
     them.
     """
+    from linkage._atomic import write_text
     from linkage.bynamelist import open_store
-    from linkage.bynamelist.joint import agenda, write_joint
+    from linkage.bynamelist.joint import agenda, joint_csv
 
     lists = agenda(open_store(db), agencies.split(","))
     targets = {agency: output / f"{_file_name(agency)}.csv" for agency in lists}
@@ -487,7 +489,7 @@ def bnl_agenda(db: str, agencies: str, output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     for agency, rows in lists.items():
         target = targets[agency]
-        write_joint(rows, target)
+        write_text(target, joint_csv(rows))
         click.echo(f"{target}: {len(rows)} records of {agency}")
 
 
@@ -509,13 +511,14 @@ def bnl_notices(db: str, agency: str, since: str | None, output: Path) -> None:
     Each row is one of the agency's own records, with the month, the list's person id and the
     event; only people whose clients consented at both agencies, never a partner's ids.
     """
+    from linkage._atomic import write_text
     from linkage.bynamelist import open_store
     from linkage.bynamelist.monthly import check_month
-    from linkage.bynamelist.notices import notices_for, write_notices_csv
+    from linkage.bynamelist.notices import notices_csv, notices_for
 
     refuse_over_store(output, db)
     found = notices_for(open_store(db), agency, check_month(since) if since else None)
-    write_notices_csv(found, output)
+    write_text(output, notices_csv(found))
     click.echo(f"wrote {len(found)} notices for {agency} to {output}")
 
 
@@ -539,6 +542,7 @@ def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, out
     With --counts, the task force's table instead: people by status at each month's end,
     small cells suppressed as in the monthly report; never an identity.
     """
+    from linkage._atomic import write_text
     from linkage.bynamelist import open_store
     from linkage.bynamelist.quarterly import (
         counts_csv,
@@ -546,7 +550,6 @@ def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, out
         review_csv,
         review_list,
         task_force_counts,
-        write_text,
     )
 
     if (agency is None) == (not counts):
@@ -556,12 +559,115 @@ def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, out
     store = open_store(db)
     if agency is not None:
         rows = review_list(store, agency, quarter)
-        write_text(review_csv(rows, months), output)
+        write_text(output, review_csv(rows, months))
         click.echo(f"wrote {len(rows)} of {agency}'s records of people on the list in {quarter}")
     else:
         table = task_force_counts(store, quarter)
-        write_text(counts_csv(table), output)
+        write_text(output, counts_csv(table))
         click.echo(f"wrote the counts by status of {len(table)} months of {quarter} to {output}")
+
+
+@bnl.group(
+    "group",
+    epilog=example(
+        "linkage bnl group add --db community.db --name downtown --kind geographic \\",
+        "    --agencies shelter-north,outreach-east",
+        "linkage bnl group list --db community.db",
+        "linkage bnl group remove --db community.db --name downtown --agencies outreach-east",
+    ),
+)
+def bnl_group() -> None:
+    """Groups of agencies (geographic or population clusters); an agency may be in several."""
+
+
+@bnl_group.command(
+    "add",
+    epilog=example(
+        "linkage bnl group add --db community.db --name youth --kind population \\",
+        "    --agencies drop-in-youth,shelter-north",
+    ),
+)
+@db_option
+@click.option("--name", required=True, help="The group's name (letters, digits, . - _).")
+@click.option(
+    "--kind",
+    type=click.Choice(["geographic", "population", "other"]),
+    default="geographic",
+    show_default=True,
+    help="What the group is drawn by.",
+)
+@click.option("--agencies", required=True, help="Agencies to put in it, comma-separated.")
+def bnl_group_add(db: str, name: str, kind: str, agencies: str) -> None:
+    """Put agencies in a group, making it if it is new (audited)."""
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.groups import add_to_group
+
+    group = add_to_group(open_store(db), name, kind, agencies.split(","))
+    click.echo(f"group {group.name} ({group.kind}): {', '.join(group.agencies)}")
+
+
+@bnl_group.command("list", epilog=example("linkage bnl group list --db community.db"))
+@db_option
+def bnl_group_list(db: str) -> None:
+    """Every group and its agencies."""
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.groups import list_groups
+
+    found = list_groups(open_store(db))
+    for g in found:
+        click.echo(f"{g.name} ({g.kind}, {len(g.agencies)}): {', '.join(g.agencies)}")
+    if not found:
+        click.echo("no groups")
+
+
+@bnl_group.command(
+    "remove",
+    epilog=example("linkage bnl group remove --db community.db --name downtown"),
+)
+@db_option
+@click.option("--name", required=True, help="The group.")
+@click.option("--agencies", help="Only these agencies, comma-separated (default: the group).")
+def bnl_group_remove(db: str, name: str, agencies: str | None) -> None:
+    """Take agencies out of a group, or remove the group (audited)."""
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.groups import remove_from_group
+
+    remove_from_group(open_store(db), name, agencies.split(",") if agencies else ())
+    click.echo(f"group {name}: {'those agencies taken out' if agencies else 'removed'}")
+
+
+@bnl.command(
+    "overlap",
+    epilog=example(
+        "linkage bnl overlap --db community.db --by group -o overlap.csv",
+        "linkage bnl overlap --db community.db --by agency --month 2026-10 -o agencies.csv",
+    ),
+)
+@db_option
+@click.option(
+    "--by",
+    type=click.Choice(["agency", "group"]),
+    default="agency",
+    show_default=True,
+    help="Agencies, or groups of agencies.",
+)
+@click.option("--month", help="The month (default: the list's latest).")
+@_csv_output
+def bnl_overlap(db: str, by: str, month: str | None, output: Path) -> None:
+    """How many of the month's actively homeless people each agency (or group) knows, its
+    share of the list, and how many each pair knows both; counts only, suppressed."""
+    from linkage._atomic import write_text
+    from linkage.bynamelist import open_store
+    from linkage.bynamelist.groups import overlap, overlap_csv
+    from linkage.bynamelist.monthly import check_month
+
+    refuse_over_store(output, db)
+    table = overlap(open_store(db), by, check_month(month) if month else None)
+    write_text(output, overlap_csv(table))
+    click.echo(
+        f"wrote the overlap of {len(table.known)} {by} units and {len(table.shared)} pairs "
+        f"({table.month}) to {output}"
+    )
 
 
 def _file_name(agency: str) -> str:

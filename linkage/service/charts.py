@@ -166,7 +166,47 @@ def coverage(data: dict[str, Any]) -> bytes:
     return _svg(fig)
 
 
+def overlap(data: dict[str, Any]) -> bytes:
+    """How many actively homeless people each pair of groups (or agencies) both know, as a
+    heat map; the diagonal is how many each knows. A suppressed cell is left blank."""
+    table = data.get("overlap")
+    fig, ax = _axes(
+        f"Overlap by {table['by']}, {table['month']}" if table else "Overlap: no month yet"
+    )
+    if table and table["units"]:
+        units = table["units"]
+        at = {u: k for k, u in enumerate(units)}
+        grid = [[math.nan] * len(units) for _ in units]
+        for k, n in enumerate(table["known"]):
+            grid[k][k] = math.nan if n is None else n
+        for a, b, n in table["shared"]:
+            value = math.nan if n is None else n
+            grid[at[a]][at[b]] = grid[at[b]][at[a]] = value
+        for i in range(len(units)):
+            for j in range(len(units)):
+                if i != j and math.isnan(grid[i][j]) and not _hidden(table, units[i], units[j]):
+                    grid[i][j] = 0.0  # a pair that shares nobody
+        shown = ax.imshow(grid, cmap="Blues")
+        fig.colorbar(shown, ax=ax, label="people known to both")
+        ax.set_xticks(range(len(units)), units, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(units)), units, fontsize=7)
+        ax.grid(False)
+    _footnote(
+        ax,
+        "blank: suppressed (fewer than {n}, or would reveal such a count)".format(
+            n=data["suppress_below"]
+        ),
+    )
+    return _svg(fig)
+
+
+def _hidden(table: dict[str, Any], a: str, b: str) -> bool:
+    """Whether the pair's cell is one the table suppressed (rather than absent: zero)."""
+    return any({x, y} == {a, b} and n is None for x, y, n in table["shared"])
+
+
 #: The charts the dashboard shows, by name.
 CHARTS: dict[str, Callable[[dict[str, Any]], bytes]] = {
-    draw.__name__: _one_at_a_time(draw) for draw in (active, inflow, outflow, reliability, coverage)
+    draw.__name__: _one_at_a_time(draw)
+    for draw in (active, inflow, outflow, reliability, coverage, overlap)
 }

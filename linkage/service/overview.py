@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from linkage.bynamelist.groups import list_groups, overlap
 from linkage.bynamelist.report import QUALITY_MONTHS, build_reports
 from linkage.bynamelist.status import POPULATIONS
-from linkage.bynamelist.store import Store
+from linkage.bynamelist.store import Store, StoreError
 from linkage.bynamelist.store.schema import figures, received, review, tokens
 from linkage.service.spool import WAITING
 
@@ -79,4 +80,26 @@ def overview(store: Store) -> dict[str, Any]:
         "quality_months": QUALITY_MONTHS,
         "agencies": rows,
         "review_pending": review_count,
+        "overlap": _overlap(store),
+    }
+
+
+#: The most units the overlap heat map shows (those that know most of the list).
+OVERLAP_UNITS = 20
+
+
+def _overlap(store: Store) -> dict[str, Any] | None:
+    """The latest month's overlap, by group where the store has groups, else by agency,
+    for the units that know most of the list (suppressed cells None); None before a month."""
+    try:
+        table = overlap(store, "group" if list_groups(store) else "agency")
+    except StoreError:
+        return None
+    units = sorted(table.known, key=lambda u: (-(table.known[u] or 0), u))[:OVERLAP_UNITS]
+    return {
+        "month": table.month,
+        "by": table.by,
+        "units": units,
+        "known": [table.known[u] for u in units],
+        "shared": [[a, b, n] for (a, b), n in table.shared.items() if a in units and b in units],
     }

@@ -345,3 +345,14 @@ notices = Table(
     Column("event", String(24), nullable=False),
     PrimaryKeyConstraint("month", "agency", "record_id", "event", name="pk_notices"),
 )
+
+#: Groups of agencies (geographic, population, ...), an agency in any number: each group's
+#: overlap with the list and with the other groups (:mod:`linkage.bynamelist.groups`).
+agency_groups = Table(
+    "agency_groups",
+    metadata,
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("agency", String(200), nullable=False),
+    PrimaryKeyConstraint("name", "agency", name="pk_agency_groups"),
+)

@@ -4,7 +4,7 @@
 "use strict";
 
 const TOKEN_KEY = "linkage-staff-token";
-const CHARTS = ["active", "inflow", "outflow", "reliability", "coverage"];
+const CHARTS = ["active", "inflow", "outflow", "reliability", "coverage", "overlap"];
 const chartUrls = {};
 
 function $(id) { return document.getElementById(id); }
