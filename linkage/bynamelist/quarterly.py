@@ -5,7 +5,8 @@ every record of its that names a person on the list during the quarter, the pers
 at each month's end, what changed within the quarter, and how many months the person has
 been on the list (active or inactive) up to the quarter's end. Statuses are the list's (over
 all the person's records, as the monthly figures use them); the agency sees only its own
-record ids. The task force itself gets counts only: people by status at each month's end,
+record ids. The task force itself gets counts only (for the whole list, or for the people a
+group's agencies know): people by status at each month's end,
 suppressed like the monthly report (no count from 1 to ``suppress_below - 1``, and the cells
 that would give one away), with the report's own active counts hidden or shown as it hid or
 showed them.
@@ -22,11 +23,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from linkage.bynamelist.agreements import refuse_unknown
-from linkage.bynamelist.monthly import month_statuses
-from linkage.bynamelist.report import build_report
+from linkage.bynamelist.groups import Group
+from linkage.bynamelist.report import build_group_report, build_report
+from linkage.bynamelist.slices import known_since, month_people, survivors
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store, StoreError
-from linkage.bynamelist.store.schema import people, records, status_months
+from linkage.bynamelist.store.schema import records, status_months
 from linkage.bynamelist.suppress import suppress
 
 #: A quarter as ``YYYYQn``.
@@ -64,7 +66,7 @@ def review_list(store: Store, agency: str, quarter: str) -> list[ReviewRow]:
     months = quarter_months(quarter)
     with store.engine.connect() as conn:
         refuse_unknown(conn, [agency])
-        now_is = _survivors(conn)
+        now_is = survivors(conn)
         by_month = {m: _statuses(conn, m, now_is) for m in months}
         own = conn.execute(
             select(records.c.record_id, records.c.person_id)
@@ -89,25 +91,36 @@ def review_list(store: Store, agency: str, quarter: str) -> list[ReviewRow]:
     return rows
 
 
-def task_force_counts(store: Store, quarter: str) -> dict[str, dict[str, int | None]]:
+def task_force_counts(
+    store: Store, quarter: str, group: Group | None = None
+) -> dict[str, dict[str, int | None]]:
     """People by status at each month's end of ``quarter`` (None: suppressed), for the
-    months the list has; the total is of everyone with a status."""
+    months the list has; the total is of everyone with a status. With ``group``, only the
+    people its agencies knew by each month (:mod:`linkage.bynamelist.slices`)."""
     months = quarter_months(quarter)
     threshold = store.config.bynamelist.suppress_below
     with store.engine.connect() as conn:
-        now_is = _survivors(conn)
+        now_is = survivors(conn)
         by_month = {m: _statuses(conn, m, now_is) for m in months}
         have = {m for (m,) in conn.execute(select(status_months.c.month))}
+        since = known_since(conn, group.agencies) if group is not None else None
     out: dict[str, dict[str, int | None]] = {}
     for month in months:
         if month not in have:
             continue
         cells = {s.name.lower(): 0 for s in COUNTED}
-        for status in by_month[month].values():
+        for person, status in by_month[month].items():
+            if since is not None and since.get(person, "9999-99") > month:
+                continue
             if status in COUNTED:
                 cells[status.name.lower()] += 1
         cells["total"] = sum(cells.values())
-        published = build_report(store, month).rows["all"]["active"]
+        report = (
+            build_report(store, month)
+            if group is None
+            else build_group_report(store, group.name, group.agencies, month)
+        )
+        published = report.rows["all"]["active"]
         hidden = suppress(
             cells,
             [frozenset(cells)],
@@ -143,37 +156,8 @@ def counts_csv(counts: dict[str, dict[str, int | None]]) -> str:
     return text.getvalue()
 
 
-def _survivors(conn: Connection) -> dict[str, str]:
-    """Where every person id ever given now lives (an absorbed person, in its survivor)."""
-    into = dict(conn.execute(select(people.c.id, people.c.merged_into)).all())
-    out: dict[str, str] = {}
-    for pid in into:
-        final, hops = pid, 0
-        while into.get(final) is not None and hops < len(into):
-            final, hops = into[final], hops + 1
-        out[pid] = final
-    return out
-
-
 def _statuses(conn: Connection, month: str, now_is: dict[str, str]) -> dict[str, Status]:
-    """A month's statuses by today's person ids (empty for a month the list does not have).
-    Two people merged since then are one: on the list if either was, active first."""
-    stored = month_statuses(conn, month)
-    out: dict[str, Status] = {}
-    if stored is None:
-        return out
-    for pid, code in zip(stored.person_ids(), stored.status.tolist(), strict=True):
-        if code == Status.UNKNOWN:
-            continue
-        person, status = now_is.get(pid, pid), Status(code)
-        held = out.get(person)
-        if held is None or _RANK[status] < _RANK[held]:
-            out[person] = status
-    return out
-
-
-#: Which status stands for two people merged since: being on the list first.
-_RANK = {s: k for k, s in enumerate((Status.ACTIVE, Status.INACTIVE, *COUNTED[2:]))}
+    return {p: s for p, (s, _) in month_people(conn, month, now_is).items()}
 
 
 def _months_on_list(

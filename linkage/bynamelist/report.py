@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from linkage.bynamelist.counts import month_counts
 from linkage.bynamelist.interval import active_sentence, stored_estimate
 from linkage.bynamelist.monthly import previous_month
+from linkage.bynamelist.slices import group_figures
 from linkage.bynamelist.status import INFLOW, MEASURES, OUTFLOW, POPULATIONS, reliable
 from linkage.bynamelist.store import Store, StoreError
 from linkage.bynamelist.store.schema import coverage, figures
@@ -55,6 +57,8 @@ class MonthReport:
     #: {"estimate", "low", "high", "level"}; None where the month has none, or where its
     #: active count is suppressed (the estimate would give it away)
     active_estimate: dict[str, float] | None = None
+    #: the group of agencies the figures are for (None: the whole list)
+    group: str | None = None
 
     @property
     def quality(self) -> bool | None:
@@ -100,11 +104,30 @@ def build_reports(store: Store, months: list[str]) -> list[MonthReport]:
     return [_build(store, month, built) for month in months]
 
 
-def _build(store: Store, month: str, built: dict[str, MonthReport]) -> MonthReport:
+def build_group_report(
+    store: Store, group: str, agencies: Sequence[str], month: str
+) -> MonthReport:
+    """The suppressed report of ``month`` for the group of ``agencies``: the list's people
+    they know, counted once (:mod:`linkage.bynamelist.slices`), suppressed as the list's own
+    report is, each month knowing what the month before hid; no coverage, count-only figures
+    or estimate (those are the whole list's)."""
+    with store.engine.connect() as conn:
+        sliced = group_figures(conn, agencies, month)
+    report = _build(store, month, {}, sliced)
+    return replace(report, group=group)
+
+
+def _build(
+    store: Store,
+    month: str,
+    built: dict[str, MonthReport],
+    sliced: dict[str, dict[str, dict[str, int]]] | None = None,
+) -> MonthReport:
+    """One month's report, from the stored figures, or from a group's ``sliced`` ones."""
     if month in built:
         return built[month]
     settings = store.config.bynamelist
-    now = _stored(store, month)
+    now = _stored(store, month) if sliced is None else sliced.get(month, {})
     if not now:
         raise StoreError(
             f"the list has no figures for {month}", "ingest that month's uploads first"
@@ -115,17 +138,26 @@ def _build(store: Store, month: str, built: dict[str, MonthReport]) -> MonthRepo
             (figures.c.population == "all") & (figures.c.month <= month)
         )
         everyone: dict[str, dict[str, int]] = {}
-        for m, measure, value in conn.execute(query):
-            everyone.setdefault(m, {})[measure] = value
-        cover = conn.execute(
-            select(coverage.c.agency, coverage.c.last_month, coverage.c.records, coverage.c.active)
-            .where(coverage.c.month == month)
-            .order_by(coverage.c.agency)
-        ).all()
-        count_agencies, counted = month_counts(conn, month)
-        guess = stored_estimate(conn, month)
-    before = _stored(store, previous) if previous else {}
-    earlier = _build(store, previous, built) if previous else None
+        if sliced is None:
+            for m, measure, value in conn.execute(query):
+                everyone.setdefault(m, {})[measure] = value
+            cover = conn.execute(
+                select(
+                    coverage.c.agency, coverage.c.last_month, coverage.c.records, coverage.c.active
+                )
+                .where(coverage.c.month == month)
+                .order_by(coverage.c.agency)
+            ).all()
+            count_agencies, counted = month_counts(conn, month)
+            guess = stored_estimate(conn, month)
+        else:
+            everyone = {m: rows["all"] for m, rows in sliced.items() if m <= month}
+            cover, count_agencies, counted, guess = [], [], {}, None
+    if sliced is None:
+        before = _stored(store, previous) if previous else {}
+    else:
+        before = sliced.get(previous, {}) if previous else {}
+    earlier = _build(store, previous, built, sliced) if previous else None
     carried = {f"{name}.active_before" for name in POPULATIONS}
     hidden_before = {
         f"{name}.active_before"
@@ -257,7 +289,7 @@ def render_text(report: MonthReport) -> str:
     names = list(POPULATIONS)
     width = max(len(n) for n in names) + 2
     lines = [
-        f"By-name list, {report.month}"
+        f"By-name list{f' of group {report.group}' if report.group else ''}, {report.month}"
         + (f" (compared with {report.previous})" if report.previous else " (first month)"),
         f"{'':<28}" + "".join(f"{n:>{width}}" for n in names),
     ]
@@ -340,6 +372,7 @@ def render_csv(report: MonthReport) -> str:
 
 def render_json(report: MonthReport) -> str:
     data = {
+        **({"group": report.group} if report.group else {}),
         "month": report.month,
         "previous_month": report.previous,
         "suppress_below": report.threshold,

@@ -180,10 +180,14 @@ def bnl_export(db: str, agency: str, output: Path) -> None:
     epilog=example(
         "linkage bnl report --db community.db --month 2026-10",
         "linkage bnl report --db community.db --format csv -o 2026-10.csv",
+        "linkage bnl report --db community.db --group downtown",
     ),
 )
 @db_option
 @click.option("--month", help="The month to report, YYYY-MM (default: the list's latest).")
+@click.option(
+    "--group", help="Only the people a group's agencies know, counted once (bnl group add)."
+)
 @click.option(
     "--format",
     "fmt",
@@ -193,7 +197,9 @@ def bnl_export(db: str, agency: str, output: Path) -> None:
     help="Table for people, or data for charts.",
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
-def bnl_report(db: str, month: str | None, fmt: str, output: Path | None) -> None:
+def bnl_report(
+    db: str, month: str | None, group: str | None, fmt: str, output: Path | None
+) -> None:
     """The month's by-name-list figures, safe to publish.
 
     Per population (all, single adults, youth, families, veterans, chronic): actively
@@ -202,15 +208,32 @@ def bnl_report(db: str, month: str | None, fmt: str, output: Path | None) -> Non
     the reliability check and how many reliable months in a row; per agency, its latest
     upload and how much of the list it knows. Counts under [bynamelist] suppress_below, and
     the cells that would reveal them, are shown as * (empty in CSV).
+
+    With --group, the same figures for the people the group's agencies know, each counted
+    once: the group's own trends, suppressed alike.
     """
     from linkage._atomic import atomic_write
-    from linkage.bynamelist import build_report, latest_month, open_store
-    from linkage.bynamelist.report import render_csv, render_json, render_text
+    from linkage.bynamelist import StoreError, build_report, latest_month, open_store
+    from linkage.bynamelist.groups import list_groups
+    from linkage.bynamelist.monthly import check_month
+    from linkage.bynamelist.report import (
+        build_group_report,
+        render_csv,
+        render_json,
+        render_text,
+    )
 
     if output is not None:
         refuse_over_store(output, db)
     store = open_store(db)
-    report = build_report(store, month or latest_month(store))
+    chosen = check_month(month) if month else latest_month(store)
+    if group is None:
+        report = build_report(store, chosen)
+    else:
+        found = {g.name: g for g in list_groups(store)}.get(group)
+        if found is None:
+            raise StoreError(f"no group {group[:64]}", "see 'linkage bnl group list'")
+        report = build_group_report(store, group, found.agencies, chosen)
     text = {"text": render_text, "csv": render_csv, "json": render_json}[fmt](report)
     if output is None:
         click.echo(text, nl=False)
@@ -534,8 +557,11 @@ def bnl_notices(db: str, agency: str, since: str | None, output: Path) -> None:
 @click.option("--quarter", required=True, help="The quarter, as YYYYQn (2026Q4).")
 @click.option("--agency", help="The agency whose own clients to list.")
 @click.option("--counts", is_flag=True, help="Instead: the task force's counts by status.")
+@click.option("--group", help="With --counts: only the people this group's agencies know.")
 @_csv_output
-def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, output: Path) -> None:
+def bnl_review_list(
+    db: str, quarter: str, agency: str | None, counts: bool, group: str | None, output: Path
+) -> None:
     """The quarterly review: an agency's own clients on the list, with their status at each
     month's end of the quarter, what changed, and months on the list.
 
@@ -543,7 +569,8 @@ def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, out
     small cells suppressed as in the monthly report; never an identity.
     """
     from linkage._atomic import write_text
-    from linkage.bynamelist import open_store
+    from linkage.bynamelist import StoreError, open_store
+    from linkage.bynamelist.groups import list_groups
     from linkage.bynamelist.quarterly import (
         counts_csv,
         quarter_months,
@@ -554,6 +581,8 @@ def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, out
 
     if (agency is None) == (not counts):
         raise click.UsageError("give --agency A or --counts")
+    if group is not None and not counts:
+        raise click.UsageError("--group needs --counts")
     months = quarter_months(quarter)
     refuse_over_store(output, db)
     store = open_store(db)
@@ -562,7 +591,12 @@ def bnl_review_list(db: str, quarter: str, agency: str | None, counts: bool, out
         write_text(output, review_csv(rows, months))
         click.echo(f"wrote {len(rows)} of {agency}'s records of people on the list in {quarter}")
     else:
-        table = task_force_counts(store, quarter)
+        chosen = None
+        if group is not None:
+            chosen = {g.name: g for g in list_groups(store)}.get(group)
+            if chosen is None:
+                raise StoreError(f"no group {group[:64]}", "see 'linkage bnl group list'")
+        table = task_force_counts(store, quarter, chosen)
         write_text(output, counts_csv(table))
         click.echo(f"wrote the counts by status of {len(table)} months of {quarter} to {output}")
 

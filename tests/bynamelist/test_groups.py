@@ -10,6 +10,7 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import func, select
 
+from linkage.agency.encoding.keys import generate_secret
 from linkage.bynamelist import StoreError, create_store, ingest
 from linkage.bynamelist.groups import (
     add_to_group,
@@ -19,9 +20,14 @@ from linkage.bynamelist.groups import (
     remove_from_group,
 )
 from linkage.bynamelist.monthly import month_statuses
+from linkage.bynamelist.quarterly import task_force_counts
+from linkage.bynamelist.report import build_group_report
+from linkage.bynamelist.slices import group_figures
 from linkage.bynamelist.status import Status
-from linkage.bynamelist.store.schema import agency_groups, records
+from linkage.bynamelist.store.schema import agency_groups, coverage, figures, records
 from linkage.formats.config import builtin_config_path
+from linkage.research.evaluation.longitudinal import encode_month
+from linkage.research.synthetic.scenario import write_scenario
 from tests.test_cli import run
 
 
@@ -154,3 +160,93 @@ def test_the_commands_write_the_overlap_and_refuse_in_one_line(
         monkeypatch,
     )
     assert code == 2 and "no such month" in err and not (tmp_path / "no.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory):
+    out = tmp_path_factory.mktemp("group-months")
+    return write_scenario(out / "scenario", 300, 3, months=4, seed=12), out
+
+
+@pytest.fixture()
+def history(months, db):
+    scenario, out = months
+    store = create_store(db, builtin_config_path("hmis"))
+    secret = generate_secret()
+    for month in scenario.months:
+        ingest(store, encode_month(scenario, month, store.config, secret, out / "up"), month)
+    return store, scenario
+
+
+def test_a_group_of_every_agency_is_the_list_as_it_stands(history) -> None:
+    store, scenario = history
+    latest = scenario.months[-1]
+    with store.engine.connect() as conn:
+        sliced = group_figures(conn, scenario.agencies, latest)
+        stored = conn.execute(
+            select(figures.c.population, figures.c.measure, figures.c.value).where(
+                figures.c.month == latest
+            )
+        ).all()
+    assert list(sliced) == scenario.months
+    for population, measure, value in stored:
+        if measure != "difference":  # against last month's published count, people since merged
+            assert sliced[latest][population][measure] == value, (population, measure)
+    assert sliced[latest]["all"]["inflow"] > 0 and sliced[latest]["all"]["outflow"] > 0
+
+
+def test_a_group_of_one_agency_counts_the_people_it_knows(history) -> None:
+    store, scenario = history
+    latest = scenario.months[-1]
+    with store.engine.connect() as conn:
+        sliced = group_figures(conn, ["agency_2"], latest)
+        knows = conn.execute(
+            select(coverage.c.active).where(
+                (coverage.c.month == latest) & (coverage.c.agency == "agency_2")
+            )
+        ).scalar()
+    assert sliced[latest]["all"]["active"] == knows
+    with store.engine.connect() as conn:
+        whole = group_figures(conn, scenario.agencies, latest)
+    assert sliced[latest]["all"]["active"] < whole[latest]["all"]["active"]
+
+
+def test_a_groups_report_is_suppressed_and_named(history, tmp_path, capsys, monkeypatch):
+    store, scenario = history
+    add_to_group(store, "north", "geographic", ["agency_1", "agency_2"])
+    latest = scenario.months[-1]
+    report = build_group_report(store, "north", ["agency_1", "agency_2"], latest)
+    threshold = store.config.bynamelist.suppress_below
+    for row in report.rows.values():
+        for measure, value in row.items():
+            if value is not None and measure != "difference":
+                assert value == 0 or value >= threshold
+    assert report.coverage == [] and report.active_estimate is None
+    code, out, _ = run(
+        ["bnl", "report", "--db", store.url, "--group", "north"], capsys, monkeypatch
+    )
+    assert code == 0 and out.startswith(f"By-name list of group north, {latest}")
+    code, _, err = run(
+        ["bnl", "report", "--db", store.url, "--group", "south"], capsys, monkeypatch
+    )
+    assert code == 2 and "no group south" in err
+
+
+def test_the_task_force_counts_a_group_as_its_agencies_know_it(history) -> None:
+    store, scenario = history
+    quarter = "2026Q1"  # the scenario's third and fourth months (it starts in 2025-11)
+    every = add_to_group(store, "everyone", "other", scenario.agencies)
+    one = add_to_group(store, "one", "other", ["agency_3"])
+    whole = task_force_counts(store, quarter)
+    assert task_force_counts(store, quarter, every)["2026-02"] == whole["2026-02"]
+    small = task_force_counts(store, quarter, one)
+    for month, cells in small.items():
+        for name, value in cells.items():
+            if value is not None and whole[month][name] is not None:
+                assert value <= whole[month][name]
+    assert any(
+        v is not None and v < whole[m]["total"]
+        for m, c in small.items()
+        for v in [c["total"]]
+        if whole[m]["total"] is not None
+    )
