@@ -58,7 +58,7 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
     scores: list[MonthScore] = []
     for report, score in run_scenario(scenario, store, read_secret(key), uploads):
         if not scores:  # every agency has uploaded once: the partners sign their agreements
-            _agree(store, scenario)
+            sign_agreements(store, scenario)
         scores.append(score)
         found, true = score.found["all"]["active"], score.true["all"]["active"]
         guess = score.active_estimate
@@ -91,8 +91,9 @@ def run_demo(out: Path, people: int, agencies: int, months: int, seed: int) -> I
     )
 
 
-def _agree(store: Store, scenario: Scenario) -> None:
-    """The first two agencies agree to case conferencing and to notices, for a year."""
+def sign_agreements(store: Store, scenario: Scenario) -> None:
+    """The first two agencies agree to case conferencing and to notices, for a year (once
+    every agency has uploaded once: an agreement names agencies the store knows)."""
     if len(scenario.agencies) < 2:
         return
     today = date.today()

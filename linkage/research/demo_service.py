@@ -4,7 +4,9 @@ coordinator's service as it would in a real community.
 The service runs on loopback in this process. Each month each agency encodes its export
 on its side and sends it with the agencies' client (``linkage upload``); the coordinator's
 staff start the month's ingest through the API and wait for the job; at the end each agency
-fetches its own results (``linkage results``) and the staff read the dashboard's figures.
+fetches its own results (``linkage results``), the first agency its joint participants with
+the second and its notices (under the agreements the two sign after the first month), and
+the staff read the dashboard's figures.
 With ``keep_serving`` the service stays up for a person to open the dashboard in a browser.
 """
 
@@ -19,10 +21,11 @@ from typing import Any
 import httpx
 
 from linkage.agency.encoding.keys import read_secret, write_secret
-from linkage.agency.upload import results, upload
+from linkage.agency.upload import joint, notices, results, upload
 from linkage.bynamelist import create_store
 from linkage.errors import LinkageError
 from linkage.formats.config import builtin_config_path
+from linkage.research.demo import sign_agreements
 from linkage.research.evaluation.longitudinal import encode_month
 from linkage.research.synthetic.scenario import write_scenario
 from linkage.service import Settings, create_app, issue_token
@@ -71,12 +74,25 @@ def run_service_demo(
                 f"   {month}: {len(paths)} agencies uploaded; ingest job {job['id']}: "
                 + job["progress"]
             )
+            if month == scenario.months[0]:
+                sign_agreements(store, scenario)
         yield "4. each agency fetches its own records' person ids (linkage results):"
         (out / "results").mkdir(exist_ok=True)
         for agency in scenario.agencies:
             target = out / "results" / f"{agency}.csv"
             count = results(server.url, tokens[agency], target)
             yield f"   {agency}: {count:,} records -> {target}"
+        if len(scenario.agencies) >= 2:
+            ours, theirs = scenario.agencies[:2]
+            shared = out / "results" / f"{ours}-joint-{theirs}.csv"
+            told = out / "results" / f"{ours}-notices.csv"
+            n = joint(server.url, tokens[ours], theirs, shared)
+            m = notices(server.url, tokens[ours], told)
+            yield (
+                f"   {ours}, under its agreements with {theirs}: {n:,} joint participants "
+                f"(linkage results --joint-with) -> {shared}; {m:,} notices (linkage results "
+                f"--notices) -> {told}"
+            )
         board = httpx.get(f"{server.url}/v1/dashboard", headers=staff, timeout=60).json()
         latest = board["figures"][board["latest_month"]]["all"]
         yield (

@@ -39,6 +39,11 @@ def test_the_demo_runs_three_agencies_and_three_months_through_the_service(
     lines = ran.stdout.splitlines()
     assert sum(": 3 agencies uploaded; ingest job" in line for line in lines) == 3
     assert any(line.startswith("5. the dashboard's figures for 2026-01") for line in lines)
+    joint = (out / "results" / "agency_1-joint-agency_2.csv").read_text().splitlines()
+    assert joint[0] == "record_id,person_id,status,last_activity,partners" and len(joint) > 1
+    assert all(row.startswith("1") for row in joint[1:])  # agency_1's own ids only
+    told = (out / "results" / "agency_1-notices.csv").read_text().splitlines()
+    assert told[0] == "month,record_id,person_id,event"
     for agency in ("agency_1", "agency_2", "agency_3"):
         with open(out / "results" / f"{agency}.csv", newline="") as fh:
             got = {row["record_id"] for row in csv.DictReader(fh)}
