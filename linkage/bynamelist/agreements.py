@@ -11,7 +11,7 @@ trail, and adding, ending and every refusal name agencies and dates only, never 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, RowMapping, insert, select, union, update
@@ -148,7 +148,7 @@ def end_agreement(
             raise StoreError(f"agreement {agreement_id} is {found.state(today)} already")
         conn.execute(update(agreements).where(agreements.c.id == agreement_id).values(ended_at=now))
         _audit(conn, now, f"agreement {agreement_id} ended ({' '.join(reason.split())})")
-    return Agreement(**{**found.__dict__, "ended_at": now})
+    return replace(found, ended_at=now)
 
 
 def list_agreements(store: Store) -> list[Agreement]:
@@ -159,13 +159,17 @@ def list_agreements(store: Store) -> list[Agreement]:
 
 def partners(conn: Connection, agency: str, purpose: str, day: date) -> set[str]:
     """The agencies an agreement in force on ``day`` for ``purpose`` joins to ``agency``."""
-    return {
-        other
-        for a in read_agreements(conn)
-        if a.purpose == purpose and agency in a.agencies and a.in_force(day)
-        for other in a.agencies
-        if other != agency
-    }
+    return joined_to(in_force(read_agreements(conn), purpose, day), agency)
+
+
+def in_force(agreements: Sequence[Agreement], purpose: str, day: date) -> list[Agreement]:
+    """Those of ``agreements`` for ``purpose`` that are in force on ``day``."""
+    return [a for a in agreements if a.purpose == purpose and a.in_force(day)]
+
+
+def joined_to(agreements: Sequence[Agreement], agency: str) -> set[str]:
+    """The other agencies that any of ``agreements`` names beside ``agency``."""
+    return {other for a in agreements if agency in a.agencies for other in a.agencies} - {agency}
 
 
 def refuse_unknown(conn: Connection, agencies: Sequence[str]) -> None:

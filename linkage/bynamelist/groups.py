@@ -28,6 +28,7 @@ from sqlalchemy import Connection, delete, insert, select
 from linkage.bynamelist.agreements import refuse_unknown
 from linkage.bynamelist.monthly import latest_upload_month, month_statuses
 from linkage.bynamelist.report import build_report
+from linkage.bynamelist.slices import month_people, survivors
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store, StoreError, writing
 from linkage.bynamelist.store.schema import agency_groups, events, records
@@ -132,23 +133,20 @@ def overlap(store: Store, by: str = "agency", month: str | None = None) -> Overl
         raise StoreError(f"overlap is by agency or by group, not '{by[:20]}'")
     with store.engine.connect() as conn:
         month = month or latest_upload_month(conn)
-        stored = None if month is None else month_statuses(conn, month)
-        if month is None or stored is None:
+        if month is None or month_statuses(conn, month) is None:
             raise StoreError("the list has no such month", "ingest it with 'linkage bnl ingest'")
-        active = {
-            p
-            for p, s in zip(stored.person_ids(), stored.status.tolist(), strict=True)
-            if s == Status.ACTIVE
-        }
+        # an earlier month's people under today's ids, as the records name them
+        held = month_people(conn, month, survivors(conn))
+        active = {p for p, (status, _) in held.items() if status == Status.ACTIVE}
         groups = read_groups(conn)
+        in_groups: dict[str, set[str]] = defaultdict(set)
+        for g in groups.values():
+            for agency in g.agencies:
+                in_groups[agency].add(g.name)
         units_of: dict[str, set[str]] = defaultdict(set)
         for agency, person in conn.execute(select(records.c.agency, records.c.person_id)):
-            if person not in active:
-                continue
-            if by == "agency":
-                units_of[person].add(agency)
-            else:
-                units_of[person] |= {g.name for g in groups.values() if agency in g.agencies}
+            if person in active:
+                units_of[person] |= {agency} if by == "agency" else in_groups[agency]
     if by == "group" and not groups:
         raise StoreError("the store has no groups", "name some with 'linkage bnl group add'")
     named = set(groups) if by == "group" else set()

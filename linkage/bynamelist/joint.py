@@ -24,7 +24,8 @@ from datetime import date
 from sqlalchemy import Connection, func, select
 
 from linkage.bynamelist.agreements import NotAgreed, partners, refuse_unknown
-from linkage.bynamelist.monthly import latest_upload_month, month_statuses
+from linkage.bynamelist.monthly import latest_upload_month
+from linkage.bynamelist.slices import month_people
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store, StoreError
 from linkage.bynamelist.store.schema import records
@@ -130,17 +131,12 @@ def _shared(conn: Connection, agency: str, others: set[str]) -> list[JointRow]:
 
 
 def _statuses(conn: Connection, people: list[str]) -> dict[str, Status]:
-    """Each person's status at the list's latest month (absent: no status, off the list)."""
+    """Each person's status at the list's latest month (absent: no status, off the list);
+    that month's statuses are under today's ids, as every correction recomputes it."""
     month = latest_upload_month(conn)
-    statuses = month_statuses(conn, month) if month is not None else None
-    if statuses is None:
-        return {}
+    held = month_people(conn, month, {}) if month is not None else {}
     wanted = set(people)
-    return {
-        pid: Status(int(code))
-        for pid, code in zip(statuses.person_ids(), statuses.status.tolist(), strict=True)
-        if pid in wanted
-    }
+    return {pid: status for pid, (status, _) in held.items() if pid in wanted}
 
 
 def _last_activity(conn: Connection, people: list[str]) -> dict[str, date]:

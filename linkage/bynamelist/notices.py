@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, insert, select
 
-from linkage.bynamelist.agreements import Agreement, read_agreements, refuse_unknown
+from linkage.bynamelist.agreements import in_force, joined_to, read_agreements, refuse_unknown
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store
 from linkage.bynamelist.store.schema import notices, records
@@ -76,7 +76,7 @@ def write_notices(
     ``before[i]`` in the month before, None for the list's first month, and ``now[i]``);
     returns how many there are."""
     conn.execute(delete(notices).where(notices.c.month == month))
-    agreed = [a for a in read_agreements(conn) if a.purpose == NOTIFICATION and a.in_force(today)]
+    agreed = in_force(read_agreements(conn), NOTIFICATION, today)
     if before is None or not agreed:
         return 0
     happened = {people[i].decode("ascii"): name for i, name in events(before, now)}
@@ -85,7 +85,7 @@ def write_notices(
     for person, own in held.items():
         agencies = {agency for agency, _ in own}
         for agency, record_id in own:
-            if _partners(agreed, agency) & (agencies - {agency}):
+            if joined_to(agreed, agency) & agencies:
                 rows.append(
                     {
                         "month": month,
@@ -121,10 +121,6 @@ def notices_csv(found: Sequence[Notice]) -> str:
     for n in found:
         writer.writerow([n.month, n.record_id, n.person_id, n.event])
     return text.getvalue()
-
-
-def _partners(agreed: list[Agreement], agency: str) -> set[str]:
-    return {other for a in agreed if agency in a.agencies for other in a.agencies} - {agency}
 
 
 def _consented_records(conn: Connection, people: list[str]) -> dict[str, list[tuple[str, str]]]:

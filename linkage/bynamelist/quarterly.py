@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, select
 
 from linkage.bynamelist.agreements import refuse_unknown
 from linkage.bynamelist.groups import Group
-from linkage.bynamelist.report import build_group_report, build_report
+from linkage.bynamelist.report import build_group_reports, build_reports
 from linkage.bynamelist.slices import known_since, month_people, survivors
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store import Store, StoreError
@@ -67,13 +68,16 @@ def review_list(store: Store, agency: str, quarter: str) -> list[ReviewRow]:
     with store.engine.connect() as conn:
         refuse_unknown(conn, [agency])
         now_is = survivors(conn)
-        by_month = {m: _statuses(conn, m, now_is) for m in months}
+        history = conn.execute(
+            select(status_months.c.month).where(status_months.c.month <= months[-1])
+        ).scalars()
+        by_month = {m: _statuses(conn, m, now_is) for m in sorted({*history, *months})}
         own = conn.execute(
             select(records.c.record_id, records.c.person_id)
             .where(records.c.agency == agency)
             .order_by(records.c.record_id)
         ).all()
-        on_list = _months_on_list(conn, months[-1], {pid for _, pid in own}, now_is)
+    on_list = Counter(p for held in by_month.values() for p, s in held.items() if s in ON_LIST)
     rows = []
     for record_id, person in own:
         seen = [by_month[m].get(person) for m in months]
@@ -104,10 +108,14 @@ def task_force_counts(
         by_month = {m: _statuses(conn, m, now_is) for m in months}
         have = {m for (m,) in conn.execute(select(status_months.c.month))}
         since = known_since(conn, group.agencies) if group is not None else None
+    present = [m for m in months if m in have]
+    reports = (
+        build_reports(store, present)
+        if group is None
+        else build_group_reports(store, group.name, group.agencies, present)
+    )
     out: dict[str, dict[str, int | None]] = {}
-    for month in months:
-        if month not in have:
-            continue
+    for month, report in zip(present, reports, strict=True):
         cells = {s.name.lower(): 0 for s in COUNTED}
         for person, status in by_month[month].items():
             if since is not None and since.get(person, "9999-99") > month:
@@ -115,11 +123,6 @@ def task_force_counts(
             if status in COUNTED:
                 cells[status.name.lower()] += 1
         cells["total"] = sum(cells.values())
-        report = (
-            build_report(store, month)
-            if group is None
-            else build_group_report(store, group.name, group.agencies, month)
-        )
         published = report.rows["all"]["active"]
         hidden = suppress(
             cells,
@@ -158,20 +161,6 @@ def counts_csv(counts: dict[str, dict[str, int | None]]) -> str:
 
 def _statuses(conn: Connection, month: str, now_is: dict[str, str]) -> dict[str, Status]:
     return {p: s for p, (s, _) in month_people(conn, month, now_is).items()}
-
-
-def _months_on_list(
-    conn: Connection, last: str, wanted: set[str], now_is: dict[str, str]
-) -> dict[str, int]:
-    """For each of ``wanted`` (today's ids): the months up to ``last`` whose statuses put
-    them on the list."""
-    out: dict[str, int] = {}
-    months = conn.execute(select(status_months.c.month).where(status_months.c.month <= last))
-    for (month,) in months.all():
-        for person, status in _statuses(conn, month, now_is).items():
-            if person in wanted and status in ON_LIST:
-                out[person] = out.get(person, 0) + 1
-    return out
 
 
 def _changes(months: list[str], seen: list[Status | None]) -> str:

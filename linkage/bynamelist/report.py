@@ -111,10 +111,17 @@ def build_group_report(
     they know, counted once (:mod:`linkage.bynamelist.slices`), suppressed as the list's own
     report is, each month knowing what the month before hid; no coverage, count-only figures
     or estimate (those are the whole list's)."""
+    return build_group_reports(store, group, agencies, [month])[0]
+
+
+def build_group_reports(
+    store: Store, group: str, agencies: Sequence[str], months: list[str]
+) -> list[MonthReport]:
+    """The group's reports of ``months``, from one slicing of the list's history."""
     with store.engine.connect() as conn:
-        sliced = group_figures(conn, agencies, month)
-    report = _build(store, month, {}, sliced)
-    return replace(report, group=group)
+        sliced = group_figures(conn, agencies, max(months)) if months else {}
+    built: dict[str, MonthReport] = {}
+    return [replace(_build(store, m, built, sliced), group=group) for m in months]
 
 
 def _build(

@@ -132,5 +132,10 @@ def refusal(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description}
 
 
+def csv_answer(description: str) -> dict[str, Any]:
+    """A route's answer as CSV text (its refusals stay JSON, as :data:`ERRORS` has them)."""
+    return {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": description}
+
+
 def _when(value: Any) -> str:
     return value.isoformat() if value is not None else ""

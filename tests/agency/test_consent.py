@@ -102,6 +102,11 @@ def test_a_list_with_commas_is_refused_and_an_empty_one_consents_no_one(
     listing.write_text("100001,yes\n")
     with pytest.raises(InputError, match=r"ids\.txt:1: a consent list holds one record id a line"):
         read_consent_list(listing, "PersonalID")
+    listing.write_bytes(b"\xff\xfe1\x00")
+    with pytest.raises(InputError, match="the consent list is not UTF-8 text"):
+        read_consent_list(listing, "PersonalID")
+    with pytest.raises(InputError, match="no such consent list"):
+        read_consent_list(tmp_path / "gone.txt", "PersonalID")
     listing.write_text("PersonalID\n\n")
     empty = read_consent_list(listing, "PersonalID")
     summary = encode_file(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,3 +49,17 @@ def dump(target: str) -> dict[str, list[tuple[Any, ...]]]:
             }
     finally:
         engine.dispose()
+
+
+def scenario_store(db: str, scenario, uploads: Path):
+    """A new store with every month of a written scenario encoded (with consent) and
+    ingested in order, as its agencies and coordinator would."""
+    from linkage.bynamelist import create_store, ingest
+    from linkage.formats.config import builtin_config_path
+    from linkage.research.evaluation.longitudinal import encode_month
+
+    store = create_store(db, builtin_config_path("hmis"))
+    secret = generate_secret()
+    for month in scenario.months:
+        ingest(store, encode_month(scenario, month, store.config, secret, uploads), month)
+    return store

@@ -10,7 +10,6 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import func, select
 
-from linkage.agency.encoding.keys import generate_secret
 from linkage.bynamelist import StoreError, create_store, ingest
 from linkage.bynamelist.groups import (
     add_to_group,
@@ -26,8 +25,8 @@ from linkage.bynamelist.slices import group_figures
 from linkage.bynamelist.status import Status
 from linkage.bynamelist.store.schema import agency_groups, coverage, figures, records
 from linkage.formats.config import builtin_config_path
-from linkage.research.evaluation.longitudinal import encode_month
 from linkage.research.synthetic.scenario import write_scenario
+from tests.bynamelist.conftest import scenario_store
 from tests.test_cli import run
 
 
@@ -171,11 +170,7 @@ def months(tmp_path_factory):
 @pytest.fixture()
 def history(months, db):
     scenario, out = months
-    store = create_store(db, builtin_config_path("hmis"))
-    secret = generate_secret()
-    for month in scenario.months:
-        ingest(store, encode_month(scenario, month, store.config, secret, out / "up"), month)
-    return store, scenario
+    return scenario_store(db, scenario, out / "up"), scenario
 
 
 def test_a_group_of_every_agency_is_the_list_as_it_stands(history) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from linkage.agency.encoding.keys import generate_secret
-from linkage.bynamelist import StoreError, build_report, create_store, ingest
+from linkage.bynamelist import StoreError, build_report
 from linkage.bynamelist.monthly import month_statuses
 from linkage.bynamelist.quarterly import (
     quarter_months,
@@ -15,10 +14,9 @@ from linkage.bynamelist.quarterly import (
     task_force_counts,
 )
 from linkage.bynamelist.status import Status
-from linkage.formats.config import builtin_config_path
 from linkage.research.datasets import read_truth
-from linkage.research.evaluation.longitudinal import encode_month
 from linkage.research.synthetic.scenario import read_statuses, write_scenario
+from tests.bynamelist.conftest import scenario_store
 from tests.test_cli import run
 
 QUARTER = "2026Q1"  # the scenario's months 3 to 5 (it starts in 2025-11)
@@ -33,11 +31,7 @@ def year(tmp_path_factory):
 @pytest.fixture()
 def listed(year, db):
     scenario, out = year
-    store = create_store(db, builtin_config_path("hmis"))
-    secret = generate_secret()
-    for month in scenario.months:
-        ingest(store, encode_month(scenario, month, store.config, secret, out / "up"), month)
-    return store
+    return scenario_store(db, scenario, out / "up")
 
 
 def test_a_quarter_is_three_months_and_nothing_else_is() -> None:

@@ -16,7 +16,15 @@ from linkage.bynamelist.joint import joint_csv, joint_list
 from linkage.bynamelist.monthly import YYYY_MM
 from linkage.bynamelist.notices import notices_csv, notices_for
 from linkage.service.context import Caller, Current, agency_of
-from linkage.service.models import ERRORS, AgencyName, Month, ReceivedOut, UploadOut, refusal
+from linkage.service.models import (
+    ERRORS,
+    AgencyName,
+    Month,
+    ReceivedOut,
+    UploadOut,
+    csv_answer,
+    refusal,
+)
 from linkage.service.spool import Refused, listing, receive
 
 router = APIRouter(tags=["agencies"])
@@ -82,11 +90,10 @@ def uploads(who: Caller, service: Current) -> list[ReceivedOut]:
     response_class=Response,  # CSV when it answers; its refusals are JSON
     responses={
         **ERRORS,
-        200: {
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "record_id,person_id (and other_agencies where the store "
-            "shares it) for each of the agency's records",
-        },
+        200: csv_answer(
+            "record_id,person_id (and other_agencies where the store "
+            "shares it) for each of the agency's records"
+        ),
         404: refusal("no records of the agency yet"),
     },
 )
@@ -105,11 +112,10 @@ def results(who: Caller, service: Current) -> PlainTextResponse:
     response_class=Response,  # CSV when it answers; its refusals are JSON
     responses={
         **ERRORS,
-        200: {
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "record_id,person_id,status,last_activity,partners for each of the "
-            "agency's own consented records of people the partner also serves with consent",
-        },
+        200: csv_answer(
+            "record_id,person_id,status,last_activity,partners for each of the "
+            "agency's own consented records of people the partner also serves with consent"
+        ),
         404: refusal("no such agency"),
         409: refusal("no case-conferencing agreement with the partner is in force"),
     },
@@ -132,11 +138,10 @@ def joint(partner: AgencyName, who: Caller, service: Current) -> PlainTextRespon
     response_class=Response,  # CSV when it answers; its refusals are JSON
     responses={
         **ERRORS,
-        200: {
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "month,record_id,person_id,event for each event on a person the "
-            "agency serves with a partner under a notification agreement",
-        },
+        200: csv_answer(
+            "month,record_id,person_id,event for each event on a person the "
+            "agency serves with a partner under a notification agreement"
+        ),
     },
 )
 def agency_notices(
