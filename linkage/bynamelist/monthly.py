@@ -20,6 +20,8 @@ import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, insert, select
 
 from linkage.bynamelist.bulk import ordinals, read_rows
+from linkage.bynamelist.households import figures as household_figures
+from linkage.bynamelist.households import join as join_households
 from linkage.bynamelist.notices import write_notices
 from linkage.bynamelist.packed import MonthStatuses, id_array, pack, positions, unpack
 from linkage.bynamelist.status import (
@@ -104,13 +106,16 @@ class RecordActivity:
     last_activity: npt.NDArray[np.int64]  # ordinal day
     situation: npt.NDArray[np.int64]
     flags: npt.NDArray[np.int64]
+    household: npt.NDArray[np.int64]  # the agency's household pseudonym; 0: none known
+    head: npt.NDArray[np.bool_]
 
 
 def read_activity(conn: Connection) -> RecordActivity:
     """The store's records as :class:`RecordActivity`."""
-    found = read_rows(conn, records, ["person_id", "agency", "last_activity", "situation", "flags"])
-    pids, agencies, days, situations, flags = (
-        list(c) for c in (zip(*found, strict=True) if found else [()] * 5)
+    wanted = ["person_id", "agency", "last_activity", "situation", "flags", "household", "head"]
+    found = read_rows(conn, records, wanted)
+    pids, agencies, days, situations, flags, households, heads = (
+        list(c) for c in (zip(*found, strict=True) if found else [()] * len(wanted))
     )
     return RecordActivity(
         id_array(pids),
@@ -118,6 +123,8 @@ def read_activity(conn: Connection) -> RecordActivity:
         ordinals(days),
         np.array([s or 0 for s in situations], np.int64),
         np.array([f or 0 for f in flags], np.int64),
+        np.array(households, np.int64),
+        np.array(heads, np.int64) == 1,
     )
 
 
@@ -135,9 +142,9 @@ def refresh(
     activity: RecordActivity | None = None,
     today: _dt.date | None = None,
 ) -> None:
-    """Recompute and store ``month``'s statuses, figures, coverage and notices (from
-    ``activity`` where the caller holds every record's, else from the store; notices under
-    the agreements in force ``today``)."""
+    """Recompute and store ``month``'s statuses, figures (people's and households'),
+    coverage and notices (from ``activity`` where the caller holds every record's, else from
+    the store; notices under the agreements in force ``today``)."""
     before_month = previous_month(conn, month)
     people_now = _People.read(conn)
     held = read_activity(conn) if activity is None else activity
@@ -167,6 +174,8 @@ def refresh(
         )
         published = dict(conn.execute(query).all())
     table = with_difference(month_figures(now, before, ever), published)
+    joined = join_households(person, n, held.agency, held.household, held.head)
+    table.update(household_figures(joined, now, before, published))
 
     for t in (status_months, figures, coverage):
         conn.execute(delete(t).where(t.c.month == month))

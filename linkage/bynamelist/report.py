@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from linkage.bynamelist.counts import month_counts
+from linkage.bynamelist.households import ROWS as HOUSEHOLD_ROWS
 from linkage.bynamelist.interval import active_sentence, stored_estimate
 from linkage.bynamelist.monthly import previous_month
 from linkage.bynamelist.slices import group_figures
@@ -59,6 +60,9 @@ class MonthReport:
     active_estimate: dict[str, float] | None = None
     #: the group of agencies the figures are for (None: the whole list)
     group: str | None = None
+    #: the household rows (:data:`linkage.bynamelist.households.ROWS`), with
+    #: ``active_before``; empty for a month computed before the list counted households
+    households: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
     @property
     def quality(self) -> bool | None:
@@ -171,6 +175,12 @@ def _build(
         for name in POPULATIONS
         if earlier is not None and earlier.rows[name]["active"] is None
     }
+    households = {name: now[name] for name in HOUSEHOLD_ROWS if name in now}
+    for name in households:
+        if earlier is not None and name in earlier.households:  # its active_before was shown
+            carried.add(f"{name}.active_before")
+            if earlier.households[name]["active"] is None:
+                hidden_before.add(f"{name}.active_before")
     cells: dict[str, int] = {}
     relations: list[frozenset[str]] = []
     for name in POPULATIONS:
@@ -184,6 +194,14 @@ def _build(
                 ("active", "active_before", "inflow", "outflow", "difference"),
             )
         ]
+    for name, row in households.items():
+        cells.update({f"{name}.{k}": v for k, v in row.items()})
+        relations.append(
+            frozenset(
+                f"{name}.{k}"
+                for k in ("active", "active_before", "inflow", "outflow", "difference")
+            )
+        )
     for name, row in counted.items():
         mine = {f"counted.{name}.{k}": v for k, v in row.items()}
         mine[f"counted.{name}.active_with_list"] = row.get("active", 0) + now[name]["active"]
@@ -258,6 +276,10 @@ def _build(
         }
         if guess is not None and rows["all"]["active"] is not None
         else None,
+        households={
+            name: {k: None if f"{name}.{k}" in hidden else v for k, v in row.items()}
+            for name, row in households.items()
+        },
     )
     return built[month]
 
@@ -287,8 +309,34 @@ _ORDER = (
 )
 
 
+#: The household table's measures, in print order, and their labels.
+_HOUSEHOLD_LABELS = {
+    "active_before": "active last month",
+    "inflow": "inflow",
+    "outflow": "outflow",
+    "active": "actively homeless",
+    "persons": "  persons in them",
+    "several_heads": "  with two heads or more",
+    "difference": "reliability difference",
+}
+
+
 def _cell(value: int | None) -> str:
     return "*" if value is None else f"{value:,}"
+
+
+def _household_lines(report: MonthReport) -> list[str]:
+    """The households table: all households and family households across."""
+    if not report.households:
+        return []
+    names = list(report.households)
+    width = max(len(n) for n in names) + 2
+    lines = ["households:", f"{'':<28}" + "".join(f"{n:>{width}}" for n in names)]
+    for measure, label in _HOUSEHOLD_LABELS.items():
+        values = [report.households[n] for n in names]
+        shown = "".join(f"{_cell(v[measure]) if measure in v else '-':>{width}}" for v in values)
+        lines.append(f"{label:<28}{shown}")
+    return lines
 
 
 def render_text(report: MonthReport) -> str:
@@ -318,6 +366,7 @@ def render_text(report: MonthReport) -> str:
         )
     if report.active_estimate is not None:
         lines.append(active_sentence(PeopleEstimate(**report.active_estimate)))
+    lines += _household_lines(report)
     lines.append(f"* suppressed: fewer than {report.threshold}, or would reveal such a count")
     if report.count_only_agencies:
         lines.append(
@@ -357,6 +406,11 @@ def render_csv(report: MonthReport) -> str:
             writer.writerow(
                 [report.month, name, measure, "" if value is None else value, int(value is None)]
             )
+    for name, row in report.households.items():
+        for measure, value in row.items():
+            writer.writerow(
+                [report.month, name, measure, "" if value is None else value, int(value is None)]
+            )
     hidden = int(report.rows["all"]["active"] is None)
     for measure in ("estimate", "low", "high"):
         guess = None if report.active_estimate is None else report.active_estimate[measure]
@@ -384,6 +438,8 @@ def render_json(report: MonthReport) -> str:
         "previous_month": report.previous,
         "suppress_below": report.threshold,
         "figures": report.rows,
+        # (none for a month computed before the list counted households)
+        **({"households": report.households} if report.households else {}),
         "reliable": report.reliable,
         "reliable_streak": report.reliable_streak,
         "quality_list": report.quality,

@@ -51,10 +51,10 @@ from linkage.bynamelist.store.schema import (
 
 _CHUNK = 900
 _NONE = -1
-_CODES = ATTRIBUTE_COLUMNS[1:]  # the codes and consent; last_activity, a date, read apart
+_CODES = ATTRIBUTE_COLUMNS[1:]  # the codes, consent and household; last_activity read apart
 #: What a code was before its column existed, for an undo row saved before (consent: schema
-#: 0009 gave every record 0, so that is what they held).
-_BEFORE_COLUMN = {"consent": 0}
+#: 0009 gave every record 0, so that is what they held; households: 0011 likewise).
+_BEFORE_COLUMN = {"consent": 0, "household": 0, "head": 0}
 _REVIEW = (
     "id",
     "agency_a",

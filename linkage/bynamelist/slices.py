@@ -9,6 +9,8 @@ slice's own month before (a person the group did not know then was not on its li
 reliability difference from the group's own active count of the month before. People are
 counted under today's ids, so a group of every agency is the list as it stands now: its
 latest month's figures are the list's, and earlier months count people merged since as one.
+Households likewise: the list's households as they stand now, made up of the group's people
+(:func:`linkage.bynamelist.households.among`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from collections.abc import Collection
 import numpy as np
 from sqlalchemy import Connection, select
 
-from linkage.bynamelist.monthly import month_statuses
+from linkage.bynamelist.households import among, join
+from linkage.bynamelist.households import figures as household_figures
+from linkage.bynamelist.monthly import month_statuses, read_activity
+from linkage.bynamelist.packed import id_array, positions
 from linkage.bynamelist.status import POPULATIONS, Month, Status, with_difference
 from linkage.bynamelist.status import figures as month_figures
 from linkage.bynamelist.store.schema import figures, people, records, uploads
@@ -31,6 +36,9 @@ def group_figures(
     the list up to ``last``, oldest first."""
     now_is = survivors(conn)
     since = known_since(conn, agencies)
+    held_now = read_activity(conn)
+    ids, person = np.unique(held_now.person, return_inverse=True)
+    joined = join(person.reshape(-1), len(ids), held_now.agency, held_now.household, held_now.head)
     months = sorted(
         m
         for (m,) in conn.execute(select(figures.c.month).distinct().where(figures.c.month <= last))
@@ -50,6 +58,8 @@ def group_figures(
             for name in POPULATIONS
         }
         rows = with_difference(month_figures(now, before, listed_before), active_before)
+        mine = among(joined, positions(ids, id_array(group)))
+        rows.update(household_figures(mine, now, before, active_before))
         out[month] = rows
         for name, member in POPULATIONS.items():
             on = (now.status == Status.ACTIVE) & member(now.flags)

@@ -12,9 +12,9 @@ Layout (all integers little-endian)::
 
 Blocks let writers and readers stream: a 10M-record upload is never held in memory. Sections are
 named and declared in the header with a ``required`` flag: a reader skips optional sections it
-does not know (later versions add blocking keys and activity attributes) and refuses required
-ones. The digest in the trailer covers every byte, so truncation and tampering are detected; the
-``\\r\\n`` in both magics catches files mangled by text-mode transfers.
+does not know (later versions add blocking keys, activity, consent and households) and refuses
+required ones. The digest in the trailer covers every byte, so truncation and tampering are
+detected; the ``\\r\\n`` in both magics catches files mangled by text-mode transfers.
 
 This module must not import anything that reads plaintext or secrets: the coordinator uses it.
 """
@@ -39,6 +39,8 @@ from linkage.formats.activity import ACTIVITY
 from linkage.formats.activity import WIDTH as ACTIVITY_WIDTH
 from linkage.formats.consent import CONSENT
 from linkage.formats.consent import WIDTH as CONSENT_WIDTH
+from linkage.formats.household import HOUSEHOLD
+from linkage.formats.household import WIDTH as HOUSEHOLD_WIDTH
 
 MAGIC = b"LNKCLK\r\n"
 END_MAGIC = b"LNKEND\r\n"
@@ -64,7 +66,7 @@ MAX_FIELDS = 64
 MAX_BLOCKING_KEYS = 64
 MAX_AGENCY = 100
 #: Optional sections this version writes, by the width their records must have.
-_KNOWN_WIDTHS = {ACTIVITY: ACTIVITY_WIDTH, CONSENT: CONSENT_WIDTH}
+_KNOWN_WIDTHS = {ACTIVITY: ACTIVITY_WIDTH, CONSENT: CONSENT_WIDTH, HOUSEHOLD: HOUSEHOLD_WIDTH}
 
 
 @dataclass(frozen=True)

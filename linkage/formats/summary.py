@@ -13,6 +13,8 @@ import numpy as np
 
 from linkage.formats.activity import ACTIVITY, AS_OF, Situation, unpack
 from linkage.formats.container import CLKS, FIELD_CLKS, ClkReader
+from linkage.formats.household import HOUSEHOLD
+from linkage.formats.household import unpack as unpack_households
 
 
 def summarize(path: Path) -> list[str]:
@@ -22,10 +24,16 @@ def summarize(path: Path) -> list[str]:
     counts: list[np.ndarray] = []
     field_counts: list[np.ndarray] = []
     situations: list[np.ndarray] = []
+    households: list[np.ndarray] = []
+    heads = 0
     n_fields = len(header.fields)
     for block in reader:
         if ACTIVITY in block.sections:
             situations.append(unpack(block.sections[ACTIVITY]).situation)
+        if HOUSEHOLD in block.sections:
+            members = unpack_households(block.sections[HOUSEHOLD])
+            households.append(members.household[members.household != 0])
+            heads += int(members.head.sum())
         counts.append(np.bitwise_count(block.sections[CLKS]).sum(axis=1))
         if FIELD_CLKS in block.sections:
             per = block.sections[FIELD_CLKS].reshape(len(block.ids), n_fields, -1)
@@ -52,6 +60,12 @@ def summarize(path: Path) -> list[str]:
         found = np.bincount(np.concatenate(situations or [np.zeros(0, np.uint8)]), minlength=6)
         shares = ", ".join(f"{s.name.lower()} {int(found[s])}" for s in Situation)
         lines.append(f"activity as of:    {header.extra.get(AS_OF, '?')}; situations: {shares}")
+    if header.section(HOUSEHOLD) is not None:
+        named = np.concatenate(households or [np.zeros(0, np.int64)])
+        lines.append(
+            f"households:        {len(named)} records name one, {len(np.unique(named))} "
+            f"households, {heads} heads"
+        )
     if len(pop):
         q = np.percentile(pop, [5, 50, 95])
         lines += [

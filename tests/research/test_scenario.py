@@ -20,6 +20,7 @@ from linkage.research.evaluation.longitudinal import MonthScore, run_scenario
 from linkage.research.synthetic.scenario import (
     Scenario,
     months_from,
+    read_households,
     read_statuses,
     true_figures,
     write_scenario,
@@ -76,7 +77,7 @@ def test_exports_grow_month_by_month_and_hold_nothing_after_their_day(clean: Sce
     known: dict[str, set[str]] = {name: set() for name in clean.agencies}
     for month in clean.months:
         for folder in clean.exports(month):
-            activities, report = read_activity(folder, month_end(month))
+            activities, _, report = read_activity(folder, month_end(month))
             assert report.after_as_of == 0 and report.unknown_client == 0
             assert report.with_activity == report.clients
             assert known[folder.name] <= set(activities)
@@ -88,7 +89,7 @@ def test_exports_grow_month_by_month_and_hold_nothing_after_their_day(clean: Sce
 def test_the_year_holds_every_kind_of_movement(clean: Scenario) -> None:
     """So that matching the truth exactly means something: every flow happens, people use
     several agencies, and agencies hold second records of people."""
-    table = true_figures(read_statuses(clean.statuses))
+    table = true_figures(read_statuses(clean.statuses), read_households(clean.households))
     year = Counter()
     for month in clean.months[1:]:
         year.update(table[month]["all"])
@@ -146,6 +147,12 @@ def test_noisy_identifiers_give_figures_within_the_linkage_error(
                 score.month,
                 measure,
             )
+        # a misgrouped person moves at most one household, as they move at most one person
+        found, true = score.found["households"], score.true["households"]
+        assert abs(found["active"] - true["active"]) <= score.bound, score.month
+        for measure in ("inflow", "outflow"):
+            assert abs(found[measure] - true[measure]) <= score.bound + previous, score.month
+        assert found["several_heads"] <= score.holding  # two heads: joined by a false link
         previous = score.bound
         assert score.linkage.precision >= 0.97 and score.linkage.f1 >= 0.9, score.month
         for (status, flags), held in score.exact.values():

@@ -9,15 +9,20 @@ can tell "different secret" from "different config" without learning either.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage._atomic import atomic_write
 from linkage.errors import LinkageError, SecretError
+from linkage.formats.household import PSEUDONYM_MASK
 
 SECRET_ENV = "LINKAGE_SECRET"
 SECRET_BYTES = 32
@@ -119,3 +124,22 @@ def record_id_key(secret: bytes, agency: str) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"linkage record ids", info=agency.encode()
     ).derive(secret)
+
+
+def household_key(secret: bytes, agency: str) -> bytes:
+    """Key for household pseudonyms: like :func:`record_id_key`, independent of the config and
+    specific to the agency (household ids are agency-local: two agencies' equal ids are two
+    households, and their pseudonyms must not say they are equal)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"linkage households", info=agency.encode()
+    ).derive(secret)
+
+
+def household_pseudonyms(key: bytes, household_ids: list[str]) -> npt.NDArray[np.int64]:
+    """Each household id's pseudonym (:mod:`linkage.formats.household`): 63 bits of its HMAC,
+    never 0, which means no household."""
+    out = np.empty(len(household_ids), np.int64)
+    for i, household in enumerate(household_ids):
+        digest = hmac.new(key, household.encode(), hashlib.sha256).digest()
+        out[i] = (int.from_bytes(digest[:8], "little") & PSEUDONYM_MASK) or 1
+    return out

@@ -37,7 +37,7 @@ from linkage.agency.csvfile import (
 )
 from linkage.agency.encoding.blocking_keys import BlockingKeyMaker
 from linkage.agency.encoding.encoder import EncodedChunk, Encoder
-from linkage.agency.encoding.keys import key_check_value, record_id_key
+from linkage.agency.encoding.keys import household_key, key_check_value, record_id_key
 from linkage.agency.hmis.client import detect_version, quality_codes
 from linkage.agency.hmis.enrollments import ActivityTable
 from linkage.agency.normalize import Status
@@ -56,6 +56,8 @@ from linkage.formats.container import (
     Section,
     encode_ids,
 )
+from linkage.formats.household import HOUSEHOLD
+from linkage.formats.household import WIDTH as HOUSEHOLD_WIDTH
 
 
 @dataclass
@@ -252,6 +254,8 @@ def make_header(
         # optional: linking does not need it, only the by-name list does
         sections.append(Section(ACTIVITY, WIDTH, required=False))
         extra[AS_OF] = activity_as_of.isoformat()
+        # optional, and only with activity: households come from the same export folder
+        sections.append(Section(HOUSEHOLD, HOUSEHOLD_WIDTH, required=False))
     if consent:
         # optional: only the by-name list's sharing reads it
         sections.append(Section(CONSENT, CONSENT_WIDTH, required=False))
@@ -290,8 +294,9 @@ def encode_file(
 ) -> EncodeSummary:
     """Encode ``input_path`` into ``output``; with ``id_map`` record ids are pseudonymised and
     the pseudonym -> record id table is written there (it must stay at the agency); with
-    ``activity`` each record's attributes go into the container's activity section; with a
-    ``consent_column`` or a ``consent_list``, each record's consent into its consent section."""
+    ``activity`` each record's attributes and household go into the container's activity and
+    household sections; with a ``consent_column`` or a ``consent_list``, each record's consent
+    into its consent section."""
     if not agency.strip() or len(agency) > 100:
         raise InputError("--agency must be a non-empty name of at most 100 characters")
     if consent_column is not None and consent_list is not None:
@@ -305,6 +310,7 @@ def encode_file(
     report.consented = 0 if with_consent else None
     listed_seen = np.zeros(0 if consent_list is None else len(consent_list.keys), np.bool_)
     id_key = record_id_key(secret, agency) if id_map is not None else b""
+    households = None if activity is None else activity.households(household_key(secret, agency))
     totals = {f.name: np.zeros(len(Status), np.int64) for f in config.fields}
 
     stats = ReadStats()
@@ -331,8 +337,9 @@ def encode_file(
                 sections[FIELD_CLKS] = done.encoded.field_clks
             if done.block_keys is not None:
                 sections[BLOCK_KEYS] = done.block_keys
-            if activity is not None:
+            if activity is not None and households is not None:
                 sections[ACTIVITY] = activity.lookup(done.id_hashes)
+                sections[HOUSEHOLD] = households.lookup(done.id_hashes)
             consent = done.consent
             if consent_list is not None:
                 consent = consent_list.lookup(done.id_hashes)

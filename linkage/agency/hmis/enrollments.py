@@ -22,7 +22,10 @@ out):
 - flags: veteran (``VeteranStatus`` 1), youth (under 25 on the activity date, from a full or
   approximate birth date), family (the latest entry's household has a child of the head of
   household), chronic (HUD: a disabling condition at the latest entry and either a year since
-  the date homelessness began, or four or more times totalling twelve or more months).
+  the date homelessness began, or four or more times totalling twelve or more months);
+- household: the latest entry's ``HouseholdID``, and whether its ``RelationshipToHoH`` is 1
+  (head of household). It leaves the agency only as a keyed pseudonym
+  (:mod:`linkage.formats.household`).
 
 Codes are checked against the HUD FY2024 lists; a row with a code outside them, or a date that
 is not a date, stops the run (or is skipped and counted with ``on_error="skip"``). Messages
@@ -42,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkage.agency.csvfile import id_hashes
+from linkage.agency.encoding.keys import household_pseudonyms
 from linkage.agency.hmis.spec import (
     DECEASED,
     HOMELESS_PROJECTS,
@@ -52,6 +56,8 @@ from linkage.agency.hmis.spec import (
 )
 from linkage.errors import InputError
 from linkage.formats.activity import NO_PROJECT, WIDTH, Activity, Flag, Situation, pack
+from linkage.formats.household import WIDTH as HOUSEHOLD_WIDTH
+from linkage.formats.household import pack as pack_households
 
 #: The Enrollment.csv columns the rules read.
 ENROLLMENT_COLUMNS = (
@@ -107,6 +113,7 @@ class _Client:
     entry: int = 0
     project: int | None = None
     household: str = ""
+    head: bool = False
     chronic: bool = False
 
     def saw(self, day: int) -> None:
@@ -224,10 +231,20 @@ def _chronic(rows: _Rows, row: dict[str, str], entry: int) -> bool:
     return times == "4" and months.isdigit() and int(months) >= 112
 
 
+@dataclass(frozen=True)
+class Membership:
+    """The household of a client's latest enrollment, by its agency-local ``HouseholdID``
+    ("" where the export holds none), and whether the client heads it."""
+
+    household: str
+    head: bool
+
+
 def read_activity(
     folder: Path, as_of: _dt.date, on_error: str = "fail"
-) -> tuple[dict[str, Activity], ActivitySummary]:
-    """Each client's activity attributes, by PersonalID, from the export in ``folder``."""
+) -> tuple[dict[str, Activity], dict[str, Membership], ActivitySummary]:
+    """Each client's activity attributes and household, by PersonalID, from the export in
+    ``folder``."""
     report = ActivitySummary()
     horizon = as_of.toordinal()
     clients: dict[str, _Client] = {}
@@ -292,6 +309,7 @@ def read_activity(
             person.placed(move_in, _MOVE_IN, Situation.HOUSED)
         if entry >= person.entry:
             person.entry, person.project, person.household = entry, kind, row["HouseholdID"]
+            person.head = row["RelationshipToHoH"] == "1"
             person.chronic = _chronic(rows, row, entry)
 
     optional = (
@@ -328,6 +346,7 @@ def read_activity(
         person.saw(horizon)
 
     activities: dict[str, Activity] = {}
+    memberships: dict[str, Membership] = {}
     for pid, person in clients.items():
         flags = person.flags
         if person.household in with_child:
@@ -342,35 +361,82 @@ def read_activity(
             project_type=person.project,
             flags=flags,
         )
-    return activities, report
+        memberships[pid] = Membership(person.household, person.head and bool(person.household))
+    return activities, memberships, report
 
 
 @dataclass(frozen=True)
 class ActivityTable:
     """Packed attributes keyed by :func:`~linkage.agency.csvfile.id_hashes` of the record ids,
-    so the encoder can attach them to its blocks in any process order."""
+    so the encoder can attach them to its blocks in any process order; beside them, each
+    client's household as the export names it (pseudonymised only by :meth:`households`,
+    which needs the secret)."""
 
     hashes: npt.NDArray[np.int64]
     rows: npt.NDArray[np.uint8]
     as_of: _dt.date
+    household_ids: list[str]
+    heads: npt.NDArray[np.bool_]
 
     @classmethod
-    def build(cls, activities: dict[str, Activity], as_of: _dt.date) -> ActivityTable:
+    def build(
+        cls,
+        activities: dict[str, Activity],
+        memberships: dict[str, Membership],
+        as_of: _dt.date,
+    ) -> ActivityTable:
         hashes = id_hashes(list(activities))
         order = np.argsort(hashes, kind="stable")
         rows = pack(list(activities.values()))
-        return cls(hashes=hashes[order], rows=rows[order], as_of=as_of)
+        held = [memberships.get(pid, Membership("", False)) for pid in activities]
+        return cls(
+            hashes=hashes[order],
+            rows=rows[order],
+            as_of=as_of,
+            household_ids=[held[i].household for i in order.tolist()],
+            heads=np.array([held[i].head for i in order.tolist()], np.bool_),
+        )
 
     def lookup(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
         """The rows of these records; a record the export holds no client row for (none, when
         both were read from one Client.csv) gets no activity and no flags."""
-        at = np.searchsorted(self.hashes, hashes).clip(0, max(len(self.hashes) - 1, 0))
-        out = np.zeros((len(hashes), WIDTH), np.uint8)
-        out[:, 5] = NO_PROJECT
-        if len(self.hashes):
-            found = self.hashes[at] == hashes
-            out[found] = self.rows[at[found]]
-        return out
+        empty = np.zeros(WIDTH, np.uint8)
+        empty[5] = NO_PROJECT
+        return _rows_of(self.hashes, self.rows, hashes, empty)
+
+    def households(self, key: bytes) -> HouseholdTable:
+        """The clients' household sections under the agency's household key, made once."""
+        pseudonyms = household_pseudonyms(key, self.household_ids)
+        pseudonyms[np.array([not h for h in self.household_ids], np.bool_)] = 0
+        return HouseholdTable(self.hashes, pack_households(pseudonyms, self.heads))
+
+
+@dataclass(frozen=True)
+class HouseholdTable:
+    """The household sections of an :class:`ActivityTable`'s clients, keyed as it is."""
+
+    hashes: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.uint8]
+
+    def lookup(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        """The sections of these records (no household for a record with no client row)."""
+        return _rows_of(self.hashes, self.rows, hashes, np.zeros(HOUSEHOLD_WIDTH, np.uint8))
+
+
+def _rows_of(
+    keys: npt.NDArray[np.int64],
+    table: npt.NDArray[np.uint8],
+    hashes: npt.NDArray[np.int64],
+    empty: npt.NDArray[np.uint8],
+) -> npt.NDArray[np.uint8]:
+    """``table``'s rows of the records whose id hashes are ``hashes`` (``keys`` sorted),
+    ``empty`` for those it has none of."""
+    at = np.searchsorted(keys, hashes).clip(0, max(len(keys) - 1, 0))
+    out = np.tile(empty, (len(hashes), 1))
+    if len(keys):
+        found = keys[at] == hashes
+        out[found] = table[at[found]]
+    return out
 
 
 def activity_table(
@@ -379,8 +445,8 @@ def activity_table(
     """The export folder's activity, ready for the encoder: as of ``as_of``, else the export's
     ``ExportEndDate``, else today (an export taken today runs to today)."""
     day = as_of or export_end_date(folder) or _dt.date.today()
-    activities, report = read_activity(folder, day, on_error)
-    return ActivityTable.build(activities, day), report
+    activities, memberships, report = read_activity(folder, day, on_error)
+    return ActivityTable.build(activities, memberships, day), report
 
 
 def export_end_date(folder: Path) -> _dt.date | None:

@@ -1,10 +1,11 @@
 """An upload checked before anything of it is written: its file, its header against the store's
-config and secret, its activity and consent sections, and its month against the store's latest.
+config and secret, its activity, consent and household sections, and its month against the
+store's latest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,8 @@ from linkage.formats.config import Config, builtin_config_with
 from linkage.formats.consent import CONSENT
 from linkage.formats.consent import check as check_consent
 from linkage.formats.container import ClkData, ClkReader, Header
+from linkage.formats.household import HOUSEHOLD
+from linkage.formats.household import check as check_household
 
 
 def check_against_store(store: Store, paths: Sequence[Path], files: list[ClkData]) -> None:
@@ -35,7 +38,7 @@ def check_against_store(store: Store, paths: Sequence[Path], files: list[ClkData
         if len(set(data.ids)) != len(data.ids):
             raise _twice(path)
         _check_activity(path, data.header, data.sections.get(ACTIVITY))
-        _check_consent(path, data.sections.get(CONSENT))
+        _check_flags(path, data.sections)
 
 
 def _check_header(store: Store, path: Path, header: Header) -> None:
@@ -72,13 +75,22 @@ def _check_activity(path: Path, header: Header, section: npt.NDArray[np.uint8] |
         )
 
 
-def _check_consent(path: Path, section: npt.NDArray[np.uint8] | None) -> None:
-    problem = None if section is None else check_consent(section)
-    if problem is not None:
-        raise StoreError(
-            f"{path}: its consent section holds {problem}",
-            "re-encode the agency's export with this version of linkage",
-        )
+#: The sections of bytes only this version's encoder writes, and what checks each.
+_FLAG_SECTIONS: dict[str, Callable[[npt.NDArray[np.uint8]], str | None]] = {
+    CONSENT: check_consent,
+    HOUSEHOLD: check_household,
+}
+
+
+def _check_flags(path: Path, sections: Mapping[str, npt.NDArray[np.uint8]]) -> None:
+    for name, check_section in _FLAG_SECTIONS.items():
+        section = sections.get(name)
+        problem = None if section is None else check_section(section)
+        if problem is not None:
+            raise StoreError(
+                f"{path}: its {name} section holds {problem}",
+                "re-encode the agency's export with this version of linkage",
+            )
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ def check_upload(store: Store, path: Path, month: str) -> CheckedUpload:
     digests: list[npt.NDArray[np.uint64]] = []
     for block in reader:
         _check_activity(path, header, block.sections.get(ACTIVITY))
-        _check_consent(path, block.sections.get(CONSENT))
+        _check_flags(path, block.sections)
         digests.append(id_digests(block.ids))
     digest = reader.digest
     ids = np.concatenate(digests) if digests else np.zeros(0, np.uint64)

@@ -264,7 +264,5 @@ def _encoding_values(table: Records, i: int) -> tuple[bytes | None, ...]:
 
 def _attribute_values(row: npt.NDArray[np.int64]) -> tuple[Any, ...]:
     """A record's attributes as the store's columns hold them (null for no activity)."""
-    day, situation, project, flags, consent = (
-        None if v == NO_ACTIVITY else int(v) for v in row.tolist()
-    )
-    return (None if day is None else date.fromordinal(day), situation, project, flags, consent)
+    day, *codes = (None if v == NO_ACTIVITY else int(v) for v in row.tolist())
+    return (None if day is None else date.fromordinal(day), *codes)

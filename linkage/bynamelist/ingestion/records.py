@@ -25,13 +25,16 @@ from linkage.bynamelist.store.schema import (
 from linkage.formats.activity import ACTIVITY, NO_PROJECT, unpack
 from linkage.formats.consent import CONSENT, consented
 from linkage.formats.container import BLOCK_KEYS, FIELD_CLKS, ClkData
+from linkage.formats.household import HOUSEHOLD
+from linkage.formats.household import unpack as unpack_households
 from linkage.matching import Uploads
 
 #: A record's attributes as the ingest holds them: last activity (ordinal day), situation,
-#: project type, flags (-1 where the store keeps null: no activity known), and consent (0 or 1).
+#: project type, flags (-1 where the store keeps null: no activity known), consent (0 or 1),
+#: household pseudonym (0: none known) and head of household (0 or 1).
 NO_ACTIVITY = -1
 #: The attributes' columns, in the order :data:`ATTRIBUTE_COLUMNS` names them.
-DAY, SITUATION, PROJECT, FLAGS, CONSENT_AT = range(5)
+DAY, SITUATION, PROJECT, FLAGS, CONSENT_AT, HOUSEHOLD_AT, HEAD_AT = range(7)
 
 
 def id_digests(ids: list[str]) -> npt.NDArray[np.uint64]:
@@ -149,7 +152,13 @@ class Records:
         """Every record's person and activity as the store now holds them (once written)."""
         known = np.where(self.attributes == NO_ACTIVITY, 0, self.attributes)
         return RecordActivity(
-            id_array(self.person), self.agency, known[:, DAY], known[:, SITUATION], known[:, FLAGS]
+            id_array(self.person),
+            self.agency,
+            known[:, DAY],
+            known[:, SITUATION],
+            known[:, FLAGS],
+            known[:, HOUSEHOLD_AT],
+            known[:, HEAD_AT] == 1,
         )
 
     @property
@@ -281,10 +290,15 @@ def _same_rows(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArra
 
 def _attribute_array(data: ClkData) -> npt.NDArray[np.int64]:
     """Each record's attributes as the ingest holds them: activity all -1 without an activity
-    section, consent 0 without a consent section."""
+    section, consent 0 without a consent section, no household without a household section."""
     n = len(data.ids)
     out = np.full((n, len(ATTRIBUTE_COLUMNS)), NO_ACTIVITY, np.int64)
     out[:, CONSENT_AT] = consented(data.sections.get(CONSENT), n)
+    out[:, HOUSEHOLD_AT] = out[:, HEAD_AT] = 0
+    households = data.sections.get(HOUSEHOLD)
+    if households is not None:
+        members = unpack_households(households)
+        out[:, HOUSEHOLD_AT], out[:, HEAD_AT] = members.household, members.head
     section = data.sections.get(ACTIVITY)
     if section is None:
         return out

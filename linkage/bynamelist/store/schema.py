@@ -12,6 +12,7 @@ coordinator already received.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -88,6 +89,10 @@ records = Table(
     # 1 where the record's latest upload says its client consented to be named to partners
     # under an agreement (:mod:`linkage.formats.consent`), else 0
     Column("consent", SmallInteger, nullable=False, server_default="0"),
+    # the household of the client's latest enrollment, as the agency's keyed pseudonym (0:
+    # none known), and 1 where the client heads it (:mod:`linkage.formats.household`)
+    Column("household", BigInteger, nullable=False, server_default="0"),
+    Column("head", SmallInteger, nullable=False, server_default="0"),
     UniqueConstraint("agency", "record_id", name="uq_records_agency_record"),
     Index("ix_records_person", "person_id"),
 )
@@ -95,8 +100,9 @@ records = Table(
 ENCODING_COLUMNS = ("clk", "field_clks", "block_keys")
 #: A record's activity: its last day of service (a date) and three codes.
 ACTIVITY_COLUMNS = ("last_activity", "situation", "project_type", "flags")
-#: What a record's latest upload says of it besides its encodings: its activity and consent.
-ATTRIBUTE_COLUMNS = (*ACTIVITY_COLUMNS, "consent")
+#: What a record's latest upload says of it besides its encodings: its activity, consent and
+#: household.
+ATTRIBUTE_COLUMNS = (*ACTIVITY_COLUMNS, "consent", "household", "head")
 
 #: The audit trail: people made, merged and split, records forgotten, decisions taken, each
 #: with why. Reasons name records and scores, never values.

@@ -40,6 +40,7 @@ from linkage.research.evaluation.metrics import Quality, pairwise_quality
 from linkage.research.synthetic.scenario import (
     CONSENT_FILE,
     Scenario,
+    read_households,
     read_statuses,
     true_figures,
 )
@@ -107,7 +108,7 @@ def run_scenario(
     """Encode and ingest the scenario month after month, scoring each month as it lands."""
     truth = read_truth(scenario.truth)
     true_statuses = read_statuses(scenario.statuses)
-    true_table = true_figures(true_statuses)
+    true_table = true_figures(true_statuses, read_households(scenario.households))
     for month in scenario.months:
         paths = encode_month(scenario, month, store.config, secret, uploads)
         report = ingest(store, paths, month)

@@ -16,6 +16,8 @@ Project and Export, and ``consent.txt`` (the record ids of the clients who conse
 named to partner agencies). Beside them:
 
 - ``truth.csv``: each (agency, PersonalID) and its true person;
+- ``households.csv``: each person's true household and whether they head it (a household's
+  members stay together for the whole scenario);
 - ``statuses.csv``: each person's status and population flags at each month's end, taken from
   the simulated lives, not from the exports. The latest thing that happened to a person says
   where they are (a shelter stay is a night there every night); a homeless person not seen
@@ -55,6 +57,8 @@ from linkage.agency.hmis.spec import (
     SERVICES_COLUMNS,
     STREET,
 )
+from linkage.bynamelist.households import Households
+from linkage.bynamelist.households import figures as household_figures
 from linkage.bynamelist.monthly import month_end
 from linkage.bynamelist.status import (
     MEASURES,
@@ -211,6 +215,10 @@ class Scenario:
     def statuses(self) -> Path:
         return self.folder / "statuses.csv"
 
+    @property
+    def households(self) -> Path:
+        return self.folder / "households.csv"
+
 
 def months_from(start: str, count: int) -> list[str]:
     """``count`` consecutive YYYY-MM months from ``start``."""
@@ -253,6 +261,11 @@ def write_scenario(
         for agency in world.agencies:
             for _, row in agency.clients:
                 truth.writerow([agency.name, row[0], world.person_of[(agency.number, row[0])]])
+    with csv_out(out / "households.csv") as rows:
+        rows.writerow(["person_id", "household", "head"])
+        for number, household in enumerate(world.households):
+            for k, person in enumerate(household.members):
+                rows.writerow([person, number, int(k == 0)])
     counts: Counter[str] = Counter()
     with csv_out(out / "statuses.csv") as rows:
         rows.writerow(["month", "person_id", "status", "flags"])
@@ -623,15 +636,29 @@ def read_statuses(path: Path) -> dict[str, dict[str, tuple[Status, int]]]:
     return out
 
 
+def read_households(path: Path) -> dict[str, tuple[str, bool]]:
+    """``households.csv`` as person -> (household, head)."""
+    with open(path, newline="") as fh:
+        return {r["person_id"]: (r["household"], r["head"] == "1") for r in csv.DictReader(fh)}
+
+
 def true_figures(
     statuses: dict[str, dict[str, tuple[Status, int]]],
+    households: dict[str, tuple[str, bool]],
 ) -> dict[str, dict[str, dict[str, int]]]:
-    """Month -> population -> measure, from the true statuses: the by-name list's arithmetic
-    (:func:`linkage.bynamelist.status.figures`) applied to what really happened, which is what
-    the list's figures must equal when its linkage is right."""
+    """Month -> population (and household row) -> measure, from the true statuses and
+    households: the by-name list's arithmetic (:func:`linkage.bynamelist.status.figures`,
+    :func:`linkage.bynamelist.households.figures`) applied to what really happened, which is
+    what the list's figures must equal when its linkage is right."""
     people = sorted({p for month in statuses.values() for p in month})
     order = {p: i for i, p in enumerate(people)}
     n = len(people)
+    label = np.unique([households[p][0] for p in people], return_inverse=True)[1]
+    true_households = Households(
+        label.reshape(-1).astype(np.int64),
+        int(label.max()) + 1 if n else 0,
+        np.array([households[p][1] for p in people], np.bool_),
+    )
 
     def month_of(rows: dict[str, tuple[Status, int]]) -> Month:
         status = np.zeros(n, np.int64)
@@ -650,9 +677,10 @@ def true_figures(
         now = month_of(statuses[month])
         table = with_difference(figures(now, before, ever), active_before)
         out[month] = {name: {m: row[m] for m in MEASURES} for name, row in table.items()}
+        out[month].update(household_figures(true_households, now, before, active_before))
         listed = now.status == Status.ACTIVE
         for name, member in POPULATIONS.items():
             ever[name] |= listed & member(now.flags)
-        active_before = {name: row["active"] for name, row in table.items()}
+        active_before = {name: row["active"] for name, row in out[month].items()}
         before = now
     return out

@@ -10,14 +10,19 @@ import numpy as np
 import pytest
 
 from linkage.agency.csvfile import id_hashes
+from linkage.agency.encoding.keys import household_key
 from linkage.agency.hmis.enrollments import (
     ENROLLMENT_COLUMNS,
     ActivityTable,
+    Membership,
     export_end_date,
     read_activity,
 )
 from linkage.errors import InputError
 from linkage.formats.activity import Flag, Situation, unpack
+from linkage.formats.household import check as check_household
+from linkage.formats.household import pack as pack_households
+from linkage.formats.household import unpack as unpack_households
 
 AS_OF = dt.date(2026, 10, 31)
 ENROLLMENT = [*ENROLLMENT_COLUMNS, "DateDeleted"]
@@ -98,7 +103,7 @@ def test_bed_nights_and_contacts_set_last_activity(tmp_path: Path) -> None:
             {"PersonalID": "2", "InformationDate": "2026-10-03", "CurrentLivingSituation": "116"}
         ],
     )
-    got, report = read_activity(folder, AS_OF)
+    got, _, report = read_activity(folder, AS_OF)
     assert got["1"].last_activity == dt.date(2026, 9, 20)
     assert got["1"].situation is Situation.HOMELESS
     assert got["1"].project_type == 1
@@ -138,7 +143,7 @@ def test_exit_destination_and_same_day_ranking(tmp_path: Path) -> None:
             {"PersonalID": "2", "InformationDate": "2026-06-02", "CurrentLivingSituation": "101"},
         ],
     )
-    got, _ = read_activity(folder, AS_OF)
+    got, _, _ = read_activity(folder, AS_OF)
     assert got["1"].situation is Situation.HOUSED
     assert got["1"].last_activity == dt.date(2026, 6, 1)
     assert got["2"].situation is Situation.HOMELESS
@@ -160,7 +165,7 @@ def test_move_in_houses_and_open_residential_stays_are_current(tmp_path: Path) -
             {"EnrollmentID": "E4", "PersonalID": "4", "ExitDate": "2026-03-01", "Destination": "30"}
         ],
     )
-    got, _ = read_activity(folder, AS_OF)
+    got, _, _ = read_activity(folder, AS_OF)
     assert (got["1"].situation, got["1"].last_activity) == (Situation.HOUSED, dt.date(2026, 5, 15))
     # a move-in after the activity date has not happened yet
     assert (got["2"].situation, got["2"].last_activity) == (Situation.HOMELESS, dt.date(2026, 2, 1))
@@ -180,7 +185,7 @@ def test_later_events_deleted_rows_and_unknown_clients_are_counted(tmp_path: Pat
             {"PersonalID": "1", "DateProvided": "2026-10-20", "DateDeleted": "2026-10-21"},
         ],
     )
-    got, report = read_activity(folder, AS_OF)
+    got, _, report = read_activity(folder, AS_OF)
     assert got["1"].last_activity == dt.date(2026, 10, 5)
     assert "9" not in got
     assert (report.after_as_of, report.unknown_client, report.deleted) == (1, 1, 2)
@@ -223,7 +228,7 @@ def test_population_flags(tmp_path: Path) -> None:
             ),
         ],
     )
-    got, _ = read_activity(folder, AS_OF)
+    got, _, _ = read_activity(folder, AS_OF)
     assert got["1"].flags == Flag.VETERAN
     assert got["2"].flags == Flag.YOUTH
     assert got["3"].flags == Flag(0)
@@ -246,7 +251,7 @@ def test_bad_codes_and_dates_name_file_line_and_column(tmp_path: Path) -> None:
         read_activity(folder, AS_OF)
     assert err.value.message.startswith(f"{folder / 'Enrollment.csv'}:3: LivingSituation")
     assert "555" not in err.value.one_line()
-    got, report = read_activity(folder, AS_OF, on_error="skip")
+    got, _, report = read_activity(folder, AS_OF, on_error="skip")
     assert got["1"].last_activity == dt.date(2026, 3, 1)
     assert report.skipped == {"bad LivingSituation": 1, "bad date": 1}
 
@@ -276,7 +281,8 @@ def test_table_lookup_matches_ids_and_leaves_strangers_empty(tmp_path: Path) -> 
             _enrol("E2", "a-long-record-id", "SO", "2026-04-01"),
         ],
     )
-    table = ActivityTable.build(read_activity(folder, AS_OF)[0], AS_OF)
+    activities, memberships, _ = read_activity(folder, AS_OF)
+    table = ActivityTable.build(activities, memberships, AS_OF)
     rows = unpack(table.lookup(id_hashes(["a-long-record-id", "stranger", "1"])))
     assert rows.last_activity.tolist() == [
         dt.date(2026, 4, 1).toordinal(),
@@ -286,6 +292,50 @@ def test_table_lookup_matches_ids_and_leaves_strangers_empty(tmp_path: Path) -> 
     assert rows.flags.tolist() == [0, 0, int(Flag.VETERAN)]
     assert rows.project_type.tolist() == [4, 255, 1]
     assert np.array_equal(rows.situation, [Situation.HOMELESS, 0, Situation.HOMELESS])
+
+
+def test_household_is_the_latest_entrys_and_leaves_only_as_a_keyed_pseudonym(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(
+        tmp_path,
+        [_client("1"), _client("2", DOB="2019-01-01"), _client("3"), _client("4")],
+        [
+            _enrol("E1", "1", "ES", "2026-03-01", HouseholdID="HX"),
+            _enrol("E2", "2", "ES", "2026-03-01", HouseholdID="HX", RelationshipToHoH="2"),
+            _enrol("E3", "1", "SO", "2026-01-01", HouseholdID="HOLD"),  # earlier: not it
+            _enrol("E4", "3", "SO", "2026-05-01", HouseholdID="", RelationshipToHoH="1"),
+            _enrol("E5", "4", "SO", "2026-11-02", HouseholdID="HLATER"),  # after the as-of day
+        ],
+    )
+    activities, memberships, _ = read_activity(folder, AS_OF)
+    assert memberships["1"] == Membership("HX", True)
+    assert memberships["2"] == Membership("HX", False)
+    assert memberships["3"] == Membership("", False)  # no household: not its head either
+    assert memberships["4"] == Membership("", False)
+    table = ActivityTable.build(activities, memberships, AS_OF)
+    hashes = id_hashes(["1", "2", "3", "stranger"])
+    mine = unpack_households(table.households(household_key(b"s" * 32, "north")).lookup(hashes))
+    assert mine.household[0] == mine.household[1] > 0
+    assert mine.household[2:].tolist() == [0, 0]
+    assert mine.head.tolist() == [True, False, False, False]
+    assert check_household(pack_households(mine.household, mine.head)) is None
+    # keyed by the secret and the agency: another agency's or community's "HX" is unrelated
+    for key in (household_key(b"s" * 32, "south"), household_key(b"t" * 32, "north")):
+        other = unpack_households(table.households(key).lookup(hashes))
+        assert other.household[0] != mine.household[0]
+
+
+def test_household_section_check_refuses_crafted_bytes() -> None:
+    ok = pack_households(np.array([5, 0], np.int64), np.array([True, False]))
+    assert check_household(ok) is None
+    bad_head = ok.copy()
+    bad_head[0, 8] = 2
+    assert "head-of-household bytes" in str(check_household(bad_head))
+    negative = pack_households(np.array([-5], np.int64), np.array([False]))
+    assert "63 bits" in str(check_household(negative))
+    headless = pack_households(np.array([0], np.int64), np.array([True]))
+    assert "heads of no household" in str(check_household(headless))
 
 
 def test_export_end_date(tmp_path: Path) -> None:
