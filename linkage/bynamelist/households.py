@@ -44,8 +44,8 @@ from linkage.formats.activity import Flag
 #: The household rows of a month's figures (stored beside the people's populations), and
 #: each row's measures.
 ROWS: dict[str, tuple[str, ...]] = {
-    "households": ("active", "inflow", "outflow", "several_heads", "difference"),
-    "family_households": ("active", "inflow", "outflow", "persons", "several_heads", "difference"),
+    "hh_all": ("active", "inflow", "outflow", "several_heads", "difference"),
+    "hh_families": ("active", "inflow", "outflow", "persons", "several_heads", "difference"),
 }
 
 
@@ -114,8 +114,8 @@ def figures(
     family_before = any_member(before.existed & ((before.flags & Flag.FAMILY) != 0))
     out: dict[str, dict[str, int]] = {}
     for name, listed, was_listed in (
-        ("households", active_now, active_before),
-        ("family_households", active_now & family_now, active_before & family_before),
+        ("hh_all", active_now, active_before),
+        ("hh_families", active_now & family_now, active_before & family_before),
     ):
         row = {
             "active_before": published.get(name, int(was_listed.sum())),

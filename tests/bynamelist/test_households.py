@@ -98,7 +98,7 @@ def test_household_figures_count_a_household_once_and_flag_two_heads() -> None:
     now = _month([A, A, N, A, H], [FAM, FAM, 0, 0, 0])
     rows = figures(joined, now, before, {})
     # households: {0, 1, 2} active both months, {3} comes in, {4} goes out
-    assert rows["households"] == {
+    assert rows["hh_all"] == {
         "active_before": 2,
         "active": 2,
         "inflow": 1,
@@ -106,17 +106,17 @@ def test_household_figures_count_a_household_once_and_flag_two_heads() -> None:
         "several_heads": 1,  # 0 and 2 each head a household the list joined
         "difference": 0,
     }
-    fam = rows["family_households"]
+    fam = rows["hh_families"]
     assert (fam["active"], fam["inflow"], fam["outflow"], fam["persons"]) == (1, 0, 0, 2)
     # last month's published count stands for active_before; the gap is the difference
-    assert figures(joined, now, before, {"households": 3})["households"]["difference"] == -1
+    assert figures(joined, now, before, {"hh_all": 3})["hh_all"]["difference"] == -1
 
 
 def test_a_household_is_new_when_none_of_its_members_was_known() -> None:
     joined = _join([(0, "a", 1, True), (1, "a", 1, False)], 2)
     rows = figures(joined, _month([A, A]), _month([0, 0], existed=False), {})
-    assert rows["households"]["inflow"] == rows["households"]["active"] == 1
-    assert rows["households"]["active_before"] == 0
+    assert rows["hh_all"]["inflow"] == rows["hh_all"]["active"] == 1
+    assert rows["hh_all"]["active_before"] == 0
 
 
 def test_a_group_sees_the_households_its_people_make_up() -> None:
@@ -174,19 +174,19 @@ def test_the_store_keeps_households_as_pseudonyms_and_never_their_ids(listed, db
 def test_the_report_gives_households_suppressed_in_every_format(listed) -> None:
     store, scenario = listed
     report = build_report(store, scenario.months[-1])
-    assert set(report.households) == {"households", "family_households"}
+    assert set(report.households) == {"hh_all", "hh_families"}
     threshold = store.config.bynamelist.suppress_below
     for row in report.households.values():
         for measure, value in row.items():
             assert measure == "difference" or value is None or value == 0 or value >= threshold
         balance = [row[k] for k in ("active", "active_before", "inflow", "outflow", "difference")]
         assert sum(v is None for v in balance) != 1  # a lone hidden cell could be worked out
-    row = report.households["households"]
+    row = report.households["hh_all"]
     assert row["active"] is not None and row["active"] <= report.rows["all"]["active"]
     text = render_text(report)
-    assert "households:" in text and "family_households" in text
+    assert "households:" in text and "hh_families" in text
     lines = list(csv.reader(io.StringIO(render_csv(report))))
-    assert [scenario.months[-1], "households", "active", str(row["active"]), "0"] in lines
+    assert [scenario.months[-1], "hh_all", "active", str(row["active"]), "0"] in lines
     assert json.loads(render_json(report))["households"] == report.households
     group = build_group_report(store, "all", scenario.agencies, scenario.months[-1])
     for name, mine in group.households.items():
@@ -232,3 +232,13 @@ def test_inspect_counts_an_uploads_households(year, tmp_path, capsys, monkeypatc
     )
     assert code == 0 and line in out.splitlines()
     assert len(np.unique(named)) < len(named)  # families: two records, one household
+
+
+def test_household_rows_fit_the_figures_table() -> None:
+    """SQLite ignores a VARCHAR's length and PostgreSQL does not: a row name must fit."""
+    from linkage.bynamelist.households import ROWS
+    from linkage.bynamelist.store.schema import figures as figures_table
+
+    for name, measures in ROWS.items():
+        assert len(name) <= figures_table.c.population.type.length
+        assert all(len(m) <= figures_table.c.measure.type.length for m in measures)

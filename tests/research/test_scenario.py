@@ -148,7 +148,7 @@ def test_noisy_identifiers_give_figures_within_the_linkage_error(
                 measure,
             )
         # a misgrouped person moves at most one household, as they move at most one person
-        found, true = score.found["households"], score.true["households"]
+        found, true = score.found["hh_all"], score.true["hh_all"]
         assert abs(found["active"] - true["active"]) <= score.bound, score.month
         for measure in ("inflow", "outflow"):
             assert abs(found[measure] - true[measure]) <= score.bound + previous, score.month
