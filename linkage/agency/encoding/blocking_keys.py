@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -50,89 +51,135 @@ _TRANSFORM: dict[str, Callable[[str], str]] = {
 assert set(_TRANSFORM) == set(BLOCKING_TRANSFORMS)
 
 
+#: Distinct values a field may have remembered before every memo starts afresh (bounds memory
+#: on a long export: about 150 MB a field), and part combinations a key keeps digests of (32
+#: MB a key).
+_VALUES = 1 << 20
+_COMBINATIONS = 1 << 21
+_NO_DIGESTS = np.zeros(0, np.uint64)
+
+
 class BlockingKeyMaker:
-    """Computes every configured blocking key for chunks of raw columns."""
+    """Computes every configured blocking key for chunks of raw columns.
+
+    Work is done once per distinct value, not once per record. Each distinct value of a field
+    gets a number and is normalised once; each number is cut into its parts once (a part is
+    numbered too, 0 being the missing part); each distinct combination of a key's parts is
+    digested once. All of it is remembered from chunk to chunk, so a record costs a lookup
+    per field and array indexing; names, birth dates and SSN endings repeat across a
+    community's records, and the digests of their combinations with them."""
 
     def __init__(self, config: Config, secret: bytes, today: _dt.date) -> None:
         self.config = config
         self.today = today
         self.key = derive(secret, config.fingerprint, "blocking", 32)
         self.position = {f.name: i for i, f in enumerate(config.fields)}
-        # per field: (raw, quality) -> normalised text; per (field, transform): text -> part.
-        # Names and dates repeat, so each distinct value is normalised and transformed once.
-        self._texts: dict[str, dict[tuple[str, str], str]] = {}
-        self._parts: dict[tuple[str, str], dict[str, str]] = {}
+        self._forget()
 
-    def _normalised(
-        self, name: str, columns: Sequence[Sequence[str]], qualities: Sequence[Sequence[str] | None]
-    ) -> list[str]:
-        """Each record's normalised value of field ``name`` ("" when missing or invalid)."""
-        spec = self.config.field(name)
-        pos = self.position[name]
-        raws, quals = columns[pos], qualities[pos]
-        memo = _bounded(self._texts, name)
-        out = []
-        for key in zip(raws, quals if quals is not None else [""] * len(raws), strict=True):
-            text = memo.get(key)
-            if text is None:
-                value = normalize(key[0], key[1], spec, self.today)
-                ok = value.status in (Status.PRESENT, Status.PARTIAL)
-                text = memo[key] = value.text if ok else ""
-            out.append(text)
-        return out
-
-    def _column(self, part: str, texts: list[str]) -> list[str]:
-        """Each record's blocking part ``field:transform`` from its normalised texts."""
-        name, _, transform = part.partition(":")
-        apply = _TRANSFORM[transform or "value"]
-        memo = _bounded(self._parts, (name, transform))
-        out = []
-        for text in texts:
-            value = memo.get(text)
-            if value is None:
-                value = memo[text] = apply(text) if text else ""
-            out.append(value)
-        return out
+    def _forget(self) -> None:
+        # per field: (raw, quality) -> number, and each number's normalised text
+        self._numbers: dict[str, dict[tuple[str, str], int]] = {}
+        self._texts: dict[str, list[str]] = {}
+        # per part: part -> number (0: ""), each number's part, and each field value's number
+        self._part_numbers: dict[str, dict[str, int]] = {}
+        self._parts: dict[str, list[str]] = {}
+        self._part_of: dict[str, npt.NDArray[np.int64]] = {}
+        # per key: the combinations of part numbers digested (sorted) and their digests
+        self._digested: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]] = {}
 
     def keys(
         self, columns: Sequence[Sequence[str]], qualities: Sequence[Sequence[str] | None]
     ) -> npt.NDArray[np.uint8]:
         """(records x 8 bytes per key): the section as it is written to the .clk file."""
+        if any(len(numbers) > _VALUES for numbers in self._numbers.values()):
+            self._forget()
         n = len(columns[0]) if columns else 0
-        texts: dict[str, list[str]] = {}
-        parts: dict[str, list[str]] = {}
+        values: dict[str, npt.NDArray[np.int64]] = {}
+        parts: dict[str, npt.NDArray[np.int64]] = {}
         out = np.zeros((n, len(self.config.blocking)), "<u8")
         for c, key in enumerate(self.config.blocking):
             for part in key.parts:
                 if part not in parts:
                     name = part.partition(":")[0]
-                    if name not in texts:
-                        texts[name] = self._normalised(name, columns, qualities)
-                    parts[part] = self._column(part, texts[name])
-            out[:, c] = self._digests(key, [parts[p] for p in key.parts], n)
+                    if name not in values:
+                        values[name] = self._number(name, columns, qualities)
+                    parts[part] = self._cut(part)[values[name]]
+            out[:, c] = self._digests(key, [parts[p] for p in key.parts])
         return out.view(np.uint8).reshape(n, 8 * len(self.config.blocking))
 
-    def _digests(self, key: BlockingKey, parts: list[list[str]], n: int) -> npt.NDArray[np.uint64]:
+    def _number(
+        self, name: str, columns: Sequence[Sequence[str]], qualities: Sequence[Sequence[str] | None]
+    ) -> npt.NDArray[np.int64]:
+        """Each record's number for its value of field ``name``, normalising new values."""
+        spec = self.config.field(name)
+        pos = self.position[name]
+        raws, quals = columns[pos], qualities[pos]
+        numbers = self._numbers.setdefault(name, {})
+        texts = self._texts.setdefault(name, [])
+        pairs = list(zip(raws, quals, strict=True) if quals is not None else zip(raws, repeat("")))
+        got = list(map(numbers.get, pairs))
+        for at in [i for i, number in enumerate(got) if number is None]:
+            number = numbers.get(pairs[at])  # (a new value's second record in the chunk)
+            if number is None:
+                number = numbers[pairs[at]] = len(texts)
+                value = normalize(*pairs[at], spec, self.today)
+                ok = value.status in (Status.PRESENT, Status.PARTIAL)
+                texts.append(value.text if ok else "")
+            got[at] = number
+        return np.array(got, np.int64)
+
+    def _cut(self, part: str) -> npt.NDArray[np.int64]:
+        """The number of the part ``field:transform`` of each of the field's values."""
+        name, _, transform = part.partition(":")
+        texts = self._texts[name]
+        table = self._part_of.get(part, np.zeros(0, np.int64))
+        if len(table) < len(texts):
+            apply = _TRANSFORM[transform or "value"]
+            numbers = self._part_numbers.setdefault(part, {"": 0})
+            known = self._parts.setdefault(part, [""])
+            new = np.empty(len(texts) - len(table), np.int64)
+            for i, text in enumerate(texts[len(table) :]):
+                value = apply(text) if text else ""
+                number = numbers.get(value)
+                if number is None:
+                    number = numbers[value] = len(known)
+                    known.append(value)
+                new[i] = number
+            table = self._part_of[part] = np.concatenate([table, new])
+        return table
+
+    def _digests(self, key: BlockingKey, numbers: list[npt.NDArray[np.int64]]) -> Any:
         """The keyed 64-bit digest of each record's parts; 0 where any part is missing."""
-        prefix = key.name + "\x1f"
-        blake, secret, none = hashlib.blake2b, self.key, bytes(8)
-        digests = [
-            blake((prefix + "\x1f".join(values)).encode(), digest_size=8, key=secret).digest()
-            if all(values)
-            else none
-            for values in zip(*parts, strict=True)
-        ]
-        out = np.frombuffer(b"".join(digests), "<u8").astype(np.uint64)
-        present = np.ones(n, bool)
-        for column in parts:
-            present &= np.fromiter(map(bool, column), bool, n)
-        out[present & (out == 0)] = 1  # 0 means "no key"; a digest of 0 (p = 2^-64) becomes 1
-        return out
+        if len(numbers) > 3:  # more parts than one integer holds: combinations numbered apart
+            combos, inverse = np.unique(np.stack(numbers, axis=1), axis=0, return_inverse=True)
+            found = [self._digest(key, c) for c in map(tuple, combos.tolist())]
+            return np.array(found, np.uint64)[inverse.reshape(-1)]
+        combined = np.zeros(len(numbers[0]), np.int64)
+        for part in numbers:  # part numbers stay under 2**21 (see _VALUES)
+            combined = (combined << 21) | part
+        combos, inverse = np.unique(combined, return_inverse=True)
+        known, digests = self._digested.get(key.name, (np.zeros(0, np.int64), _NO_DIGESTS))
+        if len(known) > _COMBINATIONS:
+            known, digests = np.zeros(0, np.int64), _NO_DIGESTS
+        at = np.searchsorted(known, combos).clip(0, max(len(known) - 1, 0))
+        hit = known[at] == combos if len(known) else np.zeros(len(combos), np.bool_)
+        new = combos[~hit]
+        if len(new):
+            parts = [(new >> (21 * k)) & ((1 << 21) - 1) for k in reversed(range(len(numbers)))]
+            fresh = [self._digest(key, c) for c in zip(*(p.tolist() for p in parts), strict=True)]
+            known = np.concatenate([known, new])
+            digests = np.concatenate([digests, np.array(fresh, np.uint64)])
+            order = np.argsort(known, kind="stable")
+            known, digests = known[order], digests[order]
+            self._digested[key.name] = (known, digests)
+        return digests[np.searchsorted(known, combos)][inverse.reshape(-1)]
 
-
-def _bounded(memos: dict[Any, dict[Any, str]], name: Any) -> dict[Any, str]:
-    """The memo for ``name``, emptied once it holds a million values (bounds memory)."""
-    memo = memos.setdefault(name, {})
-    if len(memo) > 1 << 20:
-        memo.clear()
-    return memo
+    def _digest(self, key: BlockingKey, combo: tuple[int, ...]) -> int:
+        """The keyed digest of one combination of part numbers (0 where a part is missing)."""
+        if not all(combo):
+            return 0
+        texts = (self._parts[p][k] for p, k in zip(key.parts, combo, strict=True))
+        raw = hashlib.blake2b(
+            (key.name + "\x1f" + "\x1f".join(texts)).encode(), digest_size=8, key=self.key
+        ).digest()
+        return int.from_bytes(raw, "little") or 1  # 0 means "no key": a digest of 0 becomes 1
