@@ -293,7 +293,11 @@ def ssn_digits_batch(
     lengths = np.strings.str_len(cells)
     codes = np.array(quals, dtype=str) if quals is not None else np.full(n, "", dtype=str)
     forced_missing = np.isin(codes, list(MISSING_CODES))
-    nine = (lengths == 9) & ~forced_missing
+    # last 4 only, as "1234" or masked as "XXXXX1234" or "000001234": partial
+    masked = (lengths == 9) & (
+        np.strings.startswith(cells, "XXXXX") | np.strings.startswith(cells, "00000")
+    )
+    nine = (lengths == 9) & ~forced_missing & ~masked
     if nine.any():
         cp = cells[nine].astype("<U9").view(np.uint32).reshape(-1, 9).astype(np.int64) - 48
         ascii_digits = ((cp >= 0) & (cp <= 9)).all(axis=1)
@@ -324,8 +328,6 @@ def ssn_digits_batch(
         slow_rows = np.zeros(0, np.int64)
     handled = (lengths == 0) | forced_missing
     handled[np.flatnonzero(nine)] = True
-    # last 4 only, as "1234" or masked as "XXXXX1234": partial
-    masked = (lengths == 9) & np.strings.startswith(cells, "XXXXX") & ~forced_missing
     four = ((lengths == 4) | masked) & ~forced_missing
     if four.any():
         tail = np.strings.slice(cells[four], -4, None).astype("<U4")

@@ -85,10 +85,13 @@ def test_ssn_rules(hmis_config) -> None:
 _ssn_cells = st.one_of(
     st.text(alphabet="0123456789", min_size=9, max_size=9),
     st.text(alphabet="0123456789", min_size=4, max_size=4).map(lambda s: "XXXXX" + s),
+    st.text(alphabet="0123456789", min_size=4, max_size=4).map(lambda s: "00000" + s),
     st.text(alphabet="0123456789", min_size=4, max_size=4),
     st.text(alphabet="0123456789-X ", max_size=12),
     st.text(max_size=10),
-    st.sampled_from(["", "111111111", "123456789", "666000000", "١٢٣٤٥٦٧٨٩"]),
+    st.sampled_from(
+        ["", "111111111", "123456789", "666000000", "١٢٣٤٥٦٧٨٩", "000001234", "000001111"]
+    ),
 )
 
 

@@ -13,18 +13,16 @@ codes by birth year. That is the price of blocking; docs/security.md weighs it.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-from collections.abc import Callable, Sequence
-from itertools import repeat
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from linkage.agency.encoding.encoder import Texts
 from linkage.agency.encoding.keys import derive
 from linkage.agency.encoding.tokens import phonetic
-from linkage.agency.normalize import Status, normalize
 from linkage.formats.config import BLOCKING_TRANSFORMS, BlockingKey, Config
 
 
@@ -51,8 +49,8 @@ _TRANSFORM: dict[str, Callable[[str], str]] = {
 assert set(_TRANSFORM) == set(BLOCKING_TRANSFORMS)
 
 
-#: Distinct values a field may have remembered before every memo starts afresh (bounds memory
-#: on a long export: about 150 MB a field), and part combinations a key keeps digests of (32
+#: Distinct texts a field may have remembered before every memo starts afresh (bounds memory
+#: on a long export: about 100 MB a field), and part combinations a key keeps digests of (32
 #: MB a key).
 _VALUES = 1 << 20
 _COMBINATIONS = 1 << 21
@@ -60,73 +58,63 @@ _NO_DIGESTS = np.zeros(0, np.uint64)
 
 
 class BlockingKeyMaker:
-    """Computes every configured blocking key for chunks of raw columns.
+    """Computes every configured blocking key for chunks of records, from the normalised
+    texts the encoder made of them (``EncodedChunk.texts``), so that no value is normalised
+    twice.
 
-    Work is done once per distinct value, not once per record. Each distinct value of a field
-    gets a number and is normalised once; each number is cut into its parts once (a part is
-    numbered too, 0 being the missing part); each distinct combination of a key's parts is
-    digested once. All of it is remembered from chunk to chunk, so a record costs a lookup
-    per field and array indexing; names, birth dates and SSN endings repeat across a
-    community's records, and the digests of their combinations with them."""
+    Work is done once per distinct text, not once per record. Each distinct text of a field
+    gets a number; each number is cut into its parts once (a part is numbered too, 0 being
+    the missing part); each distinct combination of a key's parts is digested once. All of it
+    is remembered from chunk to chunk, so a record costs a lookup per field and array
+    indexing; names, birth dates and SSN endings repeat across a community's records, and the
+    digests of their combinations with them."""
 
-    def __init__(self, config: Config, secret: bytes, today: _dt.date) -> None:
+    def __init__(self, config: Config, secret: bytes) -> None:
         self.config = config
-        self.today = today
         self.key = derive(secret, config.fingerprint, "blocking", 32)
-        self.position = {f.name: i for i, f in enumerate(config.fields)}
         self._forget()
 
     def _forget(self) -> None:
-        # per field: (raw, quality) -> number, and each number's normalised text
-        self._numbers: dict[str, dict[tuple[str, str], int]] = {}
+        # per field: normalised text -> number, and each number's text
+        self._numbers: dict[str, dict[str, int]] = {}
         self._texts: dict[str, list[str]] = {}
-        # per part: part -> number (0: ""), each number's part, and each field value's number
+        # per part: part -> number (0: ""), each number's part, and each field text's number
         self._part_numbers: dict[str, dict[str, int]] = {}
         self._parts: dict[str, list[str]] = {}
         self._part_of: dict[str, npt.NDArray[np.int64]] = {}
         # per key: the combinations of part numbers digested (sorted) and their digests
         self._digested: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]] = {}
 
-    def keys(
-        self, columns: Sequence[Sequence[str]], qualities: Sequence[Sequence[str] | None]
-    ) -> npt.NDArray[np.uint8]:
-        """(records x 8 bytes per key): the section as it is written to the .clk file."""
+    def keys(self, texts: Mapping[str, Texts]) -> npt.NDArray[np.uint8]:
+        """(records x 8 bytes per key): the section as it is written to the .clk file, from
+        the normalised values of every field the keys use."""
         if any(len(numbers) > _VALUES for numbers in self._numbers.values()):
             self._forget()
-        n = len(columns[0]) if columns else 0
-        values: dict[str, npt.NDArray[np.int64]] = {}
+        n = len(next(iter(texts.values())).codes) if texts else 0
+        numbered: dict[str, npt.NDArray[np.int64]] = {}
         parts: dict[str, npt.NDArray[np.int64]] = {}
         out = np.zeros((n, len(self.config.blocking)), "<u8")
         for c, key in enumerate(self.config.blocking):
             for part in key.parts:
                 if part not in parts:
                     name = part.partition(":")[0]
-                    if name not in values:
-                        values[name] = self._number(name, columns, qualities)
-                    parts[part] = self._cut(part)[values[name]]
+                    if name not in numbered:
+                        numbered[name] = self._number(name, texts[name])
+                    parts[part] = self._cut(part)[numbered[name]]
             out[:, c] = self._digests(key, [parts[p] for p in key.parts])
         return out.view(np.uint8).reshape(n, 8 * len(self.config.blocking))
 
-    def _number(
-        self, name: str, columns: Sequence[Sequence[str]], qualities: Sequence[Sequence[str] | None]
-    ) -> npt.NDArray[np.int64]:
-        """Each record's number for its value of field ``name``, normalising new values."""
-        spec = self.config.field(name)
-        pos = self.position[name]
-        raws, quals = columns[pos], qualities[pos]
+    def _number(self, name: str, column: Texts) -> npt.NDArray[np.int64]:
+        """Each record's number for its text of field ``name``, numbering new texts."""
         numbers = self._numbers.setdefault(name, {})
         texts = self._texts.setdefault(name, [])
-        pairs = list(zip(raws, quals, strict=True) if quals is not None else zip(raws, repeat("")))
-        got = list(map(numbers.get, pairs))
+        got = list(map(numbers.get, column.texts))
         for at in [i for i, number in enumerate(got) if number is None]:
-            number = numbers.get(pairs[at])  # (a new value's second record in the chunk)
-            if number is None:
-                number = numbers[pairs[at]] = len(texts)
-                value = normalize(*pairs[at], spec, self.today)
-                ok = value.status in (Status.PRESENT, Status.PARTIAL)
-                texts.append(value.text if ok else "")
+            text = column.texts[at]
+            number = numbers[text] = len(texts)
+            texts.append(text)
             got[at] = number
-        return np.array(got, np.int64)
+        return np.array(got, np.int64)[column.codes]
 
     def _cut(self, part: str) -> npt.NDArray[np.int64]:
         """The number of the part ``field:transform`` of each of the field's values."""

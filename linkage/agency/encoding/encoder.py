@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,21 @@ MAX_CACHED_VALUES = 1 << 18
 Packed = npt.NDArray[np.uint8]
 
 
+@dataclass(frozen=True)
+class Texts:
+    """A chunk's normalised values of one field, each distinct one once: record i's text is
+    ``texts[codes[i]]`` ("" where the value is missing or invalid)."""
+
+    codes: npt.NDArray[np.int64]
+    texts: list[str]
+
+
+def _distinct(code: npt.NDArray[np.int64], write: Callable[[int], str]) -> Texts:
+    """The texts of records given as integer codes: each distinct code written once."""
+    found, inverse = np.unique(code, return_inverse=True)
+    return Texts(inverse.reshape(-1).astype(np.int64), [write(c) for c in found.tolist()])
+
+
 @dataclass
 class EncodedChunk:
     """Filters for a chunk of records, in input order."""
@@ -39,6 +54,9 @@ class EncodedChunk:
     clks: Packed
     field_clks: Packed | None
     status_counts: dict[str, npt.NDArray[np.int64]]
+    #: the normalised values of the fields the config's blocking keys are made of: what the
+    #: blocking keys are cut from, so that no value is normalised twice
+    texts: dict[str, Texts] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +73,7 @@ class _FieldState:
     fld_table: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
     status: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
     salt: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)  # each row's normalised text ("": unusable)
     token_index: dict[str, int] = field(default_factory=dict)
     tok_rec: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
     tok_fld: Packed = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
@@ -68,6 +87,7 @@ class _FieldState:
         self.fld_table = np.zeros((0, max(self.fld_bits, 64) // 8), np.uint8)
         self.status = np.zeros(0, np.int8)
         self.salt = []
+        self.text = []
         if not self.token_index or len(self.token_index) > MAX_CACHED_VALUES:
             self.token_index = {}
             self.tok_rec = np.zeros((0, self.rec_table.shape[1]), np.uint8)
@@ -100,6 +120,28 @@ def _append(table: npt.NDArray[Any], used: int, new: npt.NDArray[Any]) -> npt.ND
         table = grown
     table[used:end] = new
     return table
+
+
+def _ssn_texts(status: npt.NDArray[np.int8], digits: npt.NDArray[np.int8]) -> Texts:
+    """Each record's normalised SSN as :func:`~linkage.agency.normalize.normalize_ssn` gives
+    it (nine digits, or the last four), from :func:`ssn_digits_batch`'s columns."""
+    kept = digits >= 0
+    length = kept.sum(axis=1)
+    value = (np.where(kept, digits, 0).astype(np.int64) * 10 ** np.arange(9)).sum(axis=1)
+    usable = np.isin(status, [Status.PRESENT, Status.PARTIAL]) & (length > 0)
+    code = np.where(usable, value * 16 + length, -1)
+    return _distinct(code, lambda c: "" if c < 0 else f"{c // 16:0{c % 16}d}")
+
+
+def _date_texts(
+    status: npt.NDArray[np.int8], ymd: npt.NDArray[np.int64], year_only: npt.NDArray[np.bool_]
+) -> Texts:
+    """Each record's normalised date as :func:`date_text` writes it (``YYYYMMDD`` or, year
+    only, ``YYYY``), from :func:`date_batch`'s columns."""
+    full = ymd[:, 0] * 10_000 + ymd[:, 1] * 100 + ymd[:, 2]
+    code = np.where(year_only, ymd[:, 0], full)  # a year (under 10,000) never equals a full day
+    code = np.where(np.isin(status, [Status.PRESENT, Status.PARTIAL]), code, -1)
+    return _distinct(code, lambda c: "" if c < 0 else f"{c:04d}" if c < 10_000 else f"{c:08d}")
 
 
 def _kept_positions(width: int, part: str) -> npt.NDArray[np.bool_]:
@@ -152,6 +194,7 @@ class Encoder:
                 state.direct = "ssn"
             if not config.salt_field and state.spec.kind == "date" and types == {"date_part"}:
                 state.direct = "date"
+        self._text_fields = {p.partition(":")[0] for key in config.blocking for p in key.parts}
         # the salt field is encoded first: its year salts every field's hashes
         self._fields.sort(key=lambda s: s.spec.name != config.salt_field)
         self._order = [config.fields.index(s.spec) for s in self._fields]
@@ -175,21 +218,29 @@ class Encoder:
         rec = np.zeros((n, self.config.filter_length // 8), np.uint8)
         per_field: list[Packed] = [np.zeros(0, np.uint8)] * len(self._fields)
         counts: dict[str, npt.NDArray[np.int64]] = {}
+        texts: dict[str, Texts] = {}
         salts: list[str] | None = None
         for state, pos in zip(self._fields, self._order, strict=True):
+            name = state.spec.name
             if state.direct == "ssn":
                 status, digits = ssn_digits_batch(columns[pos], qualities[pos], state.spec)
                 owner, tok_ids = self._ssn_tokens(state, digits)
                 rec_rows, fld_rows = self._filters(state, owner, tok_ids, n)
+                if name in self._text_fields:
+                    texts[name] = _ssn_texts(status, digits)
             elif state.direct == "date":
                 status, ymd, year_only = date_batch(
                     columns[pos], qualities[pos], state.spec, self.today
                 )
                 owner, tok_ids = self._date_tokens(state, status, ymd, year_only)
                 rec_rows, fld_rows = self._filters(state, owner, tok_ids, n)
+                if name in self._text_fields:
+                    texts[name] = _date_texts(status, ymd, year_only)
             else:
                 rows = self._rows(state, columns[pos], qualities[pos], salts)
-                if state.spec.name == self.config.salt_field:
+                if name in self._text_fields:
+                    texts[name] = _distinct(rows, state.text.__getitem__)
+                if name == self.config.salt_field:
                     salts = [state.salt[r] for r in rows.tolist()]
                 rec_rows, fld_rows, status = (
                     state.rec_table[rows],
@@ -208,7 +259,7 @@ class Encoder:
             flat = stacked.reshape(n * len(per_field), stacked.shape[2])
             flat = harden.apply(flat, cfg.hardening, self._fld_perms, self.rng)
             field_clks = flat.reshape(n, len(per_field) * flat.shape[1])
-        return EncodedChunk(clks=rec, field_clks=field_clks, status_counts=counts)
+        return EncodedChunk(clks=rec, field_clks=field_clks, status_counts=counts, texts=texts)
 
     def _rows(
         self,
@@ -267,6 +318,8 @@ class Encoder:
         state.fld_table = _append(state.fld_table, base, new_fld)
         state.status = _append(state.status, base, statuses)
         state.salt.extend(own)
+        usable = (Status.PRESENT, Status.PARTIAL)
+        state.text.extend(v.text if v.status in usable else "" for v in values)
         for offset, key in enumerate(keys):
             state.index[key] = base + offset
 

@@ -192,7 +192,7 @@ def _init_worker(*args: *_ContextArgs) -> None:
 
 def _make_context(args: _ContextArgs) -> _Context:
     config, secret, today, layout, positions, id_key = args
-    blocking = BlockingKeyMaker(config, secret, today) if config.blocking else None
+    blocking = BlockingKeyMaker(config, secret) if config.blocking else None
     return _Context(Encoder(config, secret, today=today), blocking, layout, positions, id_key)
 
 
@@ -203,7 +203,7 @@ def _work(block: bytes, line: int, ctx: _Context | None = None) -> _Done:
     chunk, stats = parse_block(block, line, ctx.layout)
     columns, qualities = _split(chunk, ctx.positions)
     encoded = ctx.encoder.encode(columns, qualities)
-    block_keys = ctx.blocking.keys(columns, qualities) if ctx.blocking else None
+    block_keys = ctx.blocking.keys(encoded.texts) if ctx.blocking else None
     ids = chunk.ids
     id_map = b""
     if ctx.id_key:

@@ -1,5 +1,6 @@
-"""Keyed blocking keys: each is the documented digest of a record's normalised parts, and
-remembering values, parts and digests from chunk to chunk never changes one."""
+"""Keyed blocking keys: each is the documented digest of a record's normalised parts (cut
+from the texts the encoder normalised: its vectorised SSN and date paths included), and
+remembering texts, parts and digests from chunk to chunk never changes one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from linkage.agency.encoding import blocking_keys
 from linkage.agency.encoding.blocking_keys import BlockingKeyMaker
+from linkage.agency.encoding.encoder import Encoder
 from linkage.agency.encoding.keys import derive
 from linkage.agency.encoding.tokens import phonetic
 from linkage.agency.normalize import Status, normalize
@@ -28,6 +30,8 @@ ROWS = [
     ("Di", "", "1999-01-05", "987654321"),
     ("Ana", "TREMBLAY", "1980-02-03", "523456789"),
     ("Ed", "Lee", "2031-01-01", "000000000"),  # a birth date in the future: invalid
+    ("Fay", "O'Neil-Smith", "19800203", " 123 45 6789 "),  # the slow paths of both batches
+    ("Gus", "Lee", "1975-01-01", "000001234"),  # 1 January: year only; an SSN's last 4
 ]
 
 
@@ -70,8 +74,13 @@ def _expected(config: Config, key: BlockingKey, row: tuple[str, ...]) -> int:
 
 
 def _keys(config: Config, rows, chunk: int) -> np.ndarray:
-    maker = BlockingKeyMaker(config, SECRET, TODAY)
-    parts = [maker.keys(*_columns(config, rows[i : i + chunk])) for i in range(0, len(rows), chunk)]
+    """The keys as the pipeline makes them: from the texts the encoder normalised."""
+    encoder = Encoder(config, SECRET, today=TODAY)
+    maker = BlockingKeyMaker(config, SECRET)
+    parts = [
+        maker.keys(encoder.encode(*_columns(config, rows[i : i + chunk])).texts)
+        for i in range(0, len(rows), chunk)
+    ]
     return np.concatenate(parts).view("<u8").reshape(len(rows), len(config.blocking))
 
 
