@@ -275,16 +275,17 @@ class Encoder:
         if salts is not None:
             parts.append(salts)
         keys: list[tuple[str, ...]] = list(zip(*parts, strict=True))
+        flags = (quals is not None, salts is not None)
         if len(state.index) + len(keys) > MAX_CACHED_VALUES:
             state.reset()
         index = state.index
-        get = index.get
-        found = [get(k) for k in keys]
-        missing = list(dict.fromkeys(k for k, r in zip(keys, found, strict=True) if r is None))
-        if missing:
-            self._add_values(state, missing, quals is not None, salts is not None)
-            found = [index[k] if r is None else r for k, r in zip(keys, found, strict=True)]
-        return np.fromiter(found, dtype=np.int64, count=len(keys))
+        found = list(map(index.get, keys))
+        if None in found:
+            new = [i for i, r in enumerate(found) if r is None]
+            self._add_values(state, list(dict.fromkeys(keys[i] for i in new)), *flags)
+            for i in new:
+                found[i] = index[keys[i]]
+        return np.array(found, np.int64)
 
     def _add_values(
         self, state: _FieldState, keys: list[tuple[str, ...]], has_quality: bool, has_salt: bool
