@@ -32,8 +32,8 @@ def test_old_uploads_read_and_link() -> None:
     paths = [OLD / "agency_1.clk", OLD / "agency_2.clk"]
     first = read_clk(paths[0])  # every section checked against the header, the checksum too
     assert first.header.agency == "agency_1" and first.header.config_name == "hmis"
-    uploads, files = load_uploads(paths)
-    result = Linker(config_for(files, None)).link(uploads)
+    uploads, headers = load_uploads(paths)
+    result = Linker(config_for(headers, None)).link(uploads)
     people = len(set(result.labels.tolist()))
     # 88 records of 60 people (the old ingest's figure, in the store beside them)
     assert len(uploads.ids) == 88 and 55 <= people <= 65

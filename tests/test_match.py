@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ import pytest
 
 from linkage.agency.encoding.keys import write_secret
 from linkage.formats.config import builtin_config_path
+from linkage.formats.container import CLKS, Block, ClkWriter, read_clk
 from linkage.research.evaluation.metrics import pairwise_quality
 from linkage.research.synthetic.exports import truth_labels
 from tests.conftest import TODAY
@@ -137,6 +139,22 @@ def test_refusals(uploads, network, hmis_config, tmp_path, capsys, monkeypatch) 
     truncated = tmp_path / "short.clk"
     truncated.write_bytes(bytes(data[: len(data) // 3]))
     assert "short.clk" in _refused(["match", uploads[0], truncated], capsys, monkeypatch, out)
+    # a crafted file: the config's fingerprint, but filters of half the width
+    good = read_clk(uploads[1])
+    half = good.header.filter_length // 2
+    narrow = dataclasses.replace(
+        good.header,
+        filter_length=half,
+        sections=tuple(
+            dataclasses.replace(s, width=half // 8) if s.name == CLKS else s
+            for s in good.header.sections
+        ),
+    )
+    crafted = tmp_path / "narrow.clk"
+    with ClkWriter(crafted, narrow) as writer:
+        writer.write(Block(good.ids, {**good.sections, CLKS: good.clks[:, : half // 8].copy()}))
+    err = _refused(["match", uploads[0], crafted], capsys, monkeypatch, out)
+    assert "'clks' sections differ in width" in err
 
 
 def test_thresholds_come_from_the_config(uploads, tmp_path, capsys, monkeypatch) -> None:
@@ -160,8 +178,8 @@ def _candidates(uploads: list[Path], config_text: str, tmp_path: Path, name: str
 
     path = tmp_path / f"{name}.toml"
     path.write_text(config_text)
-    loaded, files = load_uploads(uploads)
-    result = Linker(config_for(files, path)).link(loaded)
+    loaded, headers = load_uploads(uploads)
+    result = Linker(config_for(headers, path)).link(loaded)
     pairs = set(zip(result.rows_a.tolist(), result.rows_b.tolist(), strict=True))
     return pairs, result
 

@@ -323,11 +323,26 @@ def _open_header(fh: BinaryIO, where: str) -> tuple[bytes, bytes, Header, int]:
 
 
 def read_header(path: Path) -> tuple[Header, int]:
-    """The header and record count, without reading or verifying the records."""
+    """The header and record count, without reading or verifying the records (a count the
+    file cannot hold is refused, so a caller may size buffers by it)."""
     where = str(path)
     with _open(path) as fh:
         _, _, header, count = _open_header(fh, where)
+        _check_count(fh, header, count, where)
     return header, count
+
+
+#: The end marker and the trailer.
+_TAIL = _U32.size + len(END_MAGIC) + 32
+
+
+def _check_count(fh: BinaryIO, header: Header, count: int, where: str) -> None:
+    """Every record takes at least an id (2 bytes of length, 1 or more of text) and a row of
+    each fixed-width section: a count the file cannot hold is refused before any buffer is
+    sized by it."""
+    least = 3 + sum(s.width for s in header.sections if s.name != IDS)
+    if count * least > os.fstat(fh.fileno()).st_size - fh.tell() - _TAIL:
+        raise _truncated(where)
 
 
 def _open(path: Path) -> BinaryIO:
@@ -347,17 +362,11 @@ def iter_blocks(path: Path) -> Generator[Header | Block, None, str]:
     with _open(path) as fh:
         preamble, header_bytes, header, count = _open_header(fh, where)
         size = os.fstat(fh.fileno()).st_size
-        tail = _U32.size + len(END_MAGIC) + 32  # the end marker and the trailer
 
         def left() -> int:
-            return size - fh.tell() - tail
+            return size - fh.tell() - _TAIL
 
-        # every record takes at least an id (2 bytes of length, 1 or more of text) and a row
-        # of each fixed-width section: a count the file cannot hold is refused before any
-        # buffer is sized by it
-        least = 3 + sum(s.width for s in header.sections if s.name != IDS)
-        if count * least > left():
-            raise _truncated(where)
+        _check_count(fh, header, count, where)
         yield header
         body = hashlib.sha256()
         seen = 0

@@ -44,8 +44,8 @@ def run_match(
         )
     if progress:
         progress(f"reading {len(paths)} upload(s)")
-    uploads, files = load_uploads(paths)
-    config = config_for(files, config_path)
+    uploads, headers = load_uploads(paths)
+    config = config_for(headers, config_path)
     result = Linker(config, one_to_one_mode, progress).link(uploads)
     report = result.report
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,16 @@ import numpy.typing as npt
 
 from linkage.errors import ConfigError, InputError
 from linkage.formats.config import Config, builtin_config_path, builtin_config_with, load_config
-from linkage.formats.container import BLOCK_KEYS, FIELD_CLKS, ClkData, read_clk
+from linkage.formats.container import (
+    BLOCK_KEYS,
+    CLKS,
+    FIELD_CLKS,
+    ClkData,
+    ClkReader,
+    Header,
+    read_clk,
+    read_header,
+)
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,14 @@ def read_uploads(paths: Sequence[Path]) -> list[ClkData]:
     if not paths:
         raise InputError("no .clk files given", "pass one file per agency")
     files = [read_clk(Path(p)) for p in paths]
-    first, first_path = files[0].header, paths[0]
+    _cross_check(paths, [d.header for d in files])
+    return files
+
+
+def _cross_check(paths: Sequence[Path], headers: Sequence[Header]) -> None:
+    first, first_path = headers[0], paths[0]
     seen: dict[str, Path] = {}
-    for path, data in zip(paths, files, strict=True):
-        h = data.header
+    for path, h in zip(paths, headers, strict=True):
         if h.config_fingerprint != first.config_fingerprint:
             raise InputError(
                 f"{path} was encoded with config fingerprint {h.config_fingerprint[:12]}..., "
@@ -89,41 +102,62 @@ def read_uploads(paths: Sequence[Path]) -> list[ClkData]:
                 "send one file per agency, encoded with distinct --agency names",
             )
         seen[h.agency] = path
-    return files
 
 
-def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[ClkData]]:
-    """Read and cross-check the uploads, and lay their records side by side."""
-    files = read_uploads(paths)
-    first = files[0].header
-    sizes = [len(d.ids) for d in files]
-    party = np.repeat(np.arange(len(files), dtype=np.int32), sizes)
-    clks = np.concatenate([d.clks for d in files]) if files else np.zeros((0, 0), np.uint8)
-    has_fields = all(FIELD_CLKS in d.sections for d in files)
-    field_clks = np.concatenate([d.sections[FIELD_CLKS] for d in files]) if has_fields else None
-    has_keys = all(BLOCK_KEYS in d.sections for d in files)
-    keys = (
-        np.concatenate([d.sections[BLOCK_KEYS] for d in files]).view(np.uint64)
-        if has_keys and len(party) > 0
-        else None
-    )
-    ids = [rid for d in files for rid in d.ids]
+def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[Header]]:
+    """Read and cross-check the uploads, and lay their records side by side.
+
+    The headers are read and cross-checked first (a mismatched upload is refused before any
+    record is read); then each file's blocks are copied straight into their place in arrays
+    sized from the headers' record counts, so the records are held once, not once per file
+    and again side by side. A file is used only once its checksum is verified."""
+    if not paths:
+        raise InputError("no .clk files given", "pass one file per agency")
+    opened = [read_header(Path(p)) for p in paths]
+    headers = [h for h, _ in opened]
+    _cross_check(paths, headers)
+    counts = [count for _, count in opened]
+    total = sum(counts)
+    wanted = [CLKS] + [
+        name for name in (FIELD_CLKS, BLOCK_KEYS) if all(h.section(name) for h in headers)
+    ]
+    arrays: dict[str, npt.NDArray[np.uint8]] = {}
+    for name in wanted:
+        widths = {s.width for h in headers for s in h.sections if s.name == name}
+        if len(widths) != 1:
+            raise InputError(
+                f"the uploads' '{name}' sections differ in width, though their configs agree",
+                "re-encode every agency's export with this version of linkage",
+            )
+        arrays[name] = np.empty((total, widths.pop()), np.uint8)
+    ids: list[str] = []
+    at = 0
+    for path in paths:
+        # the reader refuses a block past the header's count, and a file short of it
+        for block in ClkReader(Path(path)):
+            n = len(block.ids)
+            ids.extend(block.ids)
+            for name, array in arrays.items():
+                array[at : at + n] = block.sections[name]
+            at += n
+    party = np.repeat(np.arange(len(paths), dtype=np.int32), counts)
+    keys = arrays.get(BLOCK_KEYS)
     uploads = Uploads(
-        agencies=tuple(d.header.agency for d in files),
+        agencies=tuple(h.agency for h in headers),
         ids=ids,
         party=party,
-        clks=clks,
-        field_clks=field_clks,
-        block_keys=keys,
-        fields=first.fields,
+        clks=arrays[CLKS],
+        field_clks=arrays.get(FIELD_CLKS),
+        block_keys=keys.view(np.uint64) if keys is not None and total > 0 else None,
+        fields=headers[0].fields,
     )
-    return uploads, files
+    return uploads, headers
 
 
-def config_for(files: list[ClkData], config_path: Path | None) -> Config:
-    """The config to match with: the one given, else the built-in one the files name. Either
-    way its fingerprint must be the files' (thresholds are not part of it)."""
-    header = files[0].header
+def config_for(headers: Sequence[Header], config_path: Path | None) -> Config:
+    """The config to match with: the one given, else the built-in one the uploads name.
+    Either way its fingerprint must be the uploads' (thresholds are not part of it)."""
+    header = headers[0]
     if config_path is None:
         try:
             builtin = load_config(builtin_config_path(header.config_name))

@@ -62,8 +62,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
             encode_file(
                 config, bytes(range(32)), client, paths[-1], client.parent.name, today=TODAY
             )
-        uploads, files = load_uploads(paths)
-        result = Linker(config_for(files, None)).link(uploads)
+        uploads, headers = load_uploads(paths)
+        result = Linker(config_for(headers, None)).link(uploads)
         records = uploads.records()
         found[name] = Run(
             person=np.array([truth[r] for r in records]),

@@ -87,8 +87,8 @@ def _swapped_pairs_linked(network, tmp_path, config_name: str) -> tuple[int, int
                 )
     with open(network[0].parent.parent / "truth.csv", newline="") as fh:
         truth = {(r["agency"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
-    uploads, files = load_uploads(paths)
-    result = Linker(config_for(files, None)).link(uploads)
+    uploads, headers = load_uploads(paths)
+    result = Linker(config_for(headers, None)).link(uploads)
     records = uploads.records()
     swapped = linked = 0
     for a in range(len(records)):

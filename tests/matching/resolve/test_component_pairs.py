@@ -35,8 +35,8 @@ def test_the_pairs_blocking_missed_inside_a_person_are_scored_before_the_merges(
 ) -> None:
     """The merges weigh every pair inside a component of strong pairs, so those blocking
     never reached are scored too, under the run's one model, and come out with the rest."""
-    loaded, files = load_uploads(uploads)
-    config = config_for(files, None)
+    loaded, headers = load_uploads(uploads)
+    config = config_for(headers, None)
     found = Linker(config).find(loaded)
     ra, rb = found.rows_a, found.rows_b
     scored = Linker(config).score(loaded, found)
