@@ -281,8 +281,8 @@ def ssn_digits_batch(
 
     ``digits[i, p]`` is the p-th digit of record i counted from the right, or -1 where the
     normalised value has no such digit (missing, or only the last 4 kept). The common cells
-    (empty, nine ASCII digits, written as ``123-45-6789``, or the last four) are decided with
-    numpy; the rest go through :func:`normalize_ssn`, so both always agree.
+    (empty, or exactly nine ASCII digits) are decided with numpy; the rest go through
+    :func:`normalize_ssn`, so both always agree.
     """
     n = len(raws)
     status = np.full(n, Status.MISSING, np.int8)
@@ -290,15 +290,6 @@ def ssn_digits_batch(
     if n == 0:
         return status, digits
     cells = np.array(raws, dtype=str)
-    # the written form's dashes dropped, as the reference drops every non-digit: what is
-    # left is decided as nine characters are (anything but digits still goes the slow way)
-    written = (
-        (np.strings.str_len(cells) == 11)
-        & (np.strings.find(cells, "-") == 3)
-        & (np.strings.rfind(cells, "-") == 6)
-    )
-    if written.any():
-        cells[written] = np.strings.replace(cells[written], "-", "")
     lengths = np.strings.str_len(cells)
     codes = np.array(quals, dtype=str) if quals is not None else np.full(n, "", dtype=str)
     forced_missing = np.isin(codes, list(MISSING_CODES))
