@@ -293,9 +293,11 @@ def ssn_digits_batch(
     lengths = np.strings.str_len(cells)
     codes = np.array(quals, dtype=str) if quals is not None else np.full(n, "", dtype=str)
     forced_missing = np.isin(codes, list(MISSING_CODES))
-    # last 4 only, as "1234" or masked as "XXXXX1234" or "000001234": partial
+    # last 4 only, as "1234" or masked as "XXXXX1234" (either case) or "000001234": partial
     masked = (lengths == 9) & (
-        np.strings.startswith(cells, "XXXXX") | np.strings.startswith(cells, "00000")
+        np.strings.startswith(cells, "XXXXX")
+        | np.strings.startswith(cells, "xxxxx")
+        | np.strings.startswith(cells, "00000")
     )
     nine = (lengths == 9) & ~forced_missing & ~masked
     if nine.any():

@@ -86,6 +86,8 @@ _ssn_cells = st.one_of(
     st.text(alphabet="0123456789", min_size=9, max_size=9),
     st.text(alphabet="0123456789", min_size=4, max_size=4).map(lambda s: "XXXXX" + s),
     st.text(alphabet="0123456789", min_size=4, max_size=4).map(lambda s: "00000" + s),
+    st.text(alphabet="0123456789", min_size=4, max_size=4).map(lambda s: "xxxxx" + s),
+    st.text(alphabet="0123456789xX", min_size=9, max_size=9),
     st.text(alphabet="0123456789", min_size=4, max_size=4),
     st.text(alphabet="0123456789-X ", max_size=12),
     st.text(max_size=10),

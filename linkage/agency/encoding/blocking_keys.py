@@ -72,6 +72,10 @@ class BlockingKeyMaker:
     def __init__(self, config: Config, secret: bytes) -> None:
         self.config = config
         self.key = derive(secret, config.fingerprint, "blocking", 32)
+        self._started = {}
+        for key in config.blocking:
+            self._started[key.name] = hashlib.blake2b(digest_size=8, key=self.key)
+            self._started[key.name].update((key.name + "\x1f").encode())
         self._forget()
 
     def _forget(self) -> None:
@@ -167,7 +171,7 @@ class BlockingKeyMaker:
         if not all(combo):
             return 0
         texts = (self._parts[p][k] for p, k in zip(key.parts, combo, strict=True))
-        raw = hashlib.blake2b(
-            (key.name + "\x1f" + "\x1f".join(texts)).encode(), digest_size=8, key=self.key
-        ).digest()
-        return int.from_bytes(raw, "little") or 1  # 0 means "no key": a digest of 0 becomes 1
+        # the key's name and separator hashed once, under the key: each digest copies that
+        h = self._started[key.name].copy()
+        h.update("\x1f".join(texts).encode())
+        return int.from_bytes(h.digest(), "little") or 1  # 0 means "no key": 0 becomes 1
