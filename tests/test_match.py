@@ -81,6 +81,30 @@ def test_match_writes_every_record_and_finds_people(
     assert all(r["record_id"] not in out for r in rows[:50])
 
 
+def test_filters_kept_on_disk_give_the_same_results(uploads, tmp_path, capsys, monkeypatch):
+    """--work-dir: the uploads' arrays are files there, memory-mapped, and removed after."""
+    from linkage.matching import load_uploads
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code, _, err = run(["match", *uploads, "-o", tmp_path / "mem"], capsys, monkeypatch)
+    assert code == 0, err
+    args = ["match", *uploads, "--work-dir", scratch, "-o", tmp_path / "disk"]
+    code, _, err = run(args, capsys, monkeypatch)
+    assert code == 0, err
+    for name in ("entities.csv", "review.csv"):
+        assert (tmp_path / "disk" / name).read_text() == (tmp_path / "mem" / name).read_text()
+    assert not any(scratch.iterdir())  # the run's folder went with it
+    loaded, _ = load_uploads(uploads, scratch)
+    assert isinstance(loaded.clks.base, np.memmap)
+    assert {p.name for p in scratch.iterdir()} == {"clks.npy", "field_clks.npy", "block_keys.npy"}
+    assert np.array_equal(loaded.clks, load_uploads(uploads)[0].clks)
+    missing = ["match", *uploads, "--work-dir", tmp_path / "nowhere", "-o", tmp_path / "never"]
+    code, _, err = run(missing, capsys, monkeypatch)
+    assert code != 0 and "--work-dir" in err and "Traceback" not in err
+    assert not (tmp_path / "never").exists()
+
+
 def test_one_to_one_links_each_record_at_most_once(uploads, tmp_path, capsys, monkeypatch) -> None:
     code, _, err = run(
         ["match", uploads[0], uploads[1], "--one-to-one", "-o", tmp_path], capsys, monkeypatch

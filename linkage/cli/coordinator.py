@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     epilog=example(
         "linkage match uploads/*.clk -o results",
         "linkage match febrl-a.clk febrl-b.clk --config configs/febrl.toml --one-to-one -o out",
+        "linkage match uploads/*.clk --work-dir /scratch -o results   # filters on disk",
     )
 )
 @click.argument("files", metavar="FILE.clk...", nargs=-1, type=click.Path(path_type=Path))
@@ -36,9 +37,20 @@ if TYPE_CHECKING:
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="Folder for results."
 )
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the uploads' filters in files in a folder made here, memory-mapped, instead "
+    "of in memory (for uploads larger than memory); the folder is removed when the run ends.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 def match(
-    files: tuple[Path, ...], config: Path | None, one_to_one_mode: bool, output: Path, quiet: bool
+    files: tuple[Path, ...],
+    config: Path | None,
+    one_to_one_mode: bool,
+    output: Path,
+    work_dir: Path | None,
+    quiet: bool,
 ) -> None:
     """Link and deduplicate the agencies' uploads into entities (people).
 
@@ -60,7 +72,12 @@ def match(
             click.echo(f"  {message}...", err=True)
 
     report = run_match(
-        list(files), output, config_path=config, one_to_one_mode=one_to_one_mode, progress=step
+        list(files),
+        output,
+        config_path=config,
+        one_to_one_mode=one_to_one_mode,
+        progress=step,
+        work_dir=work_dir,
     )
     if quiet:
         return

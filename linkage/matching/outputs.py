@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
@@ -34,8 +36,11 @@ def run_match(
     config_path: Path | None = None,
     one_to_one_mode: bool = False,
     progress: Progress | None = None,
+    work_dir: Path | None = None,
 ) -> MatchSummary:
-    """Link and deduplicate the uploads in ``paths``; write the results into ``out_dir``."""
+    """Link and deduplicate the uploads in ``paths``; write the results into ``out_dir``
+    (with ``work_dir``, the uploads' filters are kept in files in a folder made there, and
+    removed with it, instead of in memory)."""
     started = time.perf_counter()
     if one_to_one_mode and len(paths) != 2:
         raise InputError(
@@ -44,18 +49,33 @@ def run_match(
         )
     if progress:
         progress(f"reading {len(paths)} upload(s)")
-    uploads, headers = load_uploads(paths)
-    config = config_for(headers, config_path)
-    result = Linker(config, one_to_one_mode, progress).link(uploads)
+    with ExitStack() as stack:
+        spill = None
+        if work_dir is not None:
+            spill = Path(stack.enter_context(_spill_folder(work_dir)))
+        uploads, headers = load_uploads(paths, spill)
+        config = config_for(headers, config_path)
+        result = Linker(config, one_to_one_mode, progress).link(uploads)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        entities, review, summary = (out_dir / name for name in OUTPUT_FILES)
+        _write_entities(entities, uploads, result.labels)
+        _write_review(review, uploads, result)
     report = result.report
-    out_dir.mkdir(parents=True, exist_ok=True)
-    entities, review, summary = (out_dir / name for name in OUTPUT_FILES)
-    _write_entities(entities, uploads, result.labels)
-    _write_review(review, uploads, result)
     report.seconds = round(time.perf_counter() - started, 3)
     with atomic_write(summary) as fh:
         fh.write(json.dumps(asdict(report), indent=2).encode() + b"\n")
     return report
+
+
+def _spill_folder(work_dir: Path) -> tempfile.TemporaryDirectory[str]:
+    """A folder of this run's own under ``work_dir``, removed when the run ends."""
+    try:
+        return tempfile.TemporaryDirectory(dir=work_dir, prefix="linkage-match-")
+    except OSError as exc:
+        raise InputError(
+            f"--work-dir {work_dir}: cannot make a folder there ({exc.__class__.__name__})",
+            "give an existing folder you may write to, on a disk with room for the filters",
+        ) from None
 
 
 def entity_ids(labels: npt.NDArray[np.int64]) -> list[str]:

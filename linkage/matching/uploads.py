@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.format import open_memmap
 
 from linkage.errors import ConfigError, InputError
 from linkage.formats.config import Config, builtin_config_path, builtin_config_with, load_config
@@ -104,13 +105,17 @@ def _cross_check(paths: Sequence[Path], headers: Sequence[Header]) -> None:
         seen[h.agency] = path
 
 
-def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[Header]]:
+def load_uploads(paths: Sequence[Path], spill: Path | None = None) -> tuple[Uploads, list[Header]]:
     """Read and cross-check the uploads, and lay their records side by side.
 
     The headers are read and cross-checked first (a mismatched upload is refused before any
     record is read); then each file's blocks are copied straight into their place in arrays
     sized from the headers' record counts, so the records are held once, not once per file
-    and again side by side. A file is used only once its checksum is verified."""
+    and again side by side. A file is used only once its checksum is verified.
+
+    With ``spill`` (a folder the caller owns and removes), the arrays are files there,
+    memory-mapped: the operating system pages the filters in and out, so uploads larger than
+    memory can be linked."""
     if not paths:
         raise InputError("no .clk files given", "pass one file per agency")
     opened = [read_header(Path(p)) for p in paths]
@@ -129,7 +134,12 @@ def load_uploads(paths: Sequence[Path]) -> tuple[Uploads, list[Header]]:
                 f"the uploads' '{name}' sections differ in width, though their configs agree",
                 "re-encode every agency's export with this version of linkage",
             )
-        arrays[name] = np.empty((total, widths.pop()), np.uint8)
+        shape = (total, widths.pop())
+        if spill is None:
+            arrays[name] = np.empty(shape, np.uint8)
+        else:  # a plain array over the mapped file (numba takes it as it takes any other)
+            mapped = open_memmap(spill / f"{name}.npy", mode="w+", dtype=np.uint8, shape=shape)
+            arrays[name] = np.asarray(mapped)
     ids: list[str] = []
     at = 0
     for path in paths:
