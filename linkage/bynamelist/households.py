@@ -58,6 +58,13 @@ class Households:
     count: int
     head: npt.NDArray[np.bool_]
 
+    @classmethod
+    def grouped(cls, groups: npt.ArrayLike, head: npt.ArrayLike) -> Households:
+        """People grouped by any labels (equal labels, one household), numbered afresh."""
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        label = inverse.reshape(-1).astype(np.int64)
+        return cls(label, int(label.max()) + 1 if len(label) else 0, np.asarray(head, np.bool_))
+
 
 def join(
     person: npt.NDArray[np.int64],
@@ -79,19 +86,15 @@ def join(
         (np.ones(len(named), np.int8), (person[named], n_people + node)), shape=(size, size)
     )
     _, components = connected_components(graph, directed=False)
-    _, label = np.unique(components[:n_people], return_inverse=True)
-    label = label.reshape(-1).astype(np.int64)
     heads = np.zeros(n_people, np.bool_)
     heads[person[head]] = True
-    return Households(label, int(label.max()) + 1 if n_people else 0, heads)
+    return Households.grouped(components[:n_people], heads)
 
 
 def among(households: Households, members: npt.NDArray[np.int64]) -> Households:
     """The households of some of the people (``members``, positions in ``households``'
     order), as those people make them up: a group's view of the list's households."""
-    _, label = np.unique(households.label[members], return_inverse=True)
-    label = label.reshape(-1).astype(np.int64)
-    return Households(label, int(label.max()) + 1 if len(label) else 0, households.head[members])
+    return Households.grouped(households.label[members], households.head[members])
 
 
 def figures(

@@ -400,13 +400,8 @@ def render_csv(report: MonthReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["month", "population", "measure", "value", "suppressed"])
-    for name, row in report.rows.items():
-        for measure in COLUMNS:
-            value = row[measure]
-            writer.writerow(
-                [report.month, name, measure, "" if value is None else value, int(value is None)]
-            )
-    for name, row in report.households.items():
+    # the people's rows hold COLUMNS in order, the households' their own measures
+    for name, row in [*report.rows.items(), *report.households.items()]:
         for measure, value in row.items():
             writer.writerow(
                 [report.month, name, measure, "" if value is None else value, int(value is None)]

@@ -319,8 +319,7 @@ class Encoder:
         state.fld_table = _append(state.fld_table, base, new_fld)
         state.status = _append(state.status, base, statuses)
         state.salt.extend(own)
-        usable = (Status.PRESENT, Status.PARTIAL)
-        state.text.extend(v.text if v.status in usable else "" for v in values)
+        state.text.extend(v.text for v in values)  # "" unless present or partial (Value)
         for offset, key in enumerate(keys):
             state.index[key] = base + offset
 

@@ -137,9 +137,10 @@ def household_key(secret: bytes, agency: str) -> bytes:
 
 def household_pseudonyms(key: bytes, household_ids: list[str]) -> npt.NDArray[np.int64]:
     """Each household id's pseudonym (:mod:`linkage.formats.household`): 63 bits of its HMAC,
-    never 0, which means no household."""
-    out = np.empty(len(household_ids), np.int64)
+    never 0, which means no household, as it does for an empty id."""
+    out = np.zeros(len(household_ids), np.int64)
     for i, household in enumerate(household_ids):
-        digest = hmac.new(key, household.encode(), hashlib.sha256).digest()
-        out[i] = (int.from_bytes(digest[:8], "little") & PSEUDONYM_MASK) or 1
+        if household:
+            digest = hmac.new(key, household.encode(), hashlib.sha256).digest()
+            out[i] = (int.from_bytes(digest[:8], "little") & PSEUDONYM_MASK) or 1
     return out

@@ -407,7 +407,6 @@ class ActivityTable:
     def households(self, key: bytes) -> HouseholdTable:
         """The clients' household sections under the agency's household key, made once."""
         pseudonyms = household_pseudonyms(key, self.household_ids)
-        pseudonyms[np.array([not h for h in self.household_ids], np.bool_)] = 0
         return HouseholdTable(self.hashes, pack_households(pseudonyms, self.heads))
 
 

@@ -18,7 +18,7 @@ from statistics import fmean
 from typing import Any
 
 from linkage.agency.encoding.keys import generate_secret
-from linkage.agency.normalize import Status, normalize, normalize_name
+from linkage.agency.normalize import normalize, normalize_name
 from linkage.formats.config import Config, parse_config
 from linkage.matching import Uploads
 from linkage.research.attacks.reidentify import ATTACKS, date_part, interval, reidentification
@@ -80,7 +80,7 @@ def plaintext_names(dataset: Dataset) -> Names:
                 pair = []
                 for column in (roles.first, roles.last):
                     v = normalize_name(row[column], row.get(roles.quality.get(column, ""), ""))
-                    pair.append(v.text if v.status in (Status.PRESENT, Status.PARTIAL) else "")
+                    pair.append(v.text)  # "" unless present or partial (Value)
                 values[(agency, row[roles.id_column])] = (pair[0], pair[1])
     return values
 

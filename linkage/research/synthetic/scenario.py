@@ -653,11 +653,8 @@ def true_figures(
     people = sorted({p for month in statuses.values() for p in month})
     order = {p: i for i, p in enumerate(people)}
     n = len(people)
-    label = np.unique([households[p][0] for p in people], return_inverse=True)[1]
-    true_households = Households(
-        label.reshape(-1).astype(np.int64),
-        int(label.max()) + 1 if n else 0,
-        np.array([households[p][1] for p in people], np.bool_),
+    true_households = Households.grouped(
+        [households[p][0] for p in people], [households[p][1] for p in people]
     )
 
     def month_of(rows: dict[str, tuple[Status, int]]) -> Month:
