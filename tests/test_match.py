@@ -105,6 +105,25 @@ def test_filters_kept_on_disk_give_the_same_results(uploads, tmp_path, capsys, m
     assert not (tmp_path / "never").exists()
 
 
+def test_an_upload_that_changes_while_it_is_read_is_refused(uploads, monkeypatch) -> None:
+    """The headers are read first and the records after: a file replaced between the two
+    (its records no longer the count its header gave) is refused, not overrun."""
+    import linkage.matching.uploads as loading
+    from linkage.errors import ContainerError
+
+    first = loading.read_header
+
+    for change in (-1, +1):
+
+        def shifted(path: Path, change: int = change) -> tuple[object, int]:
+            header, count = first(path)
+            return header, count + change if path == uploads[1] else count
+
+        monkeypatch.setattr(loading, "read_header", shifted)
+        with pytest.raises(ContainerError, match="changed while it was being read"):
+            loading.load_uploads(uploads)
+
+
 def test_one_to_one_links_each_record_at_most_once(uploads, tmp_path, capsys, monkeypatch) -> None:
     code, _, err = run(
         ["match", uploads[0], uploads[1], "--one-to-one", "-o", tmp_path], capsys, monkeypatch

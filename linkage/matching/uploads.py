@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.format import open_memmap
 
-from linkage.errors import ConfigError, InputError
+from linkage.errors import ConfigError, ContainerError, InputError
 from linkage.formats.config import Config, builtin_config_path, builtin_config_with, load_config
 from linkage.formats.container import (
     BLOCK_KEYS,
@@ -142,14 +142,22 @@ def load_uploads(paths: Sequence[Path], spill: Path | None = None) -> tuple[Uplo
             arrays[name] = np.asarray(mapped)
     ids: list[str] = []
     at = 0
-    for path in paths:
-        # the reader refuses a block past the header's count, and a file short of it
-        for block in ClkReader(Path(path)):
+    for path, header, count in zip(paths, headers, counts, strict=True):
+        # the file is opened again: what it holds now must be what its header said then
+        reader = ClkReader(Path(path))
+        if reader.header != header:
+            raise _changed(path)
+        end = at + count
+        for block in reader:
             n = len(block.ids)
+            if at + n > end:
+                raise _changed(path)
             ids.extend(block.ids)
             for name, array in arrays.items():
                 array[at : at + n] = block.sections[name]
             at += n
+        if at != end:
+            raise _changed(path)
     party = np.repeat(np.arange(len(paths), dtype=np.int32), counts)
     keys = arrays.get(BLOCK_KEYS)
     uploads = Uploads(
@@ -162,6 +170,12 @@ def load_uploads(paths: Sequence[Path], spill: Path | None = None) -> tuple[Uplo
         fields=headers[0].fields,
     )
     return uploads, headers
+
+
+def _changed(path: Path) -> ContainerError:
+    return ContainerError(
+        f"{path}: changed while it was being read", "run again once the upload is complete"
+    )
 
 
 def config_for(headers: Sequence[Header], config_path: Path | None) -> Config:
